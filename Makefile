@@ -1,0 +1,51 @@
+# netstack: `make demo` and `make test` are all a new user needs. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+NATIVE := netstack/native/.built
+# Debian packages the interop tests and the demo use (installed only when running as root).
+DEB_PACKAGES := iproute2 iputils-ping tshark nftables tcpdump gcc libc6-dev
+
+.PHONY: setup system-packages native demo test bench lint clean
+
+setup: system-packages $(STAMP) $(NATIVE)
+
+system-packages:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	  done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	  fi; \
+	else echo "not root: skipping Debian packages (tests that need root will be skipped)"; fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+$(NATIVE): $(STAMP) $(wildcard native/*.c native/*.h native/*.py)
+	$(PY) native/build.py
+	touch $(NATIVE)
+
+native: $(NATIVE)
+
+demo: setup
+	$(VENV)/bin/netstack demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(VENV)/bin/netstack bench
+
+lint: setup
+	$(VENV)/bin/ruff check netstack tests native benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info netstack/native/_native*.so $(NATIVE) native/_build

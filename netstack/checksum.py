@@ -1,0 +1,46 @@
+"""The internet checksum (RFC 1071), with the helpers IPv4, ICMP, UDP and TCP need.
+
+`ones_complement_sum` returns the 16-bit folded one's-complement sum (not inverted), so sums
+can be chained: a pseudo-header sum is passed as `initial` to the sum over the segment.
+`internet_checksum` inverts the folded sum: the value that goes in a header field.
+
+The pure-Python functions here are the reference. When the native module is built, the fast
+versions from `netstack.native` replace them (same names, same results).
+"""
+
+import struct
+
+
+def py_ones_complement_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """Reference: fold the big-endian 16-bit words of `data` (odd length padded with zero)."""
+    data = bytes(data)
+    if len(data) % 2:
+        data += b"\x00"
+    total = initial + sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def py_internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    return ~py_ones_complement_sum(data, initial) & 0xFFFF
+
+
+def pseudo_header_sum(src: bytes, dst: bytes, protocol: int, length: int) -> int:
+    """Folded sum of the IPv4 pseudo-header used by UDP and TCP (RFC 768, RFC 9293 §3.1)."""
+    return ones_complement_sum(src + dst + struct.pack("!BBH", 0, protocol, length))
+
+
+def checksum_adjust(old_checksum: int, old_word: int, new_word: int) -> int:
+    """RFC 1624 incremental update: the new checksum after one 16-bit word changed."""
+    total = (~old_checksum & 0xFFFF) + (~old_word & 0xFFFF) + new_word
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+try:  # the native build is optional at import time so a fresh checkout can still import us
+    from netstack.native import internet_checksum, ones_complement_sum  # noqa: F401
+except ImportError:
+    ones_complement_sum = py_ones_complement_sum
+    internet_checksum = py_internet_checksum

@@ -21,7 +21,7 @@ CASES = [
     ("bad ICMP checksum", "IP(dst=DST)/ICMP(id=0xbad2, chksum=0xdead)/PAYLOAD", "icmp.drop.bad_checksum"),
     ("truncated IPv4 header", "Raw(raw(IP(dst=DST)/ICMP(id=0xbad3))[:12])", "ipv4.drop.truncated"),
     ("IHL below 5", "Raw(bytes([0x44]) + raw(IP(dst=DST)/ICMP(id=0xbad4))[1:])", "ipv4.drop.bad_ihl"),
-    ("IHL past the packet", "Raw(bytes([0x4f]) + raw(IP(dst=DST)/ICMP(id=0xbad5))[1:24])", "ipv4.drop.bad_ihl"),
+    ("IHL past the packet", "Raw(bytes([0x4f]) + raw(IP(dst=DST)/ICMP(id=0xbad5))[1:24])", "ipv4.drop.truncated"),
     ("total length past the frame", "IP(dst=DST, len=1400)/ICMP(id=0xbad6)/PAYLOAD", "ipv4.drop.bad_total_length"),
     ("overlapping fragments",
      "[IP(dst=DST, id=777, flags='MF', frag=0, proto=1)/Raw(raw(ICMP(id=0xbad7))+b'A'*16),"

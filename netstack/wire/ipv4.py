@@ -1,0 +1,173 @@
+"""IPv4 headers (RFC 791 §3.1), with the header checksum of RFC 1071.
+
+Layout: version+IHL (1) | TOS (1) | total length (2) | identification (2)
+        | flags+fragment offset (2) | TTL (1) | protocol (1) | checksum (2) | src (4) | dst (4)
+        | options (0..40, IHL*4 - 20).
+Options are kept as raw bytes: the stage decides what, if anything, they mean.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from netstack.checksum import internet_checksum
+from netstack.errors import MalformedPacket
+
+VERSION = 4
+VERSION_SHIFT = 4
+IHL_MASK = 0x0F
+WORD_LEN = 4  # IHL counts 32-bit words
+MIN_HEADER_LEN = 20
+MAX_OPTIONS_LEN = 40  # IHL is 4 bits: at most 15 words
+MAX_HEADER_LEN = MIN_HEADER_LEN + MAX_OPTIONS_LEN
+MAX_TOTAL_LEN = 0xFFFF
+CHECKSUM_OFFSET = 10
+
+# The 16-bit flags + fragment offset field (RFC 791 §3.1; the reserved bit is RFC 3514's joke).
+FLAG_RESERVED = 0x8000
+FLAG_DONT_FRAGMENT = 0x4000
+FLAG_MORE_FRAGMENTS = 0x2000
+FRAGMENT_OFFSET_MASK = 0x1FFF
+FRAGMENT_UNIT = 8  # the offset field counts 8-byte blocks
+MAX_FRAGMENT_OFFSET = FRAGMENT_OFFSET_MASK * FRAGMENT_UNIT
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+PROTO_NAMES = {PROTO_ICMP: "ICMP", PROTO_TCP: "TCP", PROTO_UDP: "UDP"}
+
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_U16 = struct.Struct("!H")
+
+# Building an IPv4Address costs more than the rest of the parse; a few peers send most packets,
+# so a small bounded cache (safe under a flood of random sources) saves it on the hot path.
+ADDRESS_CACHE_SIZE = 1024
+_address = functools.lru_cache(maxsize=ADDRESS_CACHE_SIZE)(IPv4Address)
+
+
+@dataclass(frozen=True, slots=True)
+class IPv4Header:
+    src: IPv4Address
+    dst: IPv4Address
+    protocol: int
+    ttl: int = 64
+    tos: int = 0
+    identification: int = 0
+    dont_fragment: bool = False
+    more_fragments: bool = False
+    fragment_offset: int = 0  # in bytes, a multiple of 8
+    options: bytes = b""
+    reserved_flag: bool = False  # must be zero on the wire; kept so any header round-trips
+
+    @property
+    def header_len(self) -> int:
+        return MIN_HEADER_LEN + len(self.options)
+
+    @property
+    def is_fragment(self) -> bool:
+        """True for every piece of a fragmented datagram, the first one included."""
+        return self.more_fragments or self.fragment_offset != 0
+
+
+def parse(buf: bytes | bytearray | memoryview) -> tuple[IPv4Header, memoryview]:
+    """Validate and split one datagram; Ethernet padding after total length is cut off."""
+    view = memoryview(buf)
+    if len(view) < MIN_HEADER_LEN:
+        raise MalformedPacket("truncated")
+    (ver_ihl, tos, total_len, ident, flags_frag, ttl, proto, _ck, src, dst) = (
+        _HEADER.unpack_from(view)
+    )
+    if ver_ihl >> VERSION_SHIFT != VERSION:
+        raise MalformedPacket("bad_version")
+    header_len = (ver_ihl & IHL_MASK) * WORD_LEN
+    if header_len < MIN_HEADER_LEN:
+        raise MalformedPacket("bad_ihl")
+    if header_len > len(view):
+        raise MalformedPacket("truncated")
+    if not header_len <= total_len <= len(view):
+        raise MalformedPacket("bad_total_length")
+    # A correct header sums to 0xFFFF, so the checksum computed over it is 0 (RFC 1071 §1).
+    if internet_checksum(view[:header_len]) != 0:
+        raise MalformedPacket("bad_checksum")
+    header = IPv4Header(
+        _address(src),
+        _address(dst),
+        proto,
+        ttl,
+        tos,
+        ident,
+        bool(flags_frag & FLAG_DONT_FRAGMENT),
+        bool(flags_frag & FLAG_MORE_FRAGMENTS),
+        (flags_frag & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT,
+        bytes(view[MIN_HEADER_LEN:header_len]),
+        bool(flags_frag & FLAG_RESERVED),
+    )
+    return header, view[header_len:total_len]
+
+
+def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: int) -> None:
+    """Write the header at `offset`, with total length and checksum, for `payload_len` bytes."""
+    header_len = header.header_len
+    if len(header.options) % WORD_LEN or len(header.options) > MAX_OPTIONS_LEN:
+        raise ValueError("IPv4 options must be a multiple of 4 bytes, at most 40")
+    if header.fragment_offset % FRAGMENT_UNIT or not (
+        0 <= header.fragment_offset <= MAX_FRAGMENT_OFFSET
+    ):
+        raise ValueError(f"fragment offset {header.fragment_offset} is not a valid multiple of 8")
+    total_len = header_len + payload_len
+    if total_len > MAX_TOTAL_LEN:
+        raise ValueError(f"datagram of {total_len} bytes is too long for IPv4")
+    flags_frag = header.fragment_offset // FRAGMENT_UNIT
+    if header.dont_fragment:
+        flags_frag |= FLAG_DONT_FRAGMENT
+    if header.more_fragments:
+        flags_frag |= FLAG_MORE_FRAGMENTS
+    if header.reserved_flag:
+        flags_frag |= FLAG_RESERVED
+    try:
+        _HEADER.pack_into(
+            buf,
+            offset,
+            (VERSION << VERSION_SHIFT) | (header_len // WORD_LEN),
+            header.tos,
+            total_len,
+            header.identification,
+            flags_frag,
+            header.ttl,
+            header.protocol,
+            0,  # checksum: computed below over the header with this field zero
+            header.src.packed,
+            header.dst.packed,
+        )
+    except struct.error as exc:
+        raise ValueError(f"IPv4 field out of range: {exc}") from exc
+    end = offset + header_len
+    buf[offset + MIN_HEADER_LEN : end] = header.options
+    checksum = internet_checksum(memoryview(buf)[offset:end])
+    _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
+
+
+def build(header: IPv4Header, payload: bytes | bytearray | memoryview = b"") -> bytes:
+    head = bytearray(header.header_len)
+    write_header(header, head, 0, len(payload))
+    return b"".join((head, payload))
+
+
+def describe(header: IPv4Header) -> str:
+    """e.g. `IPv4 192.0.2.1 > 192.0.2.2 TCP ttl 64 id 7 [DF]`."""
+    proto = PROTO_NAMES.get(header.protocol, f"proto {header.protocol}")
+    text = f"IPv4 {header.src} > {header.dst} {proto} ttl {header.ttl} id {header.identification}"
+    flags = [name for on, name in ((header.reserved_flag, "evil"), (header.dont_fragment, "DF"),
+                                   (header.more_fragments, "MF")) if on]
+    if flags:
+        text += f" [{','.join(flags)}]"
+    if header.fragment_offset:
+        text += f" frag offset {header.fragment_offset}"
+    if header.tos:
+        text += f" tos {header.tos:#04x}"
+    if header.options:
+        text += f" options {len(header.options)}B"
+    return text

@@ -1,0 +1,7 @@
+"""`python -m netstack` is the `netstack` command."""
+
+import sys
+
+from netstack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,193 @@
+"""The `netstack` command.
+
+    netstack run --port tap:ns0 --ip 192.0.2.2/24      run a stack in the foreground
+    netstack demo                                       see it answer the kernel's pings
+    netstack bench                                      measure it
+
+Bad input never produces a traceback: it is one `netstack: error: ...` line and exit status 2.
+"""
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+from netstack.errors import ConfigError, NetstackError
+
+EXIT_USAGE = 2
+
+RUN_EPILOG = """\
+port specs:
+  tap:NAME          a TAP device (created if missing); the kernel on NAME is your peer
+  afpacket:IFNAME   raw frames on an existing interface, e.g. one end of a veth pair
+  pcap:IN[,OUT]     replay IN as received frames, write what the stack sends to OUT
+  memory:NAME       an in-process cable to another stack (tests, experiments)
+  append ?loss=0.1&delay=0.01&seed=1 to any spec for an emulated bad link
+
+example (as root, inside a network namespace):
+  netstack run --port tap:ns0 --ip 192.0.2.2/24 &
+  ip addr add 192.0.2.1/24 dev ns0 && ip link set ns0 up && ping 192.0.2.2
+"""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints usage plus an error; we print just the error, on one line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"netstack: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="netstack",
+        description="A readable TCP/IP stack in Python, built as DPDK-style pipeline stages.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
+
+    run = commands.add_parser(
+        "run", help="run a stack in the foreground until Ctrl-C",
+        description="Run a stack on a port until SIGINT/SIGTERM, then print its counters. "
+        "Prints a line starting with 'ready' once it answers.",
+        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--port", metavar="SPEC", help="where frames come from and go to (see below)")
+    run.add_argument("--ip", metavar="CIDR", help="the stack's address, e.g. 192.0.2.2/24")
+    run.add_argument("--gateway", metavar="IP", help="default route next hop")
+    run.add_argument("--mac", help="the stack's MAC (default: 02:00 + the IP's four bytes)")
+    run.add_argument("--mtu", type=int, metavar="N", help="link MTU (default 1500)")
+    run.add_argument("--kni", metavar="SPEC",
+                     help="tap:NAME: a TAP device with the stack's MAC; frames the stack does not "
+                     "handle go to the kernel through it")
+    run.add_argument("--kni-tcp-ports", metavar="LIST", help="TCP ports to leave to the kernel, e.g. 22,80")
+    run.add_argument("--kni-udp-ports", metavar="LIST", help="UDP ports to leave to the kernel, e.g. 53")
+    run.add_argument("--capture", metavar="FILE", help="write every frame sent and received to a pcap file")
+    run.add_argument("--config", metavar="FILE", help="TOML file with the same settings; flags override it")
+    run.add_argument("--service", action="append", dest="services", metavar="NAME:PORT",
+                     help="start a service (repeatable)")
+    run.add_argument("--route", action="append", dest="routes", metavar="CIDR=VIA",
+                     help="static route (repeatable)")
+    run.add_argument("--arp", action="append", metavar="IP=MAC", help="static ARP entry (repeatable)")
+    run.add_argument("--print-config", action="store_true",
+                     help="print the effective settings as TOML and exit")
+    run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+
+    for name, text in (("demo", "watch the stack answer the Linux kernel's pings"),
+                       ("bench", "run the benchmarks")):
+        sub = commands.add_parser(name, help=text, add_help=False,
+                                  description=f"{text} (options: netstack {name} --help)")
+        sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in ("demo", "bench"):
+        # Their own parsers handle everything after the subcommand, --help included.
+        return delegate(argv[0], argv[1:])
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return run_command(args)
+    except ConfigError as e:
+        print(f"netstack: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except NetstackError as e:
+        print(f"netstack: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the loop (and its signal handler) was running
+        return 130
+
+
+def delegate(command: str, rest: list[str]) -> int:
+    import importlib
+
+    try:
+        module = importlib.import_module(f"netstack.{command}")
+    except ImportError as e:
+        print(f"netstack: error: 'netstack {command}' is not available in this checkout ({e})",
+              file=sys.stderr)
+        return 1
+    return module.main(rest) or 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from netstack.config import build_run_options, load_toml
+
+    file_settings = load_toml(args.config) if args.config else None
+    flags = {name: getattr(args, name, None) for name in (
+        "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports",
+        "kni_udp_ports", "services", "routes", "arp")}
+    options = build_run_options(flags, file_settings)
+    if args.print_config:
+        print(options.describe())
+        return 0
+    _configure_logging(args.verbose)
+    return serve(options)
+
+
+def serve(options) -> int:
+    """Open everything, run until a signal, close everything, print the counters."""
+    from netstack.config import format_mac
+    from netstack.counters import Counters
+    from netstack.engine.capture import Capture
+    from netstack.engine.kni import Kni
+    from netstack.engine.loop import Engine
+    from netstack.engine.mbuf import MbufPool
+    from netstack.engine.ports import open_port
+
+    try:
+        from netstack.stack import Stack
+    except ImportError as e:
+        raise NetstackError(f"the protocol stack is not available in this checkout ({e})") from None
+
+    counters = Counters()
+    pool = MbufPool(4096)
+    stack = Stack(options.stack_config(), pool, counters)
+    opened: list = []  # closed in reverse order, whatever happens
+    engine = None
+    try:
+        port = open_port(options.port, mac=options.mac, mtu=options.mtu, pool=pool, counters=counters)
+        opened.append(port)
+        kni = Kni(options.kni, mac=options.mac, mtu=options.mtu, counters=counters) if options.kni else None
+        if kni is not None:
+            opened.append(kni)
+        capture = Capture(options.capture) if options.capture else None
+        if capture is not None:
+            opened.append(capture)
+        engine = Engine(stack, port, pool, kni=kni, capture=capture)
+
+        def stop(signum, frame) -> None:
+            engine.stop()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+        def ready() -> None:
+            print(f"ready {options.address} on {port.name} mac {format_mac(options.mac)}", flush=True)
+
+        engine.run(on_ready=ready)
+    finally:
+        if engine is not None:
+            engine.close()  # closes the port, KNI and capture it was given
+        else:
+            for part in reversed(opened):
+                part.close()
+    print("counters:")
+    for name, value in counters.snapshot().items():
+        print(f"  {name} {value}")
+    sys.stdout.flush()
+    return 0
+
+
+def _configure_logging(verbosity: int) -> None:
+    import logging
+
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

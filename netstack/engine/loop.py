@@ -1,0 +1,274 @@
+"""The dispatch loop: the one thread that moves frames and owns the stack's state.
+
+It has the shape of a DPDK run-to-completion pipeline. Each pass:
+
+    1. control    run the callables other threads queued (call_soon_threadsafe)
+    2. receive    port.rx_burst -> mbuf indices -> in ring;  KNI frames from the kernel -> out ring
+    3. dispatch   in ring -> stack.receive(frame, now) -> the mbuf goes back to the pool
+    4. timers     stack.advance(now)
+    5. collect    stack.outgoing -> out ring;  stack.to_kni -> the KNI device
+    6. transmit   out ring -> port.tx_burst
+
+and then it sleeps in poll() on the port, the KNI device and a wakeup eventfd, until a frame
+arrives, another thread wakes it, or the stack's next timer falls due. It never spins.
+
+Rings carry mbuf indices, not Python objects, exactly as DPDK rings carry mbuf pointers: the
+same rings could be fed by a native I/O thread. Each ring here has one producer and one
+consumer (this thread), so they are created single-producer, single-consumer.
+"""
+
+import logging
+import math
+import os
+import select
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from netstack.clock import MonotonicClock
+from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.native import Ring
+
+log = logging.getLogger(__name__)
+
+ControlFn = Callable[[Any, float], Any]  # fn(stack, now), run on the loop thread
+
+
+class Engine:
+    def __init__(self, stack, port, pool: MbufPool, kni=None, clock=None, capture=None,
+                 burst: int = 32, ring_size: int = 1024) -> None:
+        self.stack = stack
+        self.port = port
+        self.pool = pool
+        self.kni = kni
+        self.clock = clock if clock is not None else MonotonicClock()
+        self.capture = capture
+        self.burst = burst
+        self.counters = stack.counters
+        self.in_ring = Ring(ring_size, single_producer=True, single_consumer=True)
+        self.out_ring = Ring(ring_size, single_producer=True, single_consumer=True)
+        # One set of counters for the whole run: ports and KNI count into the stack's.
+        for part in (port, kni):
+            if part is not None and hasattr(part, "counters"):
+                part.counters = self.counters
+        if getattr(port, "pool", False) is None:
+            port.pool = pool  # the port frees sent mbufs into our pool
+        if getattr(port, "clock", False) is None:
+            port.clock = self.clock  # a link emulator keeps time with us
+        if capture is not None:
+            capture.anchor(self.clock.now())
+
+        self._control: deque[ControlFn] = deque()  # append/popleft are atomic: no lock needed
+        self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._poller = select.poll()
+        for fd in (port.fileno(), kni.fileno() if kni else None, self._wakeup):
+            if fd is not None:
+                self._poller.register(fd, select.POLLIN)
+        self._stopping = False
+        self._stack_started = False
+        self._thread: threading.Thread | None = None
+        self._loop_thread_id: int | None = None
+        self.error: BaseException | None = None  # what ended a background loop, if anything
+        self.passes = 0
+
+    # ----------------------------------------------------------------- running and stopping
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run in this thread until stop(). `on_ready` runs once the stack is up and its first
+        frames (the gratuitous ARP) have been sent."""
+        self._stopping = False
+        self._loop_thread_id = threading.get_ident()
+        try:
+            self.run_once(timeout=0)
+            if on_ready is not None:
+                on_ready()
+            while not self._stopping:
+                if self._port_finished():
+                    break
+                self.run_once(timeout=None)
+        finally:
+            self._loop_thread_id = None
+            if self.capture is not None:
+                self.capture.flush()
+
+    def run_once(self, timeout: float | None = 0.0) -> None:
+        """Wait for work (at most `timeout` seconds; None = until something happens), then do
+        one pass. Tests drive a VirtualClock engine with run_once() and clock.advance()."""
+        if not self._stack_started:
+            self._stack_started = True
+            self.stack.start(self.clock.now())
+        wait = self._time_to_wait(timeout)
+        if wait != 0:
+            if self.capture is not None:
+                self.capture.flush()  # about to sleep: a good moment to make the file current
+            self._poller.poll(None if wait is None else math.ceil(wait * 1000))
+        self._one_pass()
+
+    def start(self, ready_timeout: float = 10.0) -> None:
+        """Run the loop in a background thread; returns once it is running."""
+        ready = threading.Event()
+
+        def main() -> None:
+            try:
+                self.run(on_ready=ready.set)
+            except BaseException as e:  # noqa: BLE001 - reported through self.error
+                self.error = e
+                log.exception("engine loop died")
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name=f"engine {self.port.name}", daemon=True)
+        self._thread.start()
+        if not ready.wait(ready_timeout):
+            raise TimeoutError("engine did not start")
+        if self.error is not None:
+            raise self.error
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to end; waits for a background thread. Safe from signal handlers."""
+        self._stopping = True
+        self._wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop, then close everything the engine was given: port, KNI and capture."""
+        self.stop()
+        for part in (self.port, self.kni, self.capture):
+            if part is not None:
+                part.close()
+        if self._wakeup >= 0:
+            os.close(self._wakeup)
+            self._wakeup = -1
+
+    # ----------------------------------------------------------------- other threads
+    def call_soon_threadsafe(self, fn: ControlFn) -> None:
+        """Queue fn(stack, now) to run on the loop thread, and wake the loop."""
+        self._control.append(fn)
+        self._wake()
+
+    def call(self, fn: ControlFn, timeout: float | None = 5.0) -> Any:
+        """Run fn(stack, now) on the loop thread and return its result (or raise its error)."""
+        if self._loop_thread_id == threading.get_ident():
+            return fn(self.stack, self.clock.now())
+        future: Future = Future()
+
+        def run(stack, now: float) -> None:
+            try:
+                future.set_result(fn(stack, now))
+            except BaseException as e:  # noqa: BLE001 - handed back to the caller
+                future.set_exception(e)
+
+        self.call_soon_threadsafe(run)
+        return future.result(timeout)
+
+    def _wake(self) -> None:
+        try:
+            os.eventfd_write(self._wakeup, 1)
+        except OSError:
+            pass  # closed: nobody left to wake
+
+    # ----------------------------------------------------------------- one pass
+    def _one_pass(self) -> None:
+        self.passes += 1
+        try:
+            os.eventfd_read(self._wakeup)
+        except BlockingIOError:
+            pass
+        now = self.clock.now()
+        self._run_control(now)
+        self._receive(now)
+        self._dispatch(now)
+        self.stack.advance(now)
+        self._collect()
+        self._transmit(now)
+
+    def _run_control(self, now: float) -> None:
+        for _ in range(len(self._control)):  # only what was queued before this pass
+            fn = self._control.popleft()
+            try:
+                fn(self.stack, now)
+            except Exception:
+                self.counters.bump("engine.control_error")
+                log.exception("control callable failed")
+
+    def _receive(self, now: float) -> None:
+        mbufs = self.port.rx_burst(self.pool, self.burst)
+        if mbufs:
+            self.counters.bump("port.rx", len(mbufs))
+            if self.capture is not None:
+                for m in mbufs:
+                    self.capture.record(m.data(), now)
+            self._enqueue(self.in_ring, mbufs, "ring.drop.in_full")
+        if self.kni is not None:
+            from_kernel = self.kni.from_kernel(self.pool, self.burst)
+            if from_kernel:
+                self._enqueue(self.out_ring, from_kernel, "ring.drop.out_full")
+
+    def _dispatch(self, now: float) -> None:
+        for index in self.in_ring.dequeue_burst(self.burst):
+            m = self.pool.get(index)
+            try:
+                self.stack.receive(m.data(), now)
+            except Exception:
+                # A bug in a stage must not take the whole stack down: count it, log it, go on.
+                self.counters.bump("engine.drop.stack_error")
+                log.exception("stack.receive failed on a %d-byte frame", m.data_len)
+            finally:
+                self.pool.free(m)
+
+    def _collect(self) -> None:
+        outgoing = self.stack.outgoing
+        batch: list[Mbuf] = []
+        while outgoing:
+            batch.append(outgoing.popleft())
+        if batch:
+            self._enqueue(self.out_ring, batch, "ring.drop.out_full")
+        to_kni = self.stack.to_kni
+        while to_kni:
+            frame = to_kni.popleft()
+            if self.kni is not None:
+                self.kni.to_kernel(frame)
+            else:
+                self.counters.bump("kni.drop.no_device")
+
+    def _transmit(self, now: float) -> None:
+        while True:
+            indices = self.out_ring.dequeue_burst(self.burst)
+            if not indices:
+                return
+            mbufs = [self.pool.get(i) for i in indices]
+            if self.capture is not None:
+                for m in mbufs:
+                    self.capture.record(m.data(), now)
+            self.counters.bump("port.tx", self.port.tx_burst(mbufs))
+
+    def _enqueue(self, ring: Ring, mbufs: list[Mbuf], drop_counter: str) -> None:
+        accepted = ring.enqueue_burst([m.index for m in mbufs])
+        for m in mbufs[accepted:]:
+            self.counters.bump(drop_counter)
+            self.pool.free(m)
+
+    # ----------------------------------------------------------------- sleeping
+    def _time_to_wait(self, timeout: float | None) -> float | None:
+        """0 when work is already waiting; else until the earliest deadline (None = forever)."""
+        if self._stopping or self._control or self.in_ring.count() or self.stack.outgoing:
+            return 0
+        deadlines = [self.stack.next_deadline()]
+        port_deadline = getattr(self.port, "next_deadline", None)
+        if port_deadline is not None:
+            deadlines.append(port_deadline())
+        wait = timeout
+        for deadline in deadlines:
+            if deadline is not None:
+                until = max(0.0, deadline - self.clock.now())
+                wait = until if wait is None else min(wait, until)
+        return wait
+
+    def _port_finished(self) -> bool:
+        """A replayed capture has run out and everything it caused has been sent."""
+        return bool(getattr(self.port, "finished", False)) and not (
+            self.in_ring.count() or self.out_ring.count() or self.stack.outgoing
+        )

@@ -1,0 +1,100 @@
+"""Classic pcap files: the format tcpdump, Wireshark and scapy all read.
+
+A file is a 24-byte global header followed by records, each a 16-byte record header
+(seconds, microseconds, captured length, original length) and the frame bytes. We write
+little-endian, microsecond-resolution files with LINKTYPE_ETHERNET; we read either byte
+order and either resolution (microseconds or nanoseconds), because files handed to the
+pcap port may come from any tool.
+"""
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from netstack.errors import ConfigError
+
+MAGIC_MICROSECONDS = 0xA1B2C3D4
+MAGIC_NANOSECONDS = 0xA1B23C4D
+VERSION_MAJOR = 2
+VERSION_MINOR = 4
+LINKTYPE_ETHERNET = 1
+DEFAULT_SNAPLEN = 65535
+
+GLOBAL_HEADER = struct.Struct("<IHHiIII")  # magic, major, minor, thiszone, sigfigs, snaplen, linktype
+RECORD_HEADER_LE = struct.Struct("<IIII")  # seconds, sub-second, captured length, original length
+RECORD_HEADER_BE = struct.Struct(">IIII")
+
+
+class PcapWriter:
+    """Appends Ethernet frames with timestamps to a pcap file."""
+
+    def __init__(self, path: str, snaplen: int = DEFAULT_SNAPLEN) -> None:
+        self.path = path
+        self.snaplen = snaplen
+        try:
+            self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as e:
+            raise ConfigError(f"cannot write capture file {path}: {e.strerror}") from None
+        self._file.write(
+            GLOBAL_HEADER.pack(
+                MAGIC_MICROSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, LINKTYPE_ETHERNET
+            )
+        )
+        self.frames_written = 0
+
+    def write(self, frame: bytes | bytearray | memoryview, timestamp: float) -> None:
+        """Write one frame. `timestamp` is seconds since the epoch (wall clock, for humans)."""
+        seconds = int(timestamp)
+        microseconds = int(round((timestamp - seconds) * 1_000_000))
+        if microseconds >= 1_000_000:  # rounding can carry into the next second
+            seconds, microseconds = seconds + 1, microseconds - 1_000_000
+        captured = min(len(frame), self.snaplen)
+        self._file.write(RECORD_HEADER_LE.pack(seconds, microseconds, captured, len(frame)))
+        self._file.write(frame[:captured])
+        self.frames_written += 1
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def read_pcap(path: str) -> Iterator[tuple[float, bytes]]:
+    """Yield (timestamp, frame) for every record of a classic pcap file.
+
+    Raises ConfigError for a file that is missing, not pcap, or not Ethernet, so the CLI can
+    report it on one line. A truncated last record ends the iteration quietly, as tcpdump does.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as e:
+        raise ConfigError(f"cannot read pcap file {path}: {e.strerror}") from None
+    with f:
+        header = f.read(GLOBAL_HEADER.size)
+        if len(header) < GLOBAL_HEADER.size:
+            raise ConfigError(f"{path}: not a pcap file (too short)")
+        record_header, divisor = _byte_order_and_resolution(path, header[:4])
+        linktype = struct.unpack(record_header.format[0] + "I", header[20:24])[0]
+        if linktype != LINKTYPE_ETHERNET:
+            raise ConfigError(f"{path}: link type {linktype} is not Ethernet (1)")
+        while True:
+            raw = f.read(record_header.size)
+            if len(raw) < record_header.size:
+                return
+            seconds, fraction, captured, _original = record_header.unpack(raw)
+            frame = f.read(captured)
+            if len(frame) < captured:
+                return
+            yield seconds + fraction / divisor, frame
+
+
+def _byte_order_and_resolution(path: str, magic_bytes: bytes) -> tuple[struct.Struct, int]:
+    for record_header, order in ((RECORD_HEADER_LE, "<"), (RECORD_HEADER_BE, ">")):
+        (magic,) = struct.unpack(order + "I", magic_bytes)
+        if magic == MAGIC_MICROSECONDS:
+            return record_header, 1_000_000
+        if magic == MAGIC_NANOSECONDS:
+            return record_header, 1_000_000_000
+    raise ConfigError(f"{path}: not a classic pcap file (pcapng is not supported)")

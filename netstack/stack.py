@@ -1,0 +1,173 @@
+"""The stack: one interface's worth of protocol stages, wired together, with no I/O at all.
+
+    frame -> ethernet -> arp            (answers, learns, resolves)
+                      -> ipv4 -> icmp   (and later udp, tcp)
+                      -> to_kni         (what we leave to the kernel)
+    outgoing <- ethernet.send <- arp.output <- ipv4.send <- icmp / udp / tcp
+
+`Stack` owns the shared pieces every stage reaches through it: the config, the counters, the
+mbuf pool, the timer wheel and the two output queues. Nothing here is global, so two stacks
+can live in one process and talk to each other by passing frames (the tests do exactly that).
+The engine drives it: `receive` for each frame, `advance` when `next_deadline` comes, and it
+drains `outgoing` to the port and `to_kni` to the kernel.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from netstack.counters import Counters
+from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.engine.timers import TimerWheel
+from netstack.errors import ConfigError
+from netstack.stages.arp import ArpStage
+from netstack.stages.ethernet import EthernetStage
+from netstack.stages.icmp import IcmpStage
+from netstack.stages.ipv4 import Ipv4Stage
+from netstack.stages.routing import RoutingTable
+from netstack.wire.ethernet import parse_mac
+from netstack.wire.ipv4 import PROTO_ICMP
+
+MIN_MTU = 68  # RFC 791: every IPv4 module must pass a 68-byte datagram unfragmented
+MAX_MTU = 9000  # jumbo frames; beyond that an mbuf would need chaining, which we do not do
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    mac: bytes
+    address: IPv4Interface
+    gateway: IPv4Address | None = None
+    mtu: int = 1500
+    # Static routes: (network, next_hop) with next_hop None for on-link, or
+    # (network, next_hop, mtu) for a per-route MTU.
+    routes: tuple[tuple, ...] = ()
+    static_arp: Mapping[IPv4Address, bytes] = field(default_factory=dict)
+    kni: bool = False
+    kni_tcp_ports: frozenset[int] = frozenset()
+    kni_udp_ports: frozenset[int] = frozenset()
+    # --- tunables ---
+    arp_reachable_time: float = 60.0  # seconds a learned entry lives without confirmation
+    arp_retry_interval: float = 1.0  # seconds between requests for an unresolved next hop
+    arp_retries: int = 3  # requests sent before giving up
+    arp_pending_limit: int = 8  # packets queued per unresolved next hop
+    arp_pending_total_limit: int = 64  # packets queued for all unresolved next hops together
+    reassembly_timeout: float = 30.0  # seconds (Linux's ipfrag_time)
+    reassembly_memory_limit: int = 4 * 1024 * 1024  # bytes held (Linux's ipfrag_high_thresh)
+    reassembly_max_datagrams: int = 64  # incomplete datagrams held at once
+    icmp_error_rate: float = 10.0  # ICMP errors per second, sustained
+    icmp_error_burst: int = 10  # ICMP errors sent back to back before the rate applies
+    default_ttl: int = 64  # RFC 1700 recommended value; Linux's ip_default_ttl
+
+    def __post_init__(self) -> None:
+        try:
+            mac = parse_mac(self.mac) if isinstance(self.mac, str) else bytes(self.mac)
+            object.__setattr__(self, "mac", mac)
+            object.__setattr__(self, "address", IPv4Interface(self.address))
+            if self.gateway is not None:
+                object.__setattr__(self, "gateway", IPv4Address(self.gateway))
+            object.__setattr__(
+                self,
+                "static_arp",
+                {IPv4Address(ip): bytes(mac) for ip, mac in dict(self.static_arp).items()},
+            )
+            object.__setattr__(self, "routes", tuple(self._normalise_route(r) for r in self.routes))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad stack configuration: {exc}") from exc
+        object.__setattr__(self, "kni_tcp_ports", frozenset(self.kni_tcp_ports))
+        object.__setattr__(self, "kni_udp_ports", frozenset(self.kni_udp_ports))
+        self._validate()
+
+    @staticmethod
+    def _normalise_route(route: tuple) -> tuple:
+        if not 2 <= len(route) <= 3:
+            raise ValueError(f"a route is (network, next_hop[, mtu]), not {route!r}")
+        network, next_hop, *mtu = route
+        hop = IPv4Address(next_hop) if next_hop is not None else None
+        return (IPv4Network(network), hop, *mtu)
+
+    def _validate(self) -> None:
+        if len(self.mac) != 6:
+            raise ConfigError(f"a MAC address is 6 bytes, not {len(self.mac)}")
+        if self.mac[0] & 1:
+            raise ConfigError("the interface MAC must be unicast (first octet even)")
+        if not MIN_MTU <= self.mtu <= MAX_MTU:
+            raise ConfigError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
+        if self.gateway is not None and self.gateway not in self.address.network:
+            raise ConfigError(f"gateway {self.gateway} is not on {self.address.network}")
+        for ip, mac in self.static_arp.items():
+            if len(mac) != 6:
+                raise ConfigError(f"static ARP entry for {ip}: a MAC address is 6 bytes")
+        for network, _hop, *mtu in self.routes:
+            if mtu and not MIN_MTU <= mtu[0] <= MAX_MTU:
+                raise ConfigError(f"route {network}: mtu {mtu[0]} is outside {MIN_MTU}..{MAX_MTU}")
+        for port in self.kni_tcp_ports | self.kni_udp_ports:
+            if not 0 < port < 65536:
+                raise ConfigError(f"port {port} is not a TCP/UDP port number")
+        positive = ("arp_reachable_time", "arp_retry_interval", "reassembly_timeout")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        at_least_one = (
+            "arp_retries",
+            "arp_pending_limit",
+            "arp_pending_total_limit",
+            "reassembly_memory_limit",
+            "reassembly_max_datagrams",
+            "icmp_error_burst",
+        )
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.icmp_error_rate < 0:
+            raise ConfigError("icmp_error_rate cannot be negative")
+        if not 1 <= self.default_ttl <= 255:
+            raise ConfigError(f"default_ttl {self.default_ttl} is outside 1..255")
+
+
+class Stack:
+    def __init__(self, config: StackConfig, pool: MbufPool, counters: Counters | None = None):
+        self.config = config
+        self.pool = pool
+        self.counters = counters if counters is not None else Counters()
+        self.timers = TimerWheel()
+        self.outgoing: deque[Mbuf] = deque()
+        self.to_kni: deque[bytes] = deque()
+        self.routes = RoutingTable.for_interface(config.address, config.gateway, config.routes)
+        # Each stage finds the others through the stack, so they are built before any runs.
+        self.ethernet = EthernetStage(self)
+        self.arp = ArpStage(self)
+        self.icmp = IcmpStage(self)
+        self.ipv4 = Ipv4Stage(self)
+        self.ipv4.register_protocol(PROTO_ICMP, self.icmp)
+
+    def start(self, now: float) -> None:
+        """Announce ourselves with a gratuitous ARP (RFC 5227 §2.3)."""
+        self.timers.advance(now)
+        self.arp.announce(now)
+
+    def receive(self, frame: bytes | bytearray | memoryview, now: float) -> None:
+        """Process one Ethernet frame. We copy whatever we keep: the caller may reuse `frame`."""
+        self.ethernet.receive(memoryview(frame), now)
+
+    def advance(self, now: float) -> None:
+        """Fire every timer due at `now` (ARP retries and aging, reassembly timeouts...)."""
+        self.timers.advance(now)
+
+    def next_deadline(self) -> float | None:
+        return self.timers.next_deadline()
+
+    # --- helpers the stages share ---------------------------------------------------------
+
+    def alloc_mbuf(self) -> Mbuf | None:
+        """An empty mbuf from the pool, or None (counted) when the pool is exhausted."""
+        mbuf = self.pool.alloc()
+        if mbuf is None:
+            self.counters.bump("mbuf.drop.alloc_failed")
+        return mbuf
+
+    def send_to_kni(self, frame: bytes | bytearray | memoryview) -> None:
+        self.to_kni.append(bytes(frame))
+        self.counters.bump("kni.to_kernel")

@@ -1,0 +1,116 @@
+"""The ARP cache: IPv4 address -> MAC address, with aging (RFC 826, RFC 1122 §2.3.2.1).
+
+This is the one piece of protocol state shared across threads: the dispatch loop learns and
+ages entries, while application threads and tools read them (`lookup`, `entries`). A native
+spinlock guards the dict; every critical section is a few dict operations, so spinning is
+cheaper than sleeping on a mutex. Mutations (`learn`, `add_static`, `remove`) also touch the
+timer wheel, which belongs to the loop thread: tools reach them via the engine's control queue.
+
+Dynamic entries expire `reachable_time` seconds after they were last confirmed by an ARP
+packet from their owner (RFC 1122 §2.3.2.1 asks for a timeout so a moved address is
+relearned). Static entries never expire and are never overwritten by what the wire says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from netstack.engine.timers import Timer, TimerWheel
+from netstack.native import Spinlock
+
+
+@dataclass(frozen=True, slots=True)
+class ArpEntry:
+    ip: IPv4Address
+    mac: bytes
+    static: bool = False
+    expires_at: float | None = None  # None for static entries
+
+
+class ArpTable:
+    def __init__(self, timers: TimerWheel, reachable_time: float = 60.0) -> None:
+        self.timers = timers
+        self.reachable_time = reachable_time
+        self._lock = Spinlock()
+        self._entries: dict[IPv4Address, ArpEntry] = {}
+        self._aging: dict[IPv4Address, Timer] = {}  # one timer per dynamic entry
+
+    # --- reads: safe from any thread -------------------------------------------------------
+
+    def lookup(self, ip: IPv4Address) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(ip)
+        return entry.mac if entry is not None else None
+
+    def get(self, ip: IPv4Address) -> ArpEntry | None:
+        with self._lock:
+            return self._entries.get(ip)
+
+    def entries(self) -> list[ArpEntry]:
+        """A snapshot sorted by address, for tools such as `netstack arp`."""
+        with self._lock:
+            snapshot = list(self._entries.values())
+        return sorted(snapshot, key=lambda e: int(e.ip))
+
+    def __contains__(self, ip: IPv4Address) -> bool:
+        with self._lock:
+            return ip in self._entries
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    # --- writes: the dispatch loop only ----------------------------------------------------
+
+    def add_static(self, ip: IPv4Address, mac: bytes) -> None:
+        ip = IPv4Address(ip)
+        if len(mac) != 6:
+            raise ValueError("a MAC address is 6 bytes")
+        self._stop_aging(ip)
+        with self._lock:
+            self._entries[ip] = ArpEntry(ip, bytes(mac), static=True)
+
+    def remove(self, ip: IPv4Address) -> bool:
+        self._stop_aging(ip)
+        with self._lock:
+            return self._entries.pop(ip, None) is not None
+
+    def learn(self, ip: IPv4Address, mac: bytes, now: float, create: bool = True) -> bool:
+        """Record that `ip` is at `mac` as of `now`.
+
+        With `create=False` only an existing entry is refreshed (RFC 826's merge step, for
+        packets not addressed to us). Static entries are left alone. Returns True when the
+        table now has an entry for `ip`.
+        """
+        expires_at = now + self.reachable_time
+        with self._lock:
+            entry = self._entries.get(ip)
+            if entry is not None and entry.static:
+                return True
+            if entry is None and not create:
+                return False
+            self._entries[ip] = ArpEntry(ip, bytes(mac), static=False, expires_at=expires_at)
+        # A refresh just moves `expires_at`; the existing timer notices when it fires, which
+        # saves a cancel and a schedule for every ARP packet a busy neighbour sends.
+        if ip not in self._aging:
+            self._aging[ip] = self.timers.schedule(expires_at, lambda t: self._age(ip, t))
+        return True
+
+    def _age(self, ip: IPv4Address, now: float) -> None:
+        del self._aging[ip]
+        with self._lock:
+            entry = self._entries.get(ip)
+            if entry is None or entry.static:
+                return
+            if entry.expires_at is not None and entry.expires_at > now:
+                still_fresh = entry.expires_at
+            else:
+                del self._entries[ip]
+                return
+        self._aging[ip] = self.timers.schedule(still_fresh, lambda t: self._age(ip, t))
+
+    def _stop_aging(self, ip: IPv4Address) -> None:
+        timer = self._aging.pop(ip, None)
+        if timer is not None:
+            timer.cancel()

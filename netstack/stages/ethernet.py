@@ -1,0 +1,92 @@
+"""The Ethernet stage: the first thing every frame meets, and the last thing every frame leaves.
+
+Receiving decides, in order: is the frame well formed, is it a size we accept, is it for us,
+and which stage gets it. We keep unicast to our MAC and broadcast. Multicast frames are for the
+kernel (IPv6 neighbour discovery lives there, through the KNI device), as is every ethertype we
+do not handle ourselves. Every frame we refuse bumps an `eth.drop.<reason>` counter.
+
+Sending prepends the 14-byte header into the mbuf's headroom and queues the mbuf on
+`stack.outgoing`; the payload bytes are not touched.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netstack.engine.mbuf import Mbuf
+from netstack.errors import MalformedPacket
+from netstack.wire import ethernet as wire_eth
+from netstack.wire.ethernet import (
+    BROADCAST,
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    HEADER_LEN,
+    VLAN_TAG_LEN,
+    EthernetHeader,
+)
+
+if TYPE_CHECKING:
+    from netstack.stack import Stack
+
+# IEEE 802.3 §4.4.2: a frame is at least 64 bytes on the wire, 60 without the FCS. NICs pad
+# short frames themselves, a TAP device does not, so we pad here and every port behaves alike.
+MIN_FRAME_LEN = 60
+
+
+class EthernetStage:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.our_mac = stack.config.mac
+        self.max_payload = stack.config.mtu
+
+    def receive(self, frame: bytes | bytearray | memoryview, now: float) -> None:
+        counters = self.stack.counters
+        try:
+            header, payload = wire_eth.parse(frame)
+        except MalformedPacket as exc:
+            counters.bump(f"eth.drop.{exc.reason}")
+            return
+        if len(frame) > HEADER_LEN + VLAN_TAG_LEN * len(header.vlans) + self.max_payload:
+            counters.bump("eth.drop.oversized")
+            return
+
+        if header.dst == self.our_mac or header.dst == BROADCAST:
+            pass
+        elif wire_eth.is_multicast(header.dst):
+            # Multicast is never ours (we join no groups); the kernel may want it.
+            self._to_kni(frame, "eth.drop.multicast")
+            return
+        else:
+            counters.bump("eth.drop.not_for_us")
+            return
+
+        if header.vlans:
+            counters.bump("eth.drop.vlan")  # we serve the untagged LAN only
+            return
+
+        if header.ethertype == ETHERTYPE_IPV4:
+            counters.bump("eth.rx.ipv4")
+            self.stack.ipv4.receive(payload, frame, now)
+        elif header.ethertype == ETHERTYPE_ARP:
+            counters.bump("eth.rx.arp")
+            self.stack.arp.receive(payload, now)
+        else:
+            self._to_kni(frame, "eth.drop.unknown_ethertype")
+
+    def _to_kni(self, frame: bytes | bytearray | memoryview, drop_reason: str) -> None:
+        """Hand the frame to the kernel when KNI is on; otherwise count it as `drop_reason`."""
+        if self.stack.config.kni:
+            self.stack.send_to_kni(frame)
+        else:
+            self.stack.counters.bump(drop_reason)
+
+    def send(self, dst_mac: bytes, ethertype: int, mbuf: Mbuf) -> None:
+        """Prepend our header to `mbuf` and queue it for the port. Ownership passes on."""
+        if len(mbuf) + HEADER_LEN < MIN_FRAME_LEN:
+            pad = MIN_FRAME_LEN - HEADER_LEN - len(mbuf)
+            offset = mbuf.append(pad)
+            mbuf.buf[offset : offset + pad] = bytes(pad)
+        offset = mbuf.prepend(HEADER_LEN)
+        wire_eth.write_header(EthernetHeader(dst_mac, self.our_mac, ethertype), mbuf.buf, offset)
+        self.stack.outgoing.append(mbuf)
+        self.stack.counters.bump("eth.tx.frames")

@@ -1,0 +1,273 @@
+"""The IPv4 stage of a host (RFC 791, with the host requirements of RFC 1122 §3.2.1).
+
+Receiving: validate the header (wire.ipv4.parse does version, length and checksum), keep only
+datagrams addressed to us (we are a host: RFC 1122 §3.3.1 forbids silently forwarding),
+reassemble fragments, then hand the payload to the protocol registered for it. What nobody
+handles goes to the kernel through KNI when that is on, or earns a protocol unreachable.
+
+Sending: `send(dst, protocol, mbuf, now)` routes the datagram (longest-prefix match), prepends
+the header into the mbuf's headroom, fragments it to the route MTU if it must, and passes it
+to ARP, which finds the next hop's MAC.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Protocol
+
+from netstack.engine.mbuf import HEADROOM, Mbuf
+from netstack.errors import MalformedPacket
+from netstack.stages.fragmentation import fragment
+from netstack.stages.reassembly import Reassembler
+from netstack.wire import icmp as wire_icmp
+from netstack.wire import ipv4 as wire_ipv4
+from netstack.wire.ethernet import HEADER_LEN as ETHERNET_HEADER_LEN
+from netstack.wire.ipv4 import PROTO_TCP, PROTO_UDP, IPv4Header
+
+if TYPE_CHECKING:
+    from netstack.stack import Stack
+
+LIMITED_BROADCAST = IPv4Address("255.255.255.255")
+DST_PORT_OFFSET = 2  # UDP and TCP both start with source port (2), destination port (2)
+IDENTIFICATION_MODULUS = 1 << 16
+
+
+class ProtocolHandler(Protocol):
+    """What `register_protocol` expects: ICMP, UDP and TCP stages all look like this."""
+
+    def receive(
+        self, ip_header: IPv4Header, payload: memoryview, frame: memoryview, now: float
+    ) -> None: ...
+
+
+class Ipv4Stage:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        config = stack.config
+        self.our_ip = config.address.ip
+        self.subnet_broadcast = config.address.network.broadcast_address
+        self._handlers: dict[int, ProtocolHandler] = {}
+        self._next_identification = 0
+        self.reassembler = Reassembler(
+            stack.timers,
+            stack.counters,
+            self._reassembly_timed_out,
+            timeout=config.reassembly_timeout,
+            memory_limit=config.reassembly_memory_limit,
+            max_datagrams=config.reassembly_max_datagrams,
+        )
+        # The largest datagram one pool mbuf can hold with room for an Ethernet header.
+        pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
+        self._max_datagram_per_mbuf = pool_buffer - HEADROOM
+
+    def register_protocol(self, protocol: int, handler: ProtocolHandler) -> None:
+        self._handlers[protocol] = handler
+
+    def unregister_protocol(self, protocol: int) -> None:
+        self._handlers.pop(protocol, None)
+
+    def is_local(self, dst: IPv4Address) -> bool:
+        """Addresses we accept datagrams for (RFC 1122 §3.3.6 for the broadcasts)."""
+        return dst == self.our_ip or dst == self.subnet_broadcast or dst == LIMITED_BROADCAST
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def receive(self, packet: memoryview, frame: memoryview, now: float) -> None:
+        """`packet` is the Ethernet payload; `frame` the whole frame (for KNI and ICMP)."""
+        counters = self.stack.counters
+        try:
+            header, payload = wire_ipv4.parse(packet)
+        except MalformedPacket as exc:
+            counters.bump(f"ipv4.drop.{exc.reason}")
+            return
+        if not self.is_local(header.dst):
+            counters.bump("ipv4.drop.not_for_us")
+            return
+        src = header.src
+        # RFC 1122 §3.2.1.3: a source must name one host; broadcast, multicast, loopback and
+        # class E sources are martians and are dropped silently.
+        if src == self.subnet_broadcast or src.is_multicast or src.is_loopback or src.is_reserved:
+            counters.bump("ipv4.drop.bad_source")
+            return
+        counters.bump("ipv4.rx.packets")
+
+        if header.is_fragment:
+            if header.protocol not in self._handlers and self.stack.config.kni:
+                self.stack.send_to_kni(frame)  # the kernel reassembles what it handles
+                return
+            whole = self.reassembler.add(header, payload, now)
+            if whole is None:
+                return
+            header, data = whole
+            payload = memoryview(data)
+            # Handlers (and KNI) get a frame that looks as if the datagram came unfragmented.
+            frame = memoryview(
+                b"".join((frame[:ETHERNET_HEADER_LEN], wire_ipv4.build(header, data)))
+            )
+        self._deliver(header, payload, frame, now)
+
+    def _deliver(
+        self, header: IPv4Header, payload: memoryview, frame: memoryview, now: float
+    ) -> None:
+        config = self.stack.config
+        if config.kni and self._is_kni_port(header.protocol, payload):
+            self.stack.send_to_kni(frame)
+            return
+        handler = self._handlers.get(header.protocol)
+        if handler is not None:
+            self.stack.counters.bump("ipv4.rx.delivered")
+            handler.receive(header, payload, frame, now)
+        elif config.kni:
+            self.stack.send_to_kni(frame)
+        else:
+            self.stack.counters.bump("ipv4.drop.unknown_protocol")
+            self.stack.icmp.send_unreachable(
+                wire_icmp.CODE_PROTOCOL_UNREACHABLE, header, payload, now, frame=frame
+            )
+
+    def _is_kni_port(self, protocol: int, payload: memoryview) -> bool:
+        if protocol == PROTO_TCP:
+            ports = self.stack.config.kni_tcp_ports
+        elif protocol == PROTO_UDP:
+            ports = self.stack.config.kni_udp_ports
+        else:
+            return False
+        if not ports or len(payload) < DST_PORT_OFFSET + 2:
+            return False
+        dst_port = int.from_bytes(payload[DST_PORT_OFFSET : DST_PORT_OFFSET + 2], "big")
+        return dst_port in ports
+
+    def _reassembly_timed_out(self, first_header: IPv4Header, first_payload: bytes, now: float):
+        # RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1, only when fragment zero arrived.
+        self.stack.icmp.send_time_exceeded(
+            wire_icmp.CODE_REASSEMBLY_TIME_EXCEEDED, first_header, first_payload, now
+        )
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send(
+        self,
+        dst: IPv4Address,
+        protocol: int,
+        mbuf: Mbuf,
+        now: float,
+        ttl: int | None = None,
+        dont_fragment: bool = False,
+        src: IPv4Address | None = None,
+    ) -> bool:
+        """Send the transport payload in `mbuf` (which we now own) to `dst`.
+
+        Returns False when it was dropped here (no route, too big with DF, no mbufs); True
+        when it left or is waiting for ARP.
+        """
+        dst = IPv4Address(dst)
+        path = self._path_to(dst)
+        if path is None:
+            self.stack.pool.free(mbuf)
+            return False
+        next_hop, mtu = path
+        header = self._header(dst, protocol, ttl, dont_fragment, src)
+        if header.header_len + len(mbuf) <= mtu:
+            # The common case: the header goes into the headroom, the payload stays put.
+            payload_len = len(mbuf)
+            offset = mbuf.prepend(header.header_len)
+            wire_ipv4.write_header(header, mbuf.buf, offset, payload_len)
+            self.stack.counters.bump("ipv4.tx.packets")
+            self.stack.arp.output(next_hop, mbuf, now)
+            return True
+        sent = self._send_fragments(header, mbuf.data(), next_hop, mtu, now)
+        self.stack.pool.free(mbuf)
+        return sent
+
+    def send_payload(
+        self,
+        dst: IPv4Address,
+        protocol: int,
+        payload: bytes | bytearray | memoryview,
+        now: float,
+        ttl: int | None = None,
+        dont_fragment: bool = False,
+        src: IPv4Address | None = None,
+    ) -> bool:
+        """Like `send`, from bytes: for payloads that may not fit one mbuf (a 4000-byte ping)."""
+        dst = IPv4Address(dst)
+        if len(payload) + wire_ipv4.MAX_HEADER_LEN <= self._max_datagram_per_mbuf:
+            mbuf = self.stack.alloc_mbuf()
+            if mbuf is None:
+                return False
+            mbuf.set_data(payload)
+            return self.send(dst, protocol, mbuf, now, ttl, dont_fragment, src)
+        path = self._path_to(dst)
+        if path is None:
+            return False
+        next_hop, mtu = path
+        header = self._header(dst, protocol, ttl, dont_fragment, src)
+        return self._send_fragments(header, memoryview(payload), next_hop, mtu, now)
+
+    def _path_to(self, dst: IPv4Address) -> tuple[IPv4Address, int] | None:
+        """(next hop, MTU) for `dst`, or None (counted) when there is no route."""
+        config = self.stack.config
+        if dst == LIMITED_BROADCAST or dst == self.subnet_broadcast:
+            return dst, config.mtu  # never routed: it stays on our link (RFC 1122 §3.3.6)
+        if dst == self.our_ip:
+            self.stack.counters.bump("ipv4.drop.to_self")  # no loopback interface (yet)
+            return None
+        route = self.stack.routes.lookup(dst)
+        if route is None:
+            self.stack.counters.bump("ipv4.drop.no_route")
+            return None
+        return route.next_hop_for(dst), min(route.mtu or config.mtu, config.mtu)
+
+    def _header(
+        self,
+        dst: IPv4Address,
+        protocol: int,
+        ttl: int | None,
+        dont_fragment: bool,
+        src: IPv4Address | None,
+    ) -> IPv4Header:
+        identification = self._next_identification
+        self._next_identification = (identification + 1) % IDENTIFICATION_MODULUS
+        return IPv4Header(
+            src=self.our_ip if src is None else IPv4Address(src),
+            dst=dst,
+            protocol=protocol,
+            ttl=self.stack.config.default_ttl if ttl is None else ttl,
+            identification=identification,
+            dont_fragment=dont_fragment,
+        )
+
+    def _send_fragments(
+        self,
+        header: IPv4Header,
+        payload: memoryview,
+        next_hop: IPv4Address,
+        mtu: int,
+        now: float,
+    ) -> bool:
+        """Fragment into fresh mbufs (RFC 791 §3.2); each piece goes to ARP on its own."""
+        counters = self.stack.counters
+        if header.dont_fragment:
+            counters.bump("ipv4.drop.needs_fragmentation")
+            return False
+        if header.header_len + len(payload) > wire_ipv4.MAX_TOTAL_LEN:
+            counters.bump("ipv4.drop.too_long")
+            return False
+        # Smaller pieces are always legal, so a pool of small mbufs just means more of them.
+        piece_mtu = min(mtu, self._max_datagram_per_mbuf)
+        pieces = fragment(header, payload, piece_mtu)
+        if self.stack.pool.available < len(pieces):
+            # Half a datagram is worthless to the receiver: send all of it or nothing.
+            counters.bump("mbuf.drop.alloc_failed")
+            return False
+        for piece_header, data in pieces:
+            mbuf = self.stack.alloc_mbuf()
+            if mbuf is None:  # another thread took the last ones since we looked
+                return False
+            mbuf.set_data(data)
+            offset = mbuf.prepend(piece_header.header_len)
+            wire_ipv4.write_header(piece_header, mbuf.buf, offset, len(data))
+            counters.bump("ipv4.tx.fragments")
+            self.stack.arp.output(next_hop, mbuf, now)
+        counters.bump("ipv4.tx.packets")
+        return True

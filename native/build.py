@@ -1,0 +1,92 @@
+"""Compile native/*.c into netstack/native/_native*.so with cffi (API mode).
+
+Run from anywhere: `python native/build.py` (the Makefile's `native` target does). The C
+compiler works in native/_build/; only the finished extension module is copied next to
+netstack/native/__init__.py, so the package imports it from the source tree.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+NATIVE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = NATIVE_DIR.parent
+BUILD_DIR = NATIVE_DIR / "_build"
+PACKAGE_DIR = REPO_ROOT / "netstack" / "native"
+MODULE_NAME = "netstack.native._native"
+
+# What Python may call. The structs stay opaque: Python only ever holds pointers to them.
+# ns_ring_set_position and ns_selftest.c (gates, stress loops) are hooks for the tests.
+CDEF = """
+typedef struct ns_ring ns_ring;
+#define NS_RING_SP ...
+#define NS_RING_SC ...
+#define NS_RING_MAX_SIZE ...
+ns_ring *ns_ring_create(uint32_t size, unsigned flags);
+void ns_ring_free(ns_ring *r);
+unsigned ns_ring_enqueue_bulk(ns_ring *r, const uintptr_t *objs, unsigned n);
+unsigned ns_ring_enqueue_burst(ns_ring *r, const uintptr_t *objs, unsigned n);
+unsigned ns_ring_dequeue_bulk(ns_ring *r, uintptr_t *objs, unsigned n);
+unsigned ns_ring_dequeue_burst(ns_ring *r, uintptr_t *objs, unsigned n);
+unsigned ns_ring_count(const ns_ring *r);
+unsigned ns_ring_free_count(const ns_ring *r);
+unsigned ns_ring_capacity(const ns_ring *r);
+void ns_ring_set_position(ns_ring *r, uint32_t position);
+
+typedef struct ns_spinlock ns_spinlock;
+ns_spinlock *ns_spinlock_create(void);
+void ns_spinlock_free(ns_spinlock *lock);
+void ns_spinlock_lock(ns_spinlock *lock);
+int ns_spinlock_trylock(ns_spinlock *lock);
+void ns_spinlock_unlock(ns_spinlock *lock);
+int ns_spinlock_is_locked(ns_spinlock *lock);
+
+typedef struct ns_gate ns_gate;
+ns_gate *ns_gate_create(unsigned parties);
+void ns_gate_free(ns_gate *gate);
+void ns_gate_wait(ns_gate *gate);
+void ns_spinlock_stress(ns_spinlock *lock, uint64_t *counter, uint64_t iterations,
+                        ns_gate *gate);
+void ns_ring_stress_produce(ns_ring *r, uint32_t producer_id, uint32_t count,
+                            uint32_t max_burst, uint32_t seed, ns_gate *gate);
+void ns_ring_stress_consume(ns_ring *r, uintptr_t *out, uint32_t count, uint32_t max_burst,
+                            uint32_t seed, ns_gate *gate);
+
+uint16_t ns_ones_complement_sum(const void *data, size_t len, uint64_t initial);
+uint16_t ns_internet_checksum(const void *data, size_t len, uint64_t initial);
+"""
+
+
+def make_builder() -> FFI:
+    headers = sorted(NATIVE_DIR.glob("*.h"))
+    ffibuilder = FFI()
+    ffibuilder.cdef(CDEF)
+    ffibuilder.set_source(
+        MODULE_NAME,
+        "".join(f'#include "{h.name}"\n' for h in headers),
+        sources=[str(c) for c in sorted(NATIVE_DIR.glob("*.c"))],
+        include_dirs=[str(NATIVE_DIR)],
+        depends=[str(h) for h in headers],
+        extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+    )
+    return ffibuilder
+
+
+def main() -> int:
+    BUILD_DIR.mkdir(exist_ok=True)
+    built = Path(make_builder().compile(tmpdir=str(BUILD_DIR), verbose=True))
+    # Copy under a temporary name, then rename: a process that has the old module
+    # loaded keeps its mapping, and no one ever sees a half-written file.
+    target = PACKAGE_DIR / built.name
+    partial = target.with_name(target.name + ".partial")
+    shutil.copy2(built, partial)
+    os.replace(partial, target)
+    print(f"native module: {target.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The native internet checksum agrees with the pure-Python reference of RFC 1071."""
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netstack import checksum
+from netstack.checksum import py_internet_checksum, py_ones_complement_sum
+from netstack.native import internet_checksum, ones_complement_sum
+
+# RFC 1071 section 3: these bytes sum to 0xddf2 (checksum 0x220d).
+RFC1071_EXAMPLE = bytes.fromhex("0001f203f4f5f6f7")
+# An IPv4 header with its checksum field zeroed; the correct field value is 0xb861.
+IPV4_HEADER = bytes.fromhex("450000730000400040110000c0a80001c0a800c7")
+
+
+def test_rfc1071_example() -> None:
+    assert ones_complement_sum(RFC1071_EXAMPLE) == 0xDDF2
+    assert internet_checksum(RFC1071_EXAMPLE) == 0x220D
+
+
+def test_ipv4_header_checksum_and_verification() -> None:
+    assert internet_checksum(IPV4_HEADER) == 0xB861
+    filled = IPV4_HEADER[:10] + b"\xb8\x61" + IPV4_HEADER[12:]
+    assert internet_checksum(filled) == 0  # a correct header sums to 0xffff
+
+
+@pytest.mark.parametrize(
+    ("data", "initial", "expected_sum"),
+    [
+        (b"", 0, 0x0000),
+        (b"", 0x1234, 0x1234),
+        (b"\x01", 0, 0x0100),  # an odd byte is the high half of a padded word
+        (b"\xff\xff", 0, 0xFFFF),
+        (b"\xff\xff\x00\x01", 0, 0x0001),  # end-around carry
+        (b"\x00" * 9, 0, 0x0000),
+        (b"\xff" * 4096, 0, 0xFFFF),
+        (b"\x80\x00", 0x8000, 0x0001),
+        (b"\x12\x34", 2**80 + 5, py_ones_complement_sum(b"\x12\x34", 2**80 + 5)),
+    ],
+)
+def test_known_sums(data: bytes, initial: int, expected_sum: int) -> None:
+    assert ones_complement_sum(data, initial) == expected_sum
+    assert internet_checksum(data, initial) == ~expected_sum & 0xFFFF
+
+
+@given(data=st.binary(max_size=2048), initial=st.integers(0, 2**70))
+def test_equals_reference_on_bytes(data: bytes, initial: int) -> None:
+    assert ones_complement_sum(data, initial) == py_ones_complement_sum(data, initial)
+    assert internet_checksum(data, initial) == py_internet_checksum(data, initial)
+
+
+@given(
+    data=st.binary(min_size=0, max_size=300),
+    start=st.integers(0, 15),
+    initial=st.integers(0, 0xFFFF),
+)
+def test_equals_reference_on_unaligned_views(data: bytes, start: int, initial: int) -> None:
+    for view in (
+        bytearray(data)[start:],
+        memoryview(data)[start:],
+        memoryview(bytearray(data))[start:],
+    ):
+        assert ones_complement_sum(view, initial) == py_ones_complement_sum(view, initial)
+        assert internet_checksum(view, initial) == py_internet_checksum(view, initial)
+
+
+@given(data=st.binary(max_size=200), step=st.integers(2, 4))
+def test_non_contiguous_memoryview(data: bytes, step: int) -> None:
+    view = memoryview(data)[::step]
+    assert ones_complement_sum(view) == py_ones_complement_sum(view)
+
+
+@given(head=st.binary(max_size=100).filter(lambda b: len(b) % 2 == 0), tail=st.binary(max_size=100))
+def test_sums_chain_through_initial(head: bytes, tail: bytes) -> None:
+    # How UDP and TCP use it: the pseudo-header sum is the initial value of the segment sum.
+    assert ones_complement_sum(tail, ones_complement_sum(head)) == ones_complement_sum(head + tail)
+
+
+def test_large_buffer_equals_reference() -> None:
+    data = bytes(range(256)) * 4099 + b"\xfe"  # about 1 MiB, odd length
+    assert ones_complement_sum(data) == py_ones_complement_sum(data)
+
+
+def test_negative_initial_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        ones_complement_sum(b"ab", -1)
+
+
+def test_netstack_checksum_uses_the_native_versions() -> None:
+    assert checksum.ones_complement_sum is ones_complement_sum
+    assert checksum.internet_checksum is internet_checksum
+
+
+def test_without_the_build_import_fails_clearly_and_checksum_falls_back() -> None:
+    # A fresh interpreter in which the compiled module cannot be imported.
+    script = (
+        "import sys\n"
+        "sys.modules['netstack.native._native'] = None\n"
+        "from netstack import checksum\n"
+        "assert checksum.ones_complement_sum is checksum.py_ones_complement_sum\n"
+        "import netstack.native\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert (
+        "ImportError: netstack native module not built: run `make setup` "
+        "(or python native/build.py)" in result.stderr
+    )

@@ -60,19 +60,25 @@ uint16_t ns_internet_checksum(const void *data, size_t len, uint64_t initial);
 """
 
 
-def make_builder() -> FFI:
+def make_builder(relative: bool = False) -> FFI:
+    """The cffi builder. setuptools insists on paths relative to the project root."""
     headers = sorted(NATIVE_DIR.glob("*.h"))
+    native_dir = NATIVE_DIR.relative_to(REPO_ROOT) if relative else NATIVE_DIR
     ffibuilder = FFI()
     ffibuilder.cdef(CDEF)
     ffibuilder.set_source(
         MODULE_NAME,
         "".join(f'#include "{h.name}"\n' for h in headers),
-        sources=[str(c) for c in sorted(NATIVE_DIR.glob("*.c"))],
-        include_dirs=[str(NATIVE_DIR)],
-        depends=[str(h) for h in headers],
+        sources=[str(native_dir / c.name) for c in sorted(NATIVE_DIR.glob("*.c"))],
+        include_dirs=[str(native_dir)],
+        depends=[str(native_dir / h.name) for h in headers],
         extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
     )
     return ffibuilder
+
+
+# setup.py names this (cffi_modules), so `pip install .` builds the same module.
+ffibuilder = make_builder(relative=True)
 
 
 def main() -> int:

@@ -66,7 +66,7 @@ def demo_with_kernel(count: int) -> int:
         _section(f"kernel: ip neigh show dev {tap}  (the stack's MAC, learned by ARP)")
         _show(ns.run(["ip", "neigh", "show", "dev", tap]))
 
-        _section("stopping netstack (SIGTERM); its counters:")
+        _section("stopping netstack (Ctrl-C, as a user would); its counters:")
         stack.send_signal(signal.SIGINT)
         try:
             out, _ = stack.communicate(timeout=10)

@@ -7,7 +7,8 @@ Built on `netstack.netns` (Namespace, unique_name, wait_for_line), adding what t
     veth_pair(ns_a, ns_b)         a veth cable between two namespaces (or inside one)
     NetstackProcess(ns, *args)    `python -m netstack run ARGS` inside a namespace: waits for
                                   its `ready` line, keeps reading its output, stops it with a
-                                  signal, checks the exit status and parses the counters
+                                  signal, checks the exit status, has tshark check every frame
+                                  the stack sent (tests/capture_check.py) and parses the counters
     wait_until(condition, ...)    poll a condition until it holds or a deadline fails the test
     parse_counters(text)          the `name value` lines netstack prints on exit
     unique_name(prefix)           a short random name that fits an interface name
@@ -34,15 +35,18 @@ and nothing here touches the host's own namespace.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from netstack.netns import Namespace, NamespaceError, is_root, unique_name, wait_for_line
+from tests.capture_check import assert_capture_clean, tshark_available
 
 __all__ = [
     "Namespace", "NamespaceError", "NetstackProcess", "is_root", "parse_counters",
@@ -101,6 +105,11 @@ class NetstackProcess:
 
     def __init__(self, ns: Namespace, *args: str, ready_timeout: float = 20.0) -> None:
         self.ns = ns
+        # Every run is captured, so stop() can have tshark check each frame the stack sent.
+        if "--capture" not in args:
+            self._capture_dir = tempfile.TemporaryDirectory(prefix="netstack-capture-")
+            args = (*args, "--capture", os.path.join(self._capture_dir.name, "run.pcap"))
+        self.capture = args[args.index("--capture") + 1]
         self.args = args
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -146,7 +155,15 @@ class NetstackProcess:
         if expect_status is not None:
             assert self.returncode == expect_status, (
                 f"netstack exited {self.returncode}, expected {expect_status}; output:\n{self.output}")
+        if expect_status == 0 and tshark_available():
+            assert_capture_clean(self.capture, self.mac, min_frames=1)
         return parse_counters(self.output)
+
+    @property
+    def mac(self) -> str:
+        """The stack's MAC, from its ready line (`ready 192.0.2.2/24 on tap:x mac 02:...`)."""
+        words = self.ready_line.split()
+        return words[words.index("mac") + 1]
 
     def __enter__(self) -> NetstackProcess:
         return self.start()

@@ -1,7 +1,8 @@
 """The stack: one interface's worth of protocol stages, wired together, with no I/O at all.
 
     frame -> ethernet -> arp            (answers, learns, resolves)
-                      -> ipv4 -> icmp   (and later udp, tcp)
+                      -> ipv4 -> icmp
+                              -> udp    (and later tcp)
                       -> to_kni         (what we leave to the kernel)
     outgoing <- ethernet.send <- arp.output <- ipv4.send <- icmp / udp / tcp
 
@@ -28,8 +29,9 @@ from netstack.stages.ethernet import EthernetStage
 from netstack.stages.icmp import IcmpStage
 from netstack.stages.ipv4 import Ipv4Stage
 from netstack.stages.routing import RoutingTable
+from netstack.stages.udp import DEFAULT_BUFFER, UdpStage
 from netstack.wire.ethernet import parse_mac
-from netstack.wire.ipv4 import PROTO_ICMP
+from netstack.wire.ipv4 import PROTO_ICMP, PROTO_UDP
 
 MIN_MTU = 68  # RFC 791: every IPv4 module must pass a 68-byte datagram unfragmented
 MAX_MTU = 9000  # jumbo frames; beyond that an mbuf would need chaining, which we do not do
@@ -52,14 +54,22 @@ class StackConfig:
     arp_reachable_time: float = 60.0  # seconds a learned entry lives without confirmation
     arp_retry_interval: float = 1.0  # seconds between requests for an unresolved next hop
     arp_retries: int = 3  # requests sent before giving up
-    arp_pending_limit: int = 8  # packets queued per unresolved next hop
-    arp_pending_total_limit: int = 64  # packets queued for all unresolved next hops together
+    # Packets (fragments count one each) queued per unresolved next hop: enough for two
+    # 65507-byte UDP datagrams (45 fragments each at MTU 1500), as Linux's 212992-byte
+    # unres_qlen_bytes is; the IPv4 stage queues a datagram's fragments all or none.
+    arp_pending_limit: int = 96
+    arp_pending_total_limit: int = 256  # packets queued for all unresolved next hops together
     reassembly_timeout: float = 30.0  # seconds (Linux's ipfrag_time)
     reassembly_memory_limit: int = 4 * 1024 * 1024  # bytes held (Linux's ipfrag_high_thresh)
     reassembly_max_datagrams: int = 64  # incomplete datagrams held at once
     icmp_error_rate: float = 10.0  # ICMP errors per second, sustained
     icmp_error_burst: int = 10  # ICMP errors sent back to back before the rate applies
     default_ttl: int = 64  # RFC 1700 recommended value; Linux's ip_default_ttl
+    udp_rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF of a UDP endpoint, bytes
+    udp_sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF, bytes
+    udp_port_unreachable: bool = True  # answer datagrams to closed ports (RFC 1122 §4.1.3.1)
+    ephemeral_port_first: int = 49152  # RFC 6335 §6 dynamic ports (Linux: ip_local_port_range)
+    ephemeral_port_last: int = 65535
 
     def __post_init__(self) -> None:
         try:
@@ -117,6 +127,8 @@ class StackConfig:
             "reassembly_memory_limit",
             "reassembly_max_datagrams",
             "icmp_error_burst",
+            "udp_rcvbuf",
+            "udp_sndbuf",
         )
         for name in at_least_one:
             if getattr(self, name) < 1:
@@ -125,6 +137,11 @@ class StackConfig:
             raise ConfigError("icmp_error_rate cannot be negative")
         if not 1 <= self.default_ttl <= 255:
             raise ConfigError(f"default_ttl {self.default_ttl} is outside 1..255")
+        if not 1 <= self.ephemeral_port_first <= self.ephemeral_port_last <= 65535:
+            raise ConfigError(
+                f"ephemeral port range {self.ephemeral_port_first}-{self.ephemeral_port_last}"
+                " is not a range within 1..65535"
+            )
 
 
 class Stack:
@@ -142,6 +159,8 @@ class Stack:
         self.icmp = IcmpStage(self)
         self.ipv4 = Ipv4Stage(self)
         self.ipv4.register_protocol(PROTO_ICMP, self.icmp)
+        self.udp = UdpStage(self)
+        self.ipv4.register_protocol(PROTO_UDP, self.udp)
 
     def start(self, now: float) -> None:
         """Announce ourselves with a gratuitous ARP (RFC 5227 §2.3)."""

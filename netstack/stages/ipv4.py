@@ -160,7 +160,8 @@ class Ipv4Stage:
         Returns False when it was dropped here (no route, too big with DF, no mbufs); True
         when it left or is waiting for ARP.
         """
-        dst = IPv4Address(dst)
+        if type(dst) is not IPv4Address:  # copying one parses its text again: slow
+            dst = IPv4Address(dst)
         path = self._path_to(dst)
         if path is None:
             self.stack.pool.free(mbuf)
@@ -190,7 +191,8 @@ class Ipv4Stage:
         src: IPv4Address | None = None,
     ) -> bool:
         """Like `send`, from bytes: for payloads that may not fit one mbuf (a 4000-byte ping)."""
-        dst = IPv4Address(dst)
+        if type(dst) is not IPv4Address:  # copying one parses its text again: slow
+            dst = IPv4Address(dst)
         if len(payload) + wire_ipv4.MAX_HEADER_LEN <= self._max_datagram_per_mbuf:
             mbuf = self.stack.alloc_mbuf()
             if mbuf is None:
@@ -203,6 +205,19 @@ class Ipv4Stage:
         next_hop, mtu = path
         header = self._header(dst, protocol, ttl, dont_fragment, src)
         return self._send_fragments(header, memoryview(payload), next_hop, mtu, now)
+
+    def _arp_room(self, next_hop: IPv4Address) -> int:
+        """How many more packets for `next_hop` ARP would accept (unlimited once resolved)."""
+        arp = self.stack.arp
+        if next_hop == LIMITED_BROADCAST or next_hop == self.subnet_broadcast:
+            return wire_ipv4.MAX_TOTAL_LEN
+        if arp.lookup(next_hop) is not None:
+            return wire_ipv4.MAX_TOTAL_LEN
+        config = self.stack.config
+        return min(
+            config.arp_pending_limit - arp.pending_count(next_hop),
+            config.arp_pending_total_limit - arp.pending_count(),
+        )
 
     def _path_to(self, dst: IPv4Address) -> tuple[IPv4Address, int] | None:
         """(next hop, MTU) for `dst`, or None (counted) when there is no route."""
@@ -259,6 +274,11 @@ class Ipv4Stage:
         if self.stack.pool.available < len(pieces):
             # Half a datagram is worthless to the receiver: send all of it or nothing.
             counters.bump("mbuf.drop.alloc_failed")
+            return False
+        if len(pieces) > self._arp_room(next_hop):
+            # The same holds while ARP resolves the next hop: its pending queue is bounded,
+            # so queue every fragment or none, rather than let it drop the tail silently.
+            counters.bump("ipv4.drop.arp_pending_full")
             return False
         for piece_header, data in pieces:
             mbuf = self.stack.alloc_mbuf()

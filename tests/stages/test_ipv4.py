@@ -101,12 +101,12 @@ def test_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram():
     h.expect_counter("ipv4.drop.unknown_protocol", 1)
 
 
-def test_tcp_and_udp_without_a_stage_are_unknown_protocols_for_now():
+def test_tcp_without_a_stage_is_an_unknown_protocol_and_udp_to_a_closed_port_is_not():
     h = make_harness(peer_known=True)
     h.receive(frame(ip() / TCP(dport=80)))
     h.expect(icmp_unreachable(wire_icmp.CODE_PROTOCOL_UNREACHABLE))
     h.receive(frame(ip() / UDP(dport=53)))
-    h.expect(icmp_unreachable(wire_icmp.CODE_PROTOCOL_UNREACHABLE))
+    h.expect(icmp_unreachable(wire_icmp.CODE_PORT_UNREACHABLE))
 
 
 def test_with_kni_unhandled_protocols_and_kni_ports_go_to_the_kernel():

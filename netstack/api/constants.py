@@ -1,0 +1,34 @@
+"""The constants of the socket API, with the same names and values as Python's `socket` and
+`select` modules (so code written for those reads the same against netstack)."""
+
+import select as _select
+import socket as _socket
+
+AF_INET = _socket.AF_INET
+SOCK_DGRAM = _socket.SOCK_DGRAM
+SOCK_STREAM = _socket.SOCK_STREAM
+SOL_SOCKET = _socket.SOL_SOCKET
+SO_RCVBUF = _socket.SO_RCVBUF
+SO_SNDBUF = _socket.SO_SNDBUF
+SO_REUSEADDR = _socket.SO_REUSEADDR
+SO_BROADCAST = _socket.SO_BROADCAST
+SO_ERROR = _socket.SO_ERROR
+SO_TYPE = _socket.SO_TYPE
+MSG_PEEK = _socket.MSG_PEEK
+MSG_DONTWAIT = _socket.MSG_DONTWAIT
+INADDR_ANY = "0.0.0.0"
+INADDR_BROADCAST = "255.255.255.255"
+
+POLLIN = _select.POLLIN
+POLLPRI = _select.POLLPRI
+POLLOUT = _select.POLLOUT
+POLLERR = _select.POLLERR
+POLLHUP = _select.POLLHUP
+POLLNVAL = _select.POLLNVAL
+
+EPOLLIN = _select.EPOLLIN
+EPOLLOUT = _select.EPOLLOUT
+EPOLLERR = _select.EPOLLERR
+EPOLLHUP = _select.EPOLLHUP
+EPOLLET = _select.EPOLLET
+EPOLLONESHOT = _select.EPOLLONESHOT

@@ -1,0 +1,368 @@
+"""The UDP stage (RFC 768, with the host rules of RFC 1122 §4.1).
+
+UDP adds two things to IP: ports, so a datagram reaches one application, and an optional
+checksum over the data and a pseudo-header. Everything else here is bookkeeping a host needs:
+
+- endpoints: a local binding (address or wildcard, port), maybe a connected peer, a bounded
+  receive queue and a pending error. The stage owns them and runs only on the loop thread;
+  the socket layer reads `ep.queue` under `ep.guard`, which it swaps for its own lock;
+- demultiplexing (RFC 1122 §4.1.3.5 leaves the details to us; we follow Linux): an endpoint
+  connected to the sender beats one that is not, an exact local address beats the wildcard,
+  and among equals the most recently bound wins (SO_REUSEADDR lets several share a port);
+- broadcasts go to every endpoint listening on the port (RFC 1122 §4.1.3.6), sending one
+  needs SO_BROADCAST (`ep.broadcast`), as in BSD and Linux;
+- a datagram for a closed port earns an ICMP port unreachable (RFC 1122 §4.1.3.1), which the
+  ICMP stage rate-limits and never sends about broadcasts;
+- ICMP errors about datagrams we sent become `ep.error` on the connected endpoint they
+  concern (RFC 1122 §4.1.3.3: pass them to the application), reported on its next call;
+- datagrams up to 65507 bytes (65535 less the IPv4 and UDP headers) go through IPv4
+  fragmentation and reassembly.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
+
+from netstack.engine.mbuf import HEADROOM
+from netstack.errors import MalformedPacket
+from netstack.stages.icmp import IcmpErrorReport
+from netstack.stages.ports import WILDCARD, PortTable, os_error
+from netstack.wire import icmp as wire_icmp
+from netstack.wire import udp as wire_udp
+from netstack.wire.ipv4 import MIN_HEADER_LEN, PROTO_UDP, IPv4Header
+
+if TYPE_CHECKING:
+    from netstack.stack import Stack
+
+LIMITED_BROADCAST = IPv4Address("255.255.255.255")
+MAX_PAYLOAD = 0xFFFF - MIN_HEADER_LEN - wire_udp.HEADER_LEN  # 65507
+# What a queued datagram costs beyond its payload, like the skb overhead Linux charges to a
+# socket buffer: without it, a flood of empty datagrams would fill memory but never the queue.
+DATAGRAM_OVERHEAD = 64
+DEFAULT_BUFFER = 212992  # Linux's default rmem/wmem (net.core.rmem_default)
+_PORTS = struct.Struct("!HH")
+
+Address = tuple[IPv4Address, int]
+
+# ICMP destination unreachable codes -> the errno an application sees (after Linux's
+# icmp_err_convert table, except that the brief maps protocol unreachable to ECONNREFUSED).
+UNREACHABLE_ERRNO = {
+    wire_icmp.CODE_NET_UNREACHABLE: errno.ENETUNREACH,
+    wire_icmp.CODE_HOST_UNREACHABLE: errno.EHOSTUNREACH,
+    wire_icmp.CODE_PROTOCOL_UNREACHABLE: errno.ECONNREFUSED,
+    wire_icmp.CODE_PORT_UNREACHABLE: errno.ECONNREFUSED,
+    wire_icmp.CODE_SOURCE_ROUTE_FAILED: errno.EOPNOTSUPP,
+    6: errno.ENETUNREACH,  # destination network unknown (RFC 1122 §3.2.2.1)
+    7: errno.EHOSTUNREACH,  # destination host unknown
+    9: errno.ENETUNREACH,  # network administratively prohibited
+    10: errno.EHOSTUNREACH,  # host administratively prohibited
+    11: errno.ENETUNREACH,  # network unreachable for type of service
+    12: errno.EHOSTUNREACH,  # host unreachable for type of service
+    13: errno.EHOSTUNREACH,  # communication administratively prohibited (RFC 1812)
+}
+
+
+class UdpEndpoint:
+    """One UDP endpoint. The stage changes it on the loop thread; `queue`, `queued_bytes`
+    and `error` change only under `guard`, so another thread holding it may read them."""
+
+    __slots__ = (
+        "local", "remote", "reuse_addr", "broadcast", "rcvbuf", "sndbuf", "error", "queue",
+        "queued_bytes", "drops", "guard", "on_event", "closed", "address_from_connect",
+    )
+
+    def __init__(self, reuse_addr: bool = False, rcvbuf: int = DEFAULT_BUFFER,
+                 sndbuf: int = DEFAULT_BUFFER) -> None:
+        self.local: Address | None = None  # (WILDCARD, port) for a wildcard bind
+        self.remote: Address | None = None  # the connected peer
+        self.reuse_addr = reuse_addr  # SO_REUSEADDR
+        self.broadcast = False  # SO_BROADCAST: may send to broadcast addresses
+        self.rcvbuf = rcvbuf  # bytes the receive queue may hold (payload + DATAGRAM_OVERHEAD)
+        self.sndbuf = sndbuf  # the socket layer bounds its unsent bytes with this
+        self.error: int | None = None  # pending errno, reported and cleared by the next call
+        self.queue: deque[tuple[bytes, tuple[str, int]]] = deque()
+        self.queued_bytes = 0
+        self.drops = 0  # datagrams lost because the queue was full
+        self.guard: AbstractContextManager = nullcontext()
+        # Called on the loop thread, with `guard` held, after a datagram or an error arrives.
+        self.on_event: Callable[[], None] | None = None
+        self.closed = False
+        self.address_from_connect = False
+
+    def take(self, peek: bool = False) -> tuple[bytes, tuple[str, int]]:
+        """The oldest datagram and its sender; the caller holds `guard` and knows the queue
+        is not empty. With `peek` it stays queued."""
+        if peek:
+            return self.queue[0]
+        item = self.queue.popleft()
+        self.queued_bytes -= len(item[0]) + DATAGRAM_OVERHEAD
+        return item
+
+    def __repr__(self) -> str:
+        local = f"{self.local[0]}:{self.local[1]}" if self.local else "unbound"
+        remote = f" -> {self.remote[0]}:{self.remote[1]}" if self.remote else ""
+        return f"<UdpEndpoint {local}{remote} queued={len(self.queue)}>"
+
+
+class UdpStage:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        config = stack.config
+        self.our_ip = config.address.ip
+        self.subnet_broadcast = config.address.network.broadcast_address
+        self.ports: PortTable[UdpEndpoint] = PortTable(config.ephemeral_port_first, config.ephemeral_port_last,
+                               seed=config.mac)
+        pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
+        self._max_in_one_mbuf = pool_buffer - HEADROOM
+        self._last_source: tuple[IPv4Address, str] = (WILDCARD, str(WILDCARD))
+        stack.icmp.add_error_listener(self._icmp_error)
+        stack.arp.unresolved_listeners.append(self._arp_failed)
+
+    def is_broadcast(self, ip: IPv4Address) -> bool:
+        return ip == LIMITED_BROADCAST or ip == self.subnet_broadcast
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def bind(self, local_ip: IPv4Address | str | None, port: int, reuse_addr: bool = False,
+             endpoint: UdpEndpoint | None = None) -> UdpEndpoint:
+        """Bind a new endpoint (or `endpoint`, not yet bound) to (local_ip, port).
+
+        Port 0 picks an ephemeral port; None or 0.0.0.0 is the wildcard. Raises
+        OSError(EADDRINUSE), OSError(EADDRNOTAVAIL) for an address that is not ours,
+        OSError(EINVAL) for an endpoint already bound or a port out of range.
+        """
+        address = WILDCARD if local_ip is None else IPv4Address(local_ip)
+        if address not in (WILDCARD, self.our_ip) and not self.is_broadcast(address):
+            raise os_error(errno.EADDRNOTAVAIL, str(address))
+        if not 0 <= port <= 0xFFFF:
+            raise os_error(errno.EINVAL, f"port {port}")
+        ep = endpoint if endpoint is not None else UdpEndpoint(
+            reuse_addr, self.stack.config.udp_rcvbuf, self.stack.config.udp_sndbuf)
+        if ep.local is not None or ep.closed:
+            raise os_error(errno.EINVAL, "already bound")
+        if endpoint is None:
+            ep.reuse_addr = reuse_addr
+        self.ports.add(ep, address, port)
+        return ep
+
+    def connect(self, ep: UdpEndpoint, remote_ip: IPv4Address | str, remote_port: int) -> None:
+        """Remember the peer: sends default to it and only its datagrams are accepted.
+
+        Binds an unbound endpoint to an ephemeral port and narrows a wildcard bind to our
+        address, as Linux does (getsockname then shows the source address)."""
+        remote = IPv4Address(remote_ip)
+        if ep.closed:
+            raise os_error(errno.EBADF)
+        if not 0 <= remote_port <= 0xFFFF:
+            raise os_error(errno.EINVAL, f"port {remote_port}")
+        if self.is_broadcast(remote) and not ep.broadcast:
+            raise os_error(errno.EACCES, "broadcast needs SO_BROADCAST")
+        if not self.is_broadcast(remote) and self.stack.routes.lookup(remote) is None:
+            raise os_error(errno.ENETUNREACH, str(remote))
+        if ep.local is None:
+            self.bind(None, 0, ep.reuse_addr, endpoint=ep)
+        assert ep.local is not None
+        if ep.local[0] == WILDCARD:
+            self.ports.rebind(ep, self.our_ip)
+            ep.address_from_connect = True
+        ep.remote = (remote, remote_port)
+
+    def disconnect(self, ep: UdpEndpoint) -> None:
+        """Forget the peer (connect to AF_UNSPEC), undoing the address connect() chose."""
+        ep.remote = None
+        if ep.address_from_connect:
+            self.ports.rebind(ep, WILDCARD)
+            ep.address_from_connect = False
+
+    def close(self, ep: UdpEndpoint) -> None:
+        self.ports.remove(ep)
+        ep.closed = True
+        ep.on_event = None
+        with ep.guard:
+            ep.queue.clear()
+            ep.queued_bytes = 0
+
+    def endpoints(self) -> list[UdpEndpoint]:
+        """Every bound endpoint (for netstat-like tools)."""
+        return self.ports.all()
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send(self, ep: UdpEndpoint, payload: bytes | bytearray | memoryview,
+             dst: tuple[IPv4Address | str, int] | None, now: float) -> bool:
+        """Send one datagram to `dst`, or to the connected peer when `dst` is None.
+
+        Raises OSError: EDESTADDRREQ (no destination), EMSGSIZE (over 65507 bytes), EACCES
+        (broadcast without SO_BROADCAST), ENETUNREACH (no route), EINVAL (port 0), EBADF.
+        Returns False when a lower layer dropped it (counted there), True when it left or
+        is waiting for ARP.
+        """
+        if ep.closed:
+            raise os_error(errno.EBADF)
+        if dst is None:
+            if ep.remote is None:
+                raise os_error(errno.EDESTADDRREQ)
+            dst_ip, dst_port = ep.remote
+        else:
+            dst_ip, dst_port = dst
+            if type(dst_ip) is not IPv4Address:  # IPv4Address(an IPv4Address) re-parses it
+                dst_ip = IPv4Address(dst_ip)
+        if len(payload) > MAX_PAYLOAD:
+            raise os_error(errno.EMSGSIZE, f"{len(payload)} bytes")
+        if not 0 < dst_port <= 0xFFFF:
+            raise os_error(errno.EINVAL, f"port {dst_port}")
+        broadcast = self.is_broadcast(dst_ip)
+        if broadcast and not ep.broadcast:
+            raise os_error(errno.EACCES, "broadcast needs SO_BROADCAST")
+        if not broadcast and self.stack.routes.lookup(dst_ip) is None:
+            self.stack.counters.bump("udp.drop.no_route")
+            raise os_error(errno.ENETUNREACH, str(dst_ip))
+        if ep.local is None:
+            self.bind(None, 0, ep.reuse_addr, endpoint=ep)
+        assert ep.local is not None
+        header = wire_udp.UdpHeader(ep.local[1], dst_port)
+        sent = self._send_datagram(header, payload, dst_ip, now)
+        self.stack.counters.bump("udp.tx.datagrams" if sent else "udp.drop.send_failed")
+        return sent
+
+    def _send_datagram(self, header: wire_udp.UdpHeader, payload: bytes | bytearray | memoryview,
+                       dst: IPv4Address, now: float) -> bool:
+        src = self.our_ip
+        length = wire_udp.HEADER_LEN + len(payload)
+        if length <= self._max_in_one_mbuf:
+            # The common case: write the payload once, straight into a pool buffer; the IPv4
+            # stage prepends its header in front (and fragments from there if it must).
+            mbuf = self.stack.alloc_mbuf()
+            if mbuf is None:
+                return False
+            offset = mbuf.append(length)
+            mbuf.buf[offset + wire_udp.HEADER_LEN : offset + length] = payload
+            wire_udp.write_header(header, mbuf.buf, offset, len(payload), src, dst)
+            return self.stack.ipv4.send(dst, PROTO_UDP, mbuf, now)
+        datagram = bytearray(length)
+        datagram[wire_udp.HEADER_LEN :] = payload
+        wire_udp.write_header(header, datagram, 0, len(payload), src, dst)
+        return self.stack.ipv4.send_payload(dst, PROTO_UDP, datagram, now)
+
+    # --- receiving (the IPv4 stage calls this for protocol 17) ----------------------------
+
+    def receive(self, ip_header: IPv4Header, payload: memoryview, frame: memoryview,
+                now: float) -> None:
+        counters = self.stack.counters
+        try:
+            # RFC 1122 §4.1.3.4: a datagram with a bad checksum is discarded silently.
+            header, data = wire_udp.parse(payload, ip_header.src, ip_header.dst)
+        except MalformedPacket as exc:
+            counters.bump(f"udp.drop.{exc.reason}")
+            return
+        counters.bump("udp.rx.datagrams")
+        src_ip, src_port = ip_header.src, header.src_port
+        if ip_header.dst != self.our_ip:
+            self._deliver_broadcast(ip_header.dst, header.dst_port, data, src_ip, src_port)
+            return
+        ep = self._lookup(ip_header.dst, header.dst_port, src_ip, src_port)
+        if ep is not None:
+            self._enqueue(ep, bytes(data), self._source(src_ip, src_port))
+            return
+        counters.bump("udp.drop.no_socket")
+        if self.stack.config.udp_port_unreachable and self.stack.icmp.send_unreachable(
+            wire_icmp.CODE_PORT_UNREACHABLE, ip_header, payload, now, frame=frame
+        ):
+            counters.bump("udp.tx.port_unreachable")
+
+    def _lookup(self, dst_ip: IPv4Address, dst_port: int, src_ip: IPv4Address,
+                src_port: int) -> UdpEndpoint | None:
+        """The endpoint a unicast datagram belongs to (see the module docstring)."""
+        best: UdpEndpoint | None = None
+        best_score = -1
+        for address, exact in ((dst_ip, 1), (WILDCARD, 0)):
+            for ep in self.ports.bound_at(address, dst_port):
+                score = exact
+                if ep.remote is not None:
+                    if ep.remote != (src_ip, src_port):
+                        continue  # connected to someone else
+                    score += 2
+                if score >= best_score:  # ">=": the later bind wins a tie, as on Linux
+                    best, best_score = ep, score
+        return best
+
+    def _deliver_broadcast(self, dst_ip: IPv4Address, dst_port: int, data: memoryview,
+                           src_ip: IPv4Address, src_port: int) -> None:
+        """RFC 1122 §4.1.3.6 / §3.3.6: every endpoint listening on the port gets a copy
+        (bound to the wildcard or to that broadcast address, and not connected elsewhere)."""
+        payload = bytes(data)
+        source = self._source(src_ip, src_port)
+        delivered = False
+        for address in (dst_ip, WILDCARD):
+            for ep in list(self.ports.bound_at(address, dst_port)):
+                if ep.remote is None or ep.remote == (src_ip, src_port):
+                    self._enqueue(ep, payload, source)
+                    delivered = True
+        if not delivered:
+            self.stack.counters.bump("udp.drop.no_socket")  # and never an ICMP error
+
+    def _enqueue(self, ep: UdpEndpoint, payload: bytes, source: tuple[str, int]) -> None:
+        size = len(payload) + DATAGRAM_OVERHEAD
+        with ep.guard:
+            # Like Linux, a datagram is refused only when others are already queued, so one
+            # bigger than the whole buffer can still get through an empty queue.
+            if ep.queue and ep.queued_bytes + size > ep.rcvbuf:
+                ep.drops += 1
+                self.stack.counters.bump("udp.drop.rcvbuf_full")
+                return
+            ep.queue.append((payload, source))
+            ep.queued_bytes += size
+            if ep.on_event is not None:
+                ep.on_event()
+
+    def _source(self, ip: IPv4Address, port: int) -> tuple[str, int]:
+        # str(IPv4Address) is slow and most traffic comes from one peer: remember the last.
+        last_ip, text = self._last_source
+        if ip != last_ip:
+            text = str(ip)
+            self._last_source = (ip, text)
+        return text, port
+
+    # --- errors about datagrams we sent ---------------------------------------------------
+
+    def _icmp_error(self, report: IcmpErrorReport, now: float) -> None:
+        quoted = report.quoted_header
+        if quoted.protocol != PROTO_UDP or quoted.src != self.our_ip:
+            return
+        if report.type == wire_icmp.TYPE_DEST_UNREACHABLE:
+            code = UNREACHABLE_ERRNO.get(report.code)
+        elif report.type == wire_icmp.TYPE_PARAMETER_PROBLEM:
+            code = errno.EPROTO
+        else:
+            code = None  # time exceeded, source quench, need-to-frag: soft errors (Linux)
+        if code is not None and len(report.quoted_payload) >= _PORTS.size:
+            src_port, dst_port = _PORTS.unpack_from(report.quoted_payload)
+            self._set_error(src_port, (quoted.dst, dst_port), code)
+
+    def _arp_failed(self, next_hop: IPv4Address, header: IPv4Header, payload: memoryview,
+                    now: float) -> None:
+        """ARP gave up on the next hop of one of our datagrams: EHOSTUNREACH, as Linux
+        reports it (through the ICMP host unreachable it sends itself)."""
+        if header.protocol == PROTO_UDP and header.fragment_offset == 0 and len(payload) >= 4:
+            src_port, dst_port = _PORTS.unpack_from(payload)
+            self._set_error(src_port, (header.dst, dst_port), errno.EHOSTUNREACH)
+
+    def _set_error(self, local_port: int, remote: Address, code: int) -> None:
+        """Linux reports hard errors only to connected endpoints (without IP_RECVERR): an
+        unconnected one cannot tell which of its peers the error was about."""
+        for address in (self.our_ip, WILDCARD):
+            for ep in self.ports.bound_at(address, local_port):
+                if ep.remote == remote:
+                    with ep.guard:
+                        ep.error = code
+                        if ep.on_event is not None:
+                            ep.on_event()
+                    self.stack.counters.bump("udp.rx.icmp_error")
+                    return
+        self.stack.counters.bump("udp.drop.icmp_error_no_socket")

@@ -159,16 +159,18 @@ def serve(options) -> int:
             opened.append(capture)
         engine = Engine(stack, port, pool, kni=kni, capture=capture)
 
-        def stop(signum, frame) -> None:
-            engine.stop()
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-
         def ready() -> None:
             print(f"ready {options.address} on {port.name} mac {format_mac(options.mac)}", flush=True)
 
-        engine.run(on_ready=ready)
+        if options.services:
+            run_with_services(engine, options.services, ready)
+        else:
+            def stop(signum, frame) -> None:
+                engine.stop()
+
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
+            engine.run(on_ready=ready)
     finally:
         if engine is not None:
             engine.close()  # closes the port, KNI and capture it was given
@@ -180,6 +182,40 @@ def serve(options) -> int:
         print(f"  {name} {value}")
     sys.stdout.flush()
     return 0
+
+
+def run_with_services(engine, services, ready) -> None:
+    """Run the engine on a thread and the services on another; the main thread waits for a
+    signal. `ready` is printed only once every service's port is bound, so a client that
+    waits for it is never refused."""
+    import threading
+
+    from netstack.api import Host
+    from netstack.services import ServiceRunner
+
+    signalled = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: signalled.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: signalled.set())
+    engine.start()
+    host = Host(engine)
+    runner = ServiceRunner.from_names(host, services)
+    try:
+        runner.start()
+    except OSError as e:
+        names = ", ".join(f"{name}:{port}" for name, port in services)
+        raise NetstackError(f"cannot start services {names}: {e.strerror or e}") from None
+    ready()
+    # The wait is a sleep that a signal ends at once; the timeout only lets us notice a
+    # loop or a service that died on its own.
+    while not signalled.wait(0.5):
+        if engine.error is not None or not runner.running:
+            break
+    runner.stop()
+    host.close()  # stops the engine; the caller closes it, with the port and capture
+    if runner.error is not None:
+        raise NetstackError(f"services stopped: {runner.error}")
+    if engine.error is not None:
+        raise NetstackError(f"the engine loop died: {engine.error}")
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -12,7 +12,7 @@ In the spirit of F-Stack's config.ini, everything a flag sets can live in a file
     kni = "tap:kni0"
     kni_tcp_ports = [22]
     kni_udp_ports = [53, 5353]
-    services = ["echo:7"]
+    services = ["udp-echo:7", "daytime:13"]
     routes = { "198.51.100.0/24" = "192.0.2.1" }   # or ["198.51.100.0/24=192.0.2.1"]
     arp = { "192.0.2.1" = "02:00:c0:00:02:01" }    # or ["192.0.2.1=02:..."]
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netstack.errors import ConfigError
+from netstack.services import SERVICES
 
 SETTINGS = (
     "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports", "kni_udp_ports",
@@ -32,7 +33,8 @@ SETTINGS = (
 )
 MIN_MTU = 576  # the smallest datagram every IPv4 host must accept (RFC 791)
 MAX_MTU = 9000
-KNOWN_SERVICES: dict[str, int] = {}  # name -> default port; filled in as services arrive
+# name -> default port, from the services' own registry (which imports nothing heavy).
+KNOWN_SERVICES: dict[str, int] = {name: info.default_port for name, info in SERVICES.items()}
 PORT_KINDS = ("tap", "afpacket", "pcap", "memory")
 
 
@@ -133,7 +135,7 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         kni=merged.get("kni") or None,
         kni_tcp_ports=parse_port_list(merged.get("kni_tcp_ports", ()), "kni-tcp-ports"),
         kni_udp_ports=parse_port_list(merged.get("kni_udp_ports", ()), "kni-udp-ports"),
-        services=tuple(parse_service(s) for s in merged.get("services", ())),
+        services=parse_services(merged.get("services", ())),
         routes=tuple(parse_route(r) for r in _pairs(merged.get("routes", ()))),
         static_arp=dict(parse_arp(a) for a in _pairs(merged.get("arp", ()))),
     )
@@ -204,16 +206,25 @@ def parse_port_list(value, what: str) -> frozenset[int]:
     return frozenset(ports)
 
 
+def parse_services(items) -> tuple[tuple[str, int], ...]:
+    """NAME[:PORT] entries; two services cannot share a port (all of them are UDP for now)."""
+    if isinstance(items, str):
+        items = [items]
+    services = tuple(parse_service(item) for item in items)
+    ports = [port for _name, port in services]
+    for port in ports:
+        if ports.count(port) > 1:
+            raise ConfigError(f"bad services: port {port} is given to more than one service")
+    return services
+
+
 def parse_service(text: str) -> tuple[str, int]:
     name, sep, port_text = str(text).partition(":")
     if name not in KNOWN_SERVICES:
-        if not KNOWN_SERVICES:
-            raise ConfigError(
-                f"unknown service {name!r}: no services exist yet "
-                "(UDP and TCP services arrive with those stages)"
-            )
         raise ConfigError(f"unknown service {name!r} (known: {', '.join(sorted(KNOWN_SERVICES))})")
     port = _integer(port_text, f"service {name} port") if sep else KNOWN_SERVICES[name]
+    if not 0 < port < 65536:
+        raise ConfigError(f"bad service {name} port {port}: expected a port from 1 to 65535")
     return name, port
 
 

@@ -20,10 +20,17 @@ Example (as root)::
         ns.link_up("tap0")
         print(ns.run(["ping", "-c", "3", "192.0.2.2"]).stdout)
     # the responder has been terminated and the namespace is gone
+
+A test process can also reach into a namespace without leaving the host's: `ns.call(fn)` runs
+`fn` on a thread that has joined the namespace (setns(2)), so a socket or TAP device that `fn`
+opens lives there, while the test itself stays put::
+
+    kernel_socket = ns.call(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import select
@@ -32,15 +39,21 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from netstack.errors import NetstackError
+
+T = TypeVar("T")
 
 # Linux limits interface and namespace names we build on to IFNAMSIZ - 1 characters.
 IFNAME_MAX = 15
 # How long a process gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE = 3.0
+# setns(2)'s nstype for a network namespace (<sched.h>); Python 3.11 has no os.setns.
+CLONE_NEWNET = 0x40000000
+# Where `ip netns add NAME` keeps the file that names the namespace.
+NETNS_RUN_DIR = "/run/netns"
 
 
 class NamespaceError(NetstackError):
@@ -140,6 +153,49 @@ class Namespace:
     def sysctl(self, key: str, value: str) -> None:
         """Set a sysctl inside the namespace (net.* keys are per namespace)."""
         self.run(["sysctl", "-q", "-w", f"{key}={value}"])
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` inside this namespace, from this process; see `in_namespace`."""
+        return in_namespace(self.name, fn, *args, **kwargs)
+
+
+def in_namespace(ns_name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` on a short-lived thread that has joined the network namespace `ns_name`.
+
+    Return its result or raise its exception. A network namespace belongs to a thread, not to
+    the process, so only that thread moves: the caller and every other thread stay where they
+    were. What `fn` creates there stays there and keeps working from any thread: a socket, a
+    TAP device opened through /dev/net/tun (the device is created in the namespace), and
+    threads `fn` starts (a new thread inherits its creator's namespace). Such threads keep
+    the namespace alive, so stop them before deleting it.
+    """
+    outcome: dict[str, Any] = {}
+
+    def enter_and_run() -> None:
+        try:
+            _setns(os.path.join(NETNS_RUN_DIR, ns_name))
+            outcome["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=enter_and_run, name=f"netns {ns_name}", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _setns(path: str) -> None:
+    """Move the calling thread into the network namespace named by the file `path`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise NamespaceError(f"setns({path}) failed: {os.strerror(err)}")
+    finally:
+        os.close(fd)
 
 
 def _ip(args: Sequence[str]) -> None:

@@ -53,12 +53,14 @@ class Host:
     @classmethod
     def open(cls, port_spec: str, cidr: str | IPv4Interface, *, mac: bytes | str | None = None,
              gateway: str | IPv4Address | None = None, pool_size: int = 4096, clock: Any = None,
-             **stack_options: Any) -> Host:
+             capture: str | None = None, **stack_options: Any) -> Host:
         """Open the port, build the stack and start its engine on a background thread.
 
         `stack_options` are StackConfig fields (mtu, routes, static_arp, udp_rcvbuf...).
-        The MAC defaults to one made from the address (192.0.2.2 -> 02:00:c0:00:02:02)."""
+        The MAC defaults to one made from the address (192.0.2.2 -> 02:00:c0:00:02:02).
+        `capture` names a pcap file that records every frame received and sent."""
         from netstack.config import mac_from_ip
+        from netstack.engine.capture import Capture
         from netstack.engine.loop import Engine
         from netstack.engine.mbuf import MbufPool
         from netstack.engine.ports import open_port
@@ -73,7 +75,8 @@ class Host:
         port = open_port(port_spec, mac=config.mac, mtu=config.mtu, pool=pool,
                          counters=stack.counters)
         try:
-            engine = Engine(stack, port, pool, clock=clock)
+            engine = Engine(stack, port, pool, clock=clock,
+                            capture=Capture(capture) if capture else None)
         except BaseException:
             port.close()
             raise

@@ -99,11 +99,13 @@ class Engine:
             self._stack_started = True
             self.stack.start(self.clock.now())
         wait = self._time_to_wait(timeout)
+        woken = False
         if wait != 0:
             if self.capture is not None:
                 self.capture.flush()  # about to sleep: a good moment to make the file current
-            self._poller.poll(None if wait is None else math.ceil(wait * 1000))
-        self._one_pass()
+            ready = self._poller.poll(None if wait is None else math.ceil(wait * 1000))
+            woken = any(fd == self._wakeup for fd, _ in ready)
+        self._one_pass(woken)
 
     def start(self, ready_timeout: float = 10.0) -> None:
         """Run the loop in a background thread; returns once it is running."""
@@ -171,12 +173,17 @@ class Engine:
             pass  # closed: nobody left to wake
 
     # ----------------------------------------------------------------- one pass
-    def _one_pass(self) -> None:
+    def _one_pass(self, woken: bool) -> None:
         self.passes += 1
-        try:
-            os.eventfd_read(self._wakeup)
-        except BlockingIOError:
-            pass
+        if woken:
+            # Reset the wakeup counter only when poll() said it was set: reading it on every
+            # pass would cost a syscall per pass that nearly always fails with EAGAIN. A wakeup
+            # that arrives while we did not poll keeps the fd readable, so the next poll()
+            # returns at once and we read it then: at most one extra pass, never a lost wakeup.
+            try:
+                os.eventfd_read(self._wakeup)
+            except BlockingIOError:
+                pass
         now = self.clock.now()
         self._run_control(now)
         self._receive(now)

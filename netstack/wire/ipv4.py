@@ -102,7 +102,8 @@ def parse(buf: bytes | bytearray | memoryview) -> tuple[IPv4Header, memoryview]:
         bool(flags_frag & FLAG_DONT_FRAGMENT),
         bool(flags_frag & FLAG_MORE_FRAGMENTS),
         (flags_frag & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT,
-        bytes(view[MIN_HEADER_LEN:header_len]),
+        # Almost no datagram has options: skip the slice and copy for the common case.
+        bytes(view[MIN_HEADER_LEN:header_len]) if header_len > MIN_HEADER_LEN else b"",
         bool(flags_frag & FLAG_RESERVED),
     )
     return header, view[header_len:total_len]

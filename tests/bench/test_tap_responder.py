@@ -25,6 +25,7 @@ from netstack.bench import (
     build_responder,
     parse_ping,
 )
+from netstack.bench import tap as bench_tap
 from netstack.netns import Namespace, is_root, unique_name, wait_for_line
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -133,7 +134,7 @@ def test_ping_benchmark_end_to_end(
     stand_in = tmp_path / "netstack_run.py"
     stand_in.write_text(NETSTACK_RUN_STAND_IN)
     monkeypatch.setenv("RESPONDER", str(build_responder()))
-    monkeypatch.setattr(bench, "netstack_command", lambda: [sys.executable, str(stand_in)])
+    monkeypatch.setattr(bench_tap, "netstack_command", lambda: [sys.executable, str(stand_in)])
     assert bench.main(["--only", "ping", "--ping-count", "20"]) == 0
     out = capsys.readouterr().out
     assert "ping RTT avg" in out and "(lower is better)" in out, out

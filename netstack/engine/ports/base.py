@@ -61,7 +61,8 @@ class BasePort:
         # Mbuf.from_bytes (index -1) belong to no pool and are simply dropped.
         self.pool = pool
         self.counters = counters if counters is not None else Counters()
-        self._scratch = bytearray(OVERFLOW_SCRATCH_SIZE)
+        # One view made once: a memoryview per read would be an object per frame for nothing.
+        self._scratch = memoryview(bytearray(OVERFLOW_SCRATCH_SIZE))
 
     def fileno(self) -> int | None:
         return None
@@ -73,12 +74,12 @@ class BasePort:
             if m is None:
                 # Like a NIC with no free descriptors: read the frame away and count it, so the
                 # fd does not stay readable and spin the loop while the pool is empty.
-                if self._read_frame([memoryview(self._scratch)]) is None:
+                if self._read_frame([self._scratch]) is None:
                     break
                 self.counters.bump("port.drop.no_mbuf")
                 continue
             room = memoryview(m.buf)[m.data_off :]
-            length = self._read_frame([room, memoryview(self._scratch)])
+            length = self._read_frame([room, self._scratch])
             if length is None:
                 pool.free(m)
                 break

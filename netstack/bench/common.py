@@ -1,0 +1,112 @@
+"""What every benchmark shares: settings, the result row, errors, timing and C builds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+BUILD_DIR = BENCHMARKS_DIR / "_build"
+
+
+class BenchError(Exception):
+    """A benchmark could not run; the message says why, on one line."""
+
+
+class Skipped(Exception):
+    """A benchmark cannot run here (not root, a tool missing); not a failure."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work each benchmark does; `--quick` picks the small one."""
+
+    rounds: int  # interleaved subject/reference rounds, best kept
+    round_seconds: float  # target duration of one timed round (ring, checksum)
+    ping_count: int
+    udp_seconds: float = 0.5  # measured seconds of one UDP echo round, per side
+    udp_inflight: tuple[int, ...] = (1, 16)  # datagrams kept outstanding, one row each
+    udp_size: int = 64  # UDP payload bytes
+
+
+DEFAULT = Settings(rounds=5, round_seconds=0.15, ping_count=300, udp_seconds=0.5)
+QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2)
+
+
+@dataclass
+class Result:
+    name: str
+    unit: str
+    subject_label: str
+    subject: float
+    reference_label: str
+    reference: float
+    higher_is_better: bool
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.subject / self.reference if self.reference else float("nan")
+
+
+def _calibrate(fn: Callable[[int], None], target_seconds: float) -> int:
+    """How many iterations of `fn` take about `target_seconds`."""
+    n = 1
+    while True:
+        start = time.perf_counter()
+        fn(n)
+        elapsed = time.perf_counter() - start
+        if elapsed >= 0.005 or n >= 1 << 30:
+            return max(1, int(n * target_seconds / elapsed))
+        n *= 10
+
+
+def best_rates(
+    subject: Callable[[int], None],
+    reference: Callable[[int], None],
+    settings: Settings,
+) -> tuple[float, float]:
+    """Iterations per second of `subject` and `reference`, best of interleaved rounds.
+
+    Each callable runs its loop `n` times itself, so the timing loop's overhead is theirs.
+    Interleaving means a noisy second hurts both sides, not one.
+    """
+    n_subject = _calibrate(subject, settings.round_seconds)
+    n_reference = _calibrate(reference, settings.round_seconds)
+    best = [0.0, 0.0]
+    for _ in range(settings.rounds):
+        for i, (fn, n) in enumerate(((subject, n_subject), (reference, n_reference))):
+            start = time.perf_counter()
+            fn(n)
+            best[i] = max(best[i], n / (time.perf_counter() - start))
+    return best[0], best[1]
+
+
+def build_c_tool(name: str, force: bool = False) -> Path:
+    """Compile benchmarks/NAME.c into benchmarks/_build/NAME (only when the source changed)."""
+    source = BENCHMARKS_DIR / f"{name}.c"
+    if not source.exists():
+        raise BenchError(f"{source} not found (benchmarks/ is not installed)")
+    binary = BUILD_DIR / name
+    if not force and binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary
+    compiler = shutil.which(os.environ.get("CC", "gcc"))
+    if compiler is None:
+        raise BenchError(f"no C compiler (gcc) to build {name}")
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    # Build under a private name and rename: parallel runs never see a half-written binary.
+    partial = BUILD_DIR / f"{name}.{os.getpid()}.tmp"
+    cmd = [compiler, "-O2", "-Wall", "-Wextra", "-std=c11", "-D_GNU_SOURCE",
+           "-o", str(partial), str(source)]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise BenchError(f"building {name} failed: {result.stderr.strip()}")
+    os.replace(partial, binary)
+    return binary

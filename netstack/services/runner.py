@@ -1,0 +1,141 @@
+"""One thread, one epoll loop, any number of datagram services.
+
+A service is a handler with `handle(sock, data, sender)`, called for each datagram that
+arrives on the socket bound for it. The loop is the classic single-threaded server: wait
+for readiness on every socket at once, read one datagram from each ready socket, hand it
+to that socket's handler, repeat. It uses only the public API: Host.socket and
+netstack.api.epoll.
+
+    stop = threading.Event()
+    serve_datagrams(host, [(udp_echo.Handler(), 7), (daytime.Handler(), 13)], stop)
+
+or, on a thread of its own, with start-up errors (a port in use) raised to the caller:
+
+    with ServiceRunner(host, [(udp_echo.Handler(), 7)]):
+        ...
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from netstack import api
+
+log = logging.getLogger(__name__)
+
+# The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header).
+MAX_DATAGRAM = 65507
+# How often the loop looks at its stop event while no datagram arrives. The wait is a real
+# sleep inside epoll, so an idle service costs a wakeup this often and nothing more.
+STOP_CHECK_INTERVAL = 0.1
+ANY_ADDRESS = "0.0.0.0"
+
+
+class DatagramHandler(Protocol):
+    def handle(self, sock: Any, data: bytes, sender: tuple[str, int]) -> None:
+        """Act on one datagram that `sender` sent to `sock`; may reply with sock.sendto."""
+
+
+Binding = tuple[DatagramHandler, int]  # (handler, UDP port)
+
+
+def serve_datagrams(host: Any, bindings: Sequence[Binding], stop: threading.Event,
+                    on_ready: Callable[[], None] | None = None) -> None:
+    """Bind one socket per binding, then serve them all until `stop` is set or the host
+    closes. `on_ready` runs once every socket is bound. Sockets are closed on the way out."""
+    poller = api.epoll()
+    sockets: dict[int, tuple[Any, DatagramHandler]] = {}
+    try:
+        for handler, port in bindings:
+            sock = host.socket(api.AF_INET, api.SOCK_DGRAM)
+            sockets[sock.fileno()] = (sock, handler)  # recorded first: closed even if bind fails
+            sock.bind((ANY_ADDRESS, port))
+            # Level-triggered: a socket with datagrams left after our one read stays ready,
+            # so a busy socket cannot starve the others and nothing is left behind.
+            poller.register(sock, api.EPOLLIN)
+        if on_ready is not None:
+            on_ready()
+        while not stop.is_set():
+            for fileno, _events in poller.poll(STOP_CHECK_INTERVAL):
+                sock, handler = sockets[fileno]
+                _serve_one(sock, handler)
+    except OSError as exc:
+        if exc.errno != errno.ENETDOWN:  # ENETDOWN: the host closed under us, a normal end
+            raise
+    finally:
+        poller.close()
+        for sock, _handler in sockets.values():
+            sock.close()
+
+
+def _serve_one(sock: Any, handler: DatagramHandler) -> None:
+    try:
+        data, sender = sock.recvfrom(MAX_DATAGRAM)
+        handler.handle(sock, data, sender)
+    except OSError as exc:
+        if exc.errno == errno.ENETDOWN:
+            raise
+        # One sender's trouble (say an unreachable reply address) must not stop the service.
+        log.info("service on %s: %s", sock.getsockname(), exc)
+
+
+class ServiceRunner:
+    """serve_datagrams on a background thread: start() returns once every port is bound (or
+    raises why one could not be); stop() ends the loop and waits for it."""
+
+    def __init__(self, host: Any, bindings: Sequence[Binding]) -> None:
+        self.host = host
+        self.bindings = list(bindings)
+        self.error: BaseException | None = None  # what ended the loop, if not stop()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
+        """From (name, port) pairs as `netstack run --service NAME:PORT` gives them."""
+        from netstack.services import make_handler
+
+        return cls(host, [(make_handler(name), port) for name, port in services])
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._main, name="services", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError(f"services did not start within {timeout:g} s")
+        if self.error is not None:
+            self._thread.join(timeout)
+            raise self.error
+
+    def _main(self) -> None:
+        try:
+            serve_datagrams(self.host, self.bindings, self._stop, on_ready=self._ready.set)
+        except BaseException as exc:  # noqa: BLE001 - handed to start() or read by the owner
+            self.error = exc
+            log.exception("services stopped by an error")
+        finally:
+            self._ready.set()  # wake start() even when binding failed
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError(f"services did not stop within {timeout:g} s")
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> ServiceRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

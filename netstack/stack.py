@@ -2,7 +2,7 @@
 
     frame -> ethernet -> arp            (answers, learns, resolves)
                       -> ipv4 -> icmp
-                              -> udp    (and later tcp)
+                              -> udp, tcp
                       -> to_kni         (what we leave to the kernel)
     outgoing <- ethernet.send <- arp.output <- ipv4.send <- icmp / udp / tcp
 
@@ -29,9 +29,10 @@ from netstack.stages.ethernet import EthernetStage
 from netstack.stages.icmp import IcmpStage
 from netstack.stages.ipv4 import Ipv4Stage
 from netstack.stages.routing import RoutingTable
+from netstack.stages.tcp import TcpConfig, TcpStage
 from netstack.stages.udp import DEFAULT_BUFFER, UdpStage
 from netstack.wire.ethernet import parse_mac
-from netstack.wire.ipv4 import PROTO_ICMP, PROTO_UDP
+from netstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
 
 MIN_MTU = 68  # RFC 791: every IPv4 module must pass a 68-byte datagram unfragmented
 MAX_MTU = 9000  # jumbo frames; beyond that an mbuf would need chaining, which we do not do
@@ -68,6 +69,7 @@ class StackConfig:
     udp_rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF of a UDP endpoint, bytes
     udp_sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF, bytes
     udp_port_unreachable: bool = True  # answer datagrams to closed ports (RFC 1122 §4.1.3.1)
+    tcp: TcpConfig = field(default_factory=TcpConfig)  # TCP's own tunables (stages/tcp/config.py)
     ephemeral_port_first: int = 49152  # RFC 6335 §6 dynamic ports (Linux: ip_local_port_range)
     ephemeral_port_last: int = 65535
 
@@ -161,6 +163,8 @@ class Stack:
         self.ipv4.register_protocol(PROTO_ICMP, self.icmp)
         self.udp = UdpStage(self)
         self.ipv4.register_protocol(PROTO_UDP, self.udp)
+        self.tcp = TcpStage(self)
+        self.ipv4.register_protocol(PROTO_TCP, self.tcp)
 
     def start(self, now: float) -> None:
         """Announce ourselves with a gratuitous ARP (RFC 5227 §2.3)."""

@@ -17,6 +17,7 @@ Labs reuse this package to grade a student's stage with the same tests as ours.
     frames.py    decode and describe frames; build frames to feed in
     matchers.py  what a test expects to see sent (arp_reply, icmp_echo_reply, ...)
     harness.py   the steps and the Harness that runs them
+    tcp.py       TCP segments in and out, and TcpPeer, a test playing one connection's peer
 """
 
 from netstack.testing.frames import (
@@ -56,6 +57,17 @@ from netstack.testing.matchers import (
     icmp_unreachable,
     ipv4_packet,
 )
+from netstack.testing.tcp import (
+    ExpectSegment,
+    SendSegment,
+    TcpPeer,
+    TcpSegment,
+    TcpSegmentMatcher,
+    decode_tcp,
+    describe_tcp_frame,
+    tcp_frame,
+    tcp_segment,
+)
 
 __all__ = [
     "Advance",
@@ -66,18 +78,25 @@ __all__ = [
     "ExpectNoKni",
     "ExpectNothing",
     "ExpectReassembled",
+    "ExpectSegment",
     "FrameMatcher",
     "Harness",
     "Receive",
+    "SendSegment",
     "Start",
     "Step",
+    "TcpPeer",
+    "TcpSegment",
+    "TcpSegmentMatcher",
     "TranscriptMismatch",
     "any_frame",
     "arp_frame",
     "arp_reply",
     "arp_request",
     "decode",
+    "decode_tcp",
     "describe_frame",
+    "describe_tcp_frame",
     "ethernet_frame",
     "gratuitous_arp",
     "icmp_echo_frame",
@@ -89,4 +108,6 @@ __all__ = [
     "ipv4_frame",
     "ipv4_packet",
     "join_fragments",
+    "tcp_frame",
+    "tcp_segment",
 ]

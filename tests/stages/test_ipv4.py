@@ -101,9 +101,9 @@ def test_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram():
     h.expect_counter("ipv4.drop.unknown_protocol", 1)
 
 
-def test_tcp_without_a_stage_is_an_unknown_protocol_and_udp_to_a_closed_port_is_not():
+def test_a_protocol_without_a_stage_is_unreachable_but_udp_to_a_closed_port_is_port_unreachable():
     h = make_harness(peer_known=True)
-    h.receive(frame(ip() / TCP(dport=80)))
+    h.receive(frame(ip(proto=200) / b"12345678"))
     h.expect(icmp_unreachable(wire_icmp.CODE_PROTOCOL_UNREACHABLE))
     h.receive(frame(ip() / UDP(dport=53)))
     h.expect(icmp_unreachable(wire_icmp.CODE_PORT_UNREACHABLE))

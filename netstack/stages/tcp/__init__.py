@@ -1,0 +1,58 @@
+"""TCP (RFC 9293), as a sans-I/O stage. Start reading at stage.py, then connection.py.
+
+    seq.py             sequence numbers modulo 2^32
+    isn.py             initial sequence numbers (RFC 6528)
+    options.py         MSS, window scale, SACK-permitted, timestamps on the SYNs
+    rto.py             the retransmission timeout (RFC 6298)
+    congestion.py      the congestion control interface, and Reno/NewReno
+    sender.py          send buffer, output, retransmission, fast recovery, persist
+    receiver.py        receive buffer, reassembly, window, delayed ACK
+    connection.py      the TCB: state, application side, keepalive, TIME-WAIT
+    segment_arrives.py RFC 9293 §3.10.7, check by check
+    stage.py           demultiplexing, listeners, SYN queue, RSTs for closed ports
+    config.py          TcpConfig (stack-wide) and TcpSocketOptions (per connection)
+
+Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
+
+    ISS, IRS     initial send / receive sequence number (ours / the peer's)
+    snd_una      oldest byte we sent that is not acknowledged yet
+    snd_nxt      next sequence number we will send (rewinds to snd_una after a timeout)
+    snd_max      one past the highest sequence number we ever sent (BSD's name)
+    snd_wnd      the window the peer offers us, in bytes (after scaling)
+    snd_wl1/2    SEG.SEQ / SEG.ACK of the segment that last set snd_wnd
+    rcv_nxt      next sequence number we expect from the peer
+    rcv_wnd      how much more we said we would accept, from rcv_nxt
+    rcv_adv      rcv_nxt + rcv_wnd: the right edge of our window, which never moves left
+    MSS          maximum segment size: the most data one segment carries
+    cwnd         congestion window: how much the network is trusted with (RFC 5681)
+    ssthresh     slow start threshold: below it cwnd grows fast, above it slowly
+    flight size  bytes sent and not yet acknowledged (snd_max - snd_una)
+    RTT, SRTT    round-trip time; its smoothed average (RFC 6298)
+    RTTVAR       the smoothed mean deviation of the RTT
+    RTO          retransmission timeout: SRTT + 4 RTTVAR, clamped, doubled on each expiry
+    dupack       an ACK that acknowledges nothing new while data is outstanding
+    recover      snd_max when fast recovery started; recovery ends once it is acknowledged
+    persist      the timer that probes a closed (zero) window
+    MSL          maximum segment lifetime; TIME-WAIT lasts 2 MSL
+    SWS          silly window syndrome: tiny segments or windows, avoided on both sides
+    challenge ACK  RFC 5961's reply to a RST or SYN that is in the window but not exact
+"""
+
+from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
+from netstack.stages.tcp.congestion import CongestionControl, Reno
+from netstack.stages.tcp.connection import TcpConnection
+from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.stage import TcpListener, TcpStage
+from netstack.stages.tcp.state import TcpState
+
+__all__ = [
+    "CongestionControl",
+    "Reno",
+    "Seq",
+    "TcpConfig",
+    "TcpConnection",
+    "TcpListener",
+    "TcpSocketOptions",
+    "TcpStage",
+    "TcpState",
+]

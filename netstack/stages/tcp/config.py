@@ -1,0 +1,84 @@
+"""TCP tunables: the stack-wide `TcpConfig` and the per-connection `TcpSocketOptions`.
+
+Defaults follow Linux where the RFCs leave a choice; each says where it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netstack.errors import ConfigError
+
+DEFAULT_BUFFER = 256 * 1024  # bytes; room for a 20 Mbit/s x 100 ms path, window shift 3
+
+
+@dataclass
+class TcpSocketOptions:
+    """What setsockopt changes on one connection (or on a listener, inherited by accept)."""
+
+    nodelay: bool = False  # TCP_NODELAY: turn Nagle's algorithm off
+    keepalive: bool = False  # SO_KEEPALIVE
+    keepalive_idle: float = 7200.0  # TCP_KEEPIDLE, seconds (RFC 1122 §4.2.3.6: >= 2 hours)
+    keepalive_interval: float = 75.0  # TCP_KEEPINTVL, seconds between unanswered probes
+    keepalive_count: int = 9  # TCP_KEEPCNT, unanswered probes before ETIMEDOUT
+    rcvbuf: int = DEFAULT_BUFFER  # SO_RCVBUF: the receive window is what is free of it
+    sndbuf: int = DEFAULT_BUFFER  # SO_SNDBUF: unacknowledged plus unsent bytes
+    linger_zero: bool = False  # SO_LINGER with l_linger 0: close() sends RST (abortive)
+
+    def copy(self) -> TcpSocketOptions:
+        return TcpSocketOptions(**self.__dict__)
+
+
+@dataclass(frozen=True)
+class TcpConfig:
+    msl: float = 30.0  # maximum segment lifetime; TIME_WAIT lasts 2 x MSL (Linux: 60 s)
+    initial_rto: float = 1.0  # RFC 6298 §2.1
+    min_rto: float = 0.2  # RFC 6298 §2.4 says 1 s; Linux uses 200 ms
+    max_rto: float = 120.0  # RFC 6298 §2.5 allows a maximum of at least 60 s; Linux: 120 s
+    clock_granularity: float = 0.001  # G in RFC 6298 §2.3
+    max_retries: int = 15  # retransmissions of one segment before ETIMEDOUT (tcp_retries2)
+    syn_retries: int = 6  # SYN retransmissions before ETIMEDOUT (tcp_syn_retries)
+    synack_retries: int = 5  # SYN-ACK retransmissions before the half-open one is dropped
+    # RFC 1122 §4.2.3.2 allows up to 0.5 s; we cap it at 200 ms and default to Linux's 40 ms
+    # minimum, so a peer's 200 ms minimum RTO never races our delayed ACK.
+    delayed_ack: float = 0.04
+    default_mss: int = 536  # RFC 9293 §3.7.1: assumed when the peer sends no MSS option
+    window_scaling: bool = True  # offer RFC 7323 window scaling in our SYNs
+    backlog_limit: int = 4096  # the largest accept queue listen() may ask for (somaxconn)
+    syn_queue_limit: int = 256  # half-open connections per listener (tcp_max_syn_backlog)
+    challenge_ack_limit: int = 1000  # challenge ACKs per second, stack-wide (RFC 5961 §7)
+    fin_wait_2_timeout: float = 60.0  # orphaned FIN-WAIT-2 connections die (tcp_fin_timeout)
+    max_out_of_order: int = 256  # separate out-of-order blocks held per connection
+    rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF
+    sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF
+    keepalive_idle: float = 7200.0
+    keepalive_interval: float = 75.0
+    keepalive_count: int = 9
+
+    def __post_init__(self) -> None:
+        positive = ("msl", "initial_rto", "min_rto", "max_rto", "delayed_ack",
+                    "keepalive_idle", "keepalive_interval", "fin_wait_2_timeout")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"tcp {name} must be positive")
+        if self.delayed_ack > 0.5:
+            raise ConfigError("tcp delayed_ack is at most 0.5 s (RFC 1122 §4.2.3.2)")
+        if self.min_rto > self.max_rto:
+            raise ConfigError("tcp min_rto is above max_rto")
+        at_least_one = ("max_retries", "syn_retries", "synack_retries", "backlog_limit",
+                        "syn_queue_limit", "rcvbuf", "sndbuf", "keepalive_count",
+                        "max_out_of_order")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"tcp {name} must be at least 1")
+        if not 88 <= self.default_mss <= 65495:
+            raise ConfigError(f"tcp default_mss {self.default_mss} is out of range")
+
+    def default_options(self) -> TcpSocketOptions:
+        return TcpSocketOptions(
+            keepalive_idle=self.keepalive_idle,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_count=self.keepalive_count,
+            rcvbuf=self.rcvbuf,
+            sndbuf=self.sndbuf,
+        )

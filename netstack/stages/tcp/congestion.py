@@ -1,0 +1,101 @@
+"""Congestion control behind a small interface, with Reno (RFC 5681) and NewReno's recovery
+(RFC 6582) as the algorithm.
+
+The sender tells the algorithm what happened; the algorithm keeps `cwnd` and `ssthresh`:
+
+    on_ack(bytes_acked, now)             new data acknowledged outside recovery
+    on_dupack(dupacks, flight_size, now) a duplicate ACK; the third one starts fast recovery
+    on_partial_ack(bytes_acked, now)     new data acknowledged during recovery, not all of it
+    on_recovery_end(flight_size, now)    everything outstanding at the loss was acknowledged
+    on_retransmit_timeout(flight_size, now)
+
+Another algorithm (CUBIC, BBR) implements the same methods and is passed to the stage as a
+factory taking the MSS.
+
+The initial window is RFC 6928's, IW = min(10 * MSS, max(2 * MSS, 14600)), which is what
+Linux uses; RFC 5681 §3.1's smaller window (2 to 4 segments) is the conservative choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+DUPACK_THRESHOLD = 3  # RFC 5681 §3.2
+
+
+class CongestionControl(Protocol):
+    cwnd: int
+    ssthresh: int
+    in_recovery: bool
+
+    def on_ack(self, bytes_acked: int, now: float) -> None: ...
+
+    def on_dupack(self, dupacks: int, flight_size: int, now: float) -> None: ...
+
+    def on_partial_ack(self, bytes_acked: int, now: float) -> None: ...
+
+    def on_recovery_end(self, flight_size: int, now: float) -> None: ...
+
+    def on_retransmit_timeout(self, flight_size: int, now: float) -> None: ...
+
+
+CongestionFactory = Callable[[int], CongestionControl]
+
+
+def initial_window(mss: int) -> int:
+    """RFC 6928 §2."""
+    return min(10 * mss, max(2 * mss, 14600))
+
+
+class Reno:
+    def __init__(self, mss: int) -> None:
+        self.mss = mss
+        self.cwnd = initial_window(mss)
+        # RFC 5681 §3.1: "arbitrarily high", so slow start runs until the first loss.
+        self.ssthresh = 1 << 30
+        self.in_recovery = False
+        self._acked_in_avoidance = 0  # bytes acked since cwnd last grew in avoidance
+
+    def on_ack(self, bytes_acked: int, now: float) -> None:
+        if self.cwnd < self.ssthresh:
+            # Slow start, with RFC 3465's byte counting limited to one MSS per ACK.
+            self.cwnd += min(bytes_acked, self.mss)
+        else:
+            # Congestion avoidance: one MSS per window's worth of acknowledged bytes
+            # (RFC 5681 §3.1, the byte-counting variant of equation 3).
+            self._acked_in_avoidance += bytes_acked
+            if self._acked_in_avoidance >= self.cwnd:
+                self._acked_in_avoidance -= self.cwnd
+                self.cwnd += self.mss
+
+    def _halve(self, flight_size: int) -> None:
+        # RFC 5681 §3.1 equation 4.
+        self.ssthresh = max(flight_size // 2, 2 * self.mss)
+
+    def on_dupack(self, dupacks: int, flight_size: int, now: float) -> None:
+        if dupacks == DUPACK_THRESHOLD and not self.in_recovery:
+            # RFC 5681 §3.2 steps 2 and 3: halve, then inflate by the three segments that
+            # left the network.
+            self._halve(flight_size)
+            self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.mss
+            self.in_recovery = True
+        elif self.in_recovery:
+            self.cwnd += self.mss  # step 4: each further dupack means one more left
+
+    def on_partial_ack(self, bytes_acked: int, now: float) -> None:
+        # RFC 6582 §3.2 step 3: deflate by what was acked, add back one MSS.
+        self.cwnd = max(self.cwnd - bytes_acked + self.mss, self.mss)
+
+    def on_recovery_end(self, flight_size: int, now: float) -> None:
+        # RFC 6582 §3.2 step 3, full acknowledgment: min(ssthresh, FlightSize + SMSS).
+        self.cwnd = min(self.ssthresh, max(flight_size, 0) + self.mss)
+        self.in_recovery = False
+        self._acked_in_avoidance = 0
+
+    def on_retransmit_timeout(self, flight_size: int, now: float) -> None:
+        # RFC 5681 §3.1 equation 4, and a loss window of one segment.
+        self._halve(flight_size)
+        self.cwnd = self.mss
+        self.in_recovery = False
+        self._acked_in_avoidance = 0

@@ -1,0 +1,405 @@
+"""One TCP connection: the transmission control block (TCB) of RFC 9293 §3.3.1.
+
+The TCB is split in three: `Sender` (sender.py) owns the SND.* variables and the send
+buffer, `Receiver` (receiver.py) the RCV.* variables and the receive buffer, and this class
+holds the rest: the state, the timers that are not about sending or receiving, the
+application's side, and `emit`, through which every segment of the connection leaves. What
+happens when a segment arrives, the heart of the RFC, is in segment_arrives.py.
+
+Two threads meet here. The loop thread runs everything. An application thread may only call
+`write_app` and `read_app`, holding `guard` (the socket layer swaps in its Condition), and
+those only move bytes into or out of the buffers; the loop thread takes `guard` whenever it
+touches the buffers. After anything an application may wait for (data, room, a state change,
+an error), the loop thread calls `on_event` with `guard` held.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
+
+from netstack.engine.timers import Timer
+from netstack.stages.ports import os_error
+from netstack.stages.tcp import segment_arrives
+from netstack.stages.tcp.config import TcpSocketOptions
+from netstack.stages.tcp.keepalive import Keepalive
+from netstack.stages.tcp.options import PeerSynOptions, effective_send_mss, syn_options
+from netstack.stages.tcp.receiver import Receiver
+from netstack.stages.tcp.sender import Sender
+from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
+from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader, TcpOption
+
+if TYPE_CHECKING:
+    from netstack.stages.tcp.stage import TcpListener, TcpStage
+
+Address = tuple[IPv4Address, int]
+WRITABLE_STATES = frozenset(
+    {TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.ESTABLISHED, TcpState.CLOSE_WAIT}
+)
+# RFC 9293 §3.10.4 (ABORT): these states send a RST; the others just delete the TCB.
+RESET_ON_ABORT = frozenset(
+    {
+        TcpState.SYN_RECEIVED,
+        TcpState.ESTABLISHED,
+        TcpState.FIN_WAIT_1,
+        TcpState.FIN_WAIT_2,
+        TcpState.CLOSE_WAIT,
+    }
+)
+
+
+class TcpConnection:
+    def __init__(
+        self,
+        stage: TcpStage,
+        local: Address,
+        remote: Address,
+        iss: Seq,
+        options: TcpSocketOptions,
+        listener: TcpListener | None = None,
+    ) -> None:
+        self.stage = stage
+        self.stack = stage.stack
+        self.config = stage.config
+        self.counters = stage.stack.counters
+        self.state = TcpState.CLOSED
+        self.local = local
+        self.remote = remote
+        self.reuse_addr = False  # for the port table, when connect() bound our port
+        self.options = options
+        self.guard: AbstractContextManager = nullcontext()
+        self.on_event: Callable[[], None] | None = None
+        self.error: int | None = None  # ECONNREFUSED, ECONNRESET or ETIMEDOUT
+        self.soft_error: int | None = None  # the last ICMP error that did not abort us
+        self.listener = listener  # set while a passive open waits to be established
+        self.passive = listener is not None
+        self.our_mss = stage.mss_for(remote[0])
+        self.offered_shift = stage.window_shift_to_offer(options.rcvbuf)
+        self.peer_options = PeerSynOptions()
+        self.sender = Sender(self, iss, stage.new_rto_estimator())
+        self.receiver = Receiver(self, self.our_mss)
+        self.app_closed = False  # close() was called: nobody will read or write any more
+        self.fin_after_handshake = False  # shutdown/close before the handshake completed
+        self.close_timer: Timer | None = None  # TIME-WAIT, or an orphaned FIN-WAIT-2
+        self.keepalive = Keepalive(self)
+        self._event_pending = False
+
+    def __repr__(self) -> str:
+        (lip, lport), (rip, rport) = self.local, self.remote
+        return f"<TcpConnection {lip}:{lport} -> {rip}:{rport} {self.state}>"
+
+    # --- what an application sees ---------------------------------------------------------
+
+    @property
+    def readable(self) -> int:
+        """Bytes waiting to be read."""
+        return len(self.receiver.ready)
+
+    @property
+    def at_eof(self) -> bool:
+        """The peer's FIN arrived and every byte before it was read."""
+        return self.receiver.fin_received and not self.receiver.ready
+
+    @property
+    def writable(self) -> int:
+        """Free bytes in the send buffer (0 once writing is shut down)."""
+        if self.sender.fin_queued or self.fin_after_handshake or self.state not in WRITABLE_STATES:
+            return 0
+        return max(self.options.sndbuf - len(self.sender.buffer), 0)
+
+    # --- application thread (holding guard) -----------------------------------------------
+
+    def write_app(self, data: bytes | bytearray | memoryview) -> int:
+        """Copy up to the free send-buffer space; returns how many bytes were taken.
+        Raises OSError(EPIPE) once writing was shut down or the connection is gone."""
+        if self.sender.fin_queued or self.fin_after_handshake or self.state not in WRITABLE_STATES:
+            raise os_error(errno.EPIPE)
+        n = min(len(data), max(self.options.sndbuf - len(self.sender.buffer), 0))
+        if n:
+            self.sender.buffer += memoryview(data)[:n]
+        return n
+
+    def read_app(self, max_n: int) -> bytes:
+        """Take up to `max_n` bytes from the receive buffer (b"" if none)."""
+        return self.receiver.take(max_n)
+
+    # --- loop thread: the application's requests -------------------------------------------
+
+    def app_did_write(self, now: float) -> None:
+        self.sender.output(now)
+        self.notify_if_needed()
+
+    def app_did_read(self, now: float) -> None:
+        if self.state in RECEIVING_STATES and self.receiver.window_update_worthwhile():
+            self.counters.bump("tcp.tx.window_update")
+            self.send_ack(now)
+        self.notify_if_needed()
+
+    def options_changed(self, now: float) -> None:
+        """Call after changing `options` (nodelay, keepalive...) on an open connection."""
+        if self.options.keepalive:
+            self.keepalive.start(now)
+        else:
+            self.keepalive.cancel()
+        self.sender.output(now)
+        self.notify_if_needed()
+
+    def shutdown_write(self, now: float) -> None:
+        """Send a FIN after the queued data (RFC 9293 §3.10.4 CLOSE, as a half-close)."""
+        if self.state in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED):
+            self.fin_after_handshake = True
+        elif self.state in (TcpState.ESTABLISHED, TcpState.CLOSE_WAIT):
+            self.queue_fin(now)
+        self.notify_if_needed()
+
+    def close(self, now: float) -> None:
+        """The application is done. Unread data (RFC 2525 §2.17) or SO_LINGER 0 make it
+        an abort; otherwise a FIN follows the data and the connection closes on its own."""
+        if self.app_closed:
+            return
+        self.app_closed = True
+        if self.options.linger_zero or self.receiver.ready:
+            if self.receiver.ready:
+                self.counters.bump("tcp.close.unread_data")
+            self.abort(now)
+            return
+        if self.state == TcpState.SYN_SENT:
+            self.release(now)
+        else:
+            self.shutdown_write(now)
+            if self.state == TcpState.FIN_WAIT_2:
+                self.arm_orphan_timer(now)
+        self.notify_if_needed()
+
+    def abort(self, now: float) -> None:
+        """RFC 9293 §3.10.5: a RST to the peer if it knows us, and the TCB is gone."""
+        self.app_closed = True
+        if self.state in RESET_ON_ABORT:
+            self.send_rst(now)
+        self.release(now)
+        self.notify_if_needed()
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def open_active(self, now: float) -> None:
+        """RFC 9293 §3.10.1 OPEN: send a SYN and wait in SYN-SENT."""
+        self.state = TcpState.SYN_SENT
+        self.keepalive.heard_from_peer(now)
+        self.send_syn(now)
+        self.sender.rtt_seq, self.sender.rtt_time = self.sender.iss + 1, now
+        self.sender.arm_retransmit_timer(now)
+
+    def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
+        """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
+        self.state = TcpState.SYN_RECEIVED
+        self.keepalive.heard_from_peer(now)
+        self.use_peer_options(peer, offered=peer.window_shift is not None)
+        self.receiver.start(Seq(header.seq), self.receiver.window_for_syn())
+        sender = self.sender
+        sender.snd_wnd = sender.max_snd_wnd = header.window  # never scaled in a SYN
+        sender.snd_wl1 = Seq(header.seq)
+        self.send_syn(now)
+        sender.rtt_seq, sender.rtt_time = sender.iss + 1, now
+        sender.arm_retransmit_timer(now)
+
+    def use_peer_options(self, peer: PeerSynOptions, offered: bool) -> None:
+        """Window scaling is on only if both SYNs carried the option (RFC 7323 §2.2)."""
+        self.peer_options = peer
+        self.sender.mss = effective_send_mss(peer.mss, self.our_mss, self.config.default_mss)
+        if offered and peer.window_shift is not None and self.offered_shift is not None:
+            self.sender.snd_shift = peer.window_shift
+            self.receiver.window_shift = self.offered_shift
+        else:
+            self.offered_shift = None
+            self.sender.snd_shift = self.receiver.window_shift = 0
+
+    def send_syn(self, now: float) -> None:
+        sender = self.sender
+        if self.state == TcpState.SYN_SENT:
+            self.emit(FLAG_SYN, sender.iss, now, options=syn_options(self.our_mss, self.offered_shift))
+        else:
+            options = syn_options(self.our_mss, self.offered_shift)
+            self.emit(FLAG_SYN | FLAG_ACK, sender.iss, now, options=options)
+        sender.snd_nxt = sender.iss + 1
+        if sender.snd_max < sender.snd_nxt:
+            sender.snd_max = sender.snd_nxt
+
+    def resend_syn(self, now: float) -> bool:
+        """The retransmission timer during the handshake; False once past it."""
+        if self.state not in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED):
+            return False
+        self.counters.bump("tcp.tx.retransmits")
+        self.send_syn(now)
+        return True
+
+    def establish(self, now: float) -> None:
+        self.state = TcpState.ESTABLISHED
+        self.sender.cc = self.stage.congestion_factory(self.sender.mss)
+        self.counters.bump("tcp.conn.established")
+        self.event()
+        if self.listener is not None:
+            listener, self.listener = self.listener, None
+            listener.connection_established(self)
+        self.keepalive.start(now)
+        if self.fin_after_handshake:
+            self.fin_after_handshake = False
+            self.queue_fin(now)
+        self.sender.output(now)
+
+    def retry_limit(self) -> int:
+        if self.state == TcpState.SYN_SENT:
+            return self.config.syn_retries
+        if self.state == TcpState.SYN_RECEIVED:
+            return self.config.synack_retries
+        return self.config.max_retries
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def queue_fin(self, now: float) -> None:
+        self.sender.fin_queued = True
+        if self.state == TcpState.ESTABLISHED:
+            self.state = TcpState.FIN_WAIT_1
+        elif self.state == TcpState.CLOSE_WAIT:
+            self.state = TcpState.LAST_ACK
+        self.event()
+        self.sender.output(now)
+
+    def enter_time_wait(self, now: float) -> None:
+        """RFC 9293 §3.10.7.4: wait 2 x MSL so stray segments of this connection die."""
+        self.state = TcpState.TIME_WAIT
+        self.event()
+        self.sender.cancel_timers()
+        self.receiver.cancel_timers()
+        self.keepalive.cancel()
+        self._arm_close_timer(now + 2 * self.config.msl)
+
+    def restart_time_wait(self, now: float) -> None:
+        self._arm_close_timer(now + 2 * self.config.msl)
+
+    def arm_orphan_timer(self, now: float) -> None:
+        """An orphaned FIN-WAIT-2 (the application closed) waits only so long for the
+        peer's FIN, as Linux's tcp_fin_timeout does."""
+        if self.app_closed:
+            self._arm_close_timer(now + self.config.fin_wait_2_timeout)
+
+    def _arm_close_timer(self, deadline: float) -> None:
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+        self.close_timer = self.stack.timers.schedule(deadline, self._close_timer_fired)
+
+    def _close_timer_fired(self, now: float) -> None:
+        self.close_timer = None
+        self.release(now)
+        self.notify_if_needed()
+
+    def give_up(self, now: float) -> None:
+        """Retries are exhausted (RFC 9293 §3.8.3, R2): ETIMEDOUT."""
+        self.counters.bump("tcp.conn.timeout")
+        if not self.passive or self.state != TcpState.SYN_RECEIVED:
+            self.error = errno.ETIMEDOUT
+        self.release(now)
+        self.notify_if_needed()
+
+    def reset_by_peer(self, code: int | None, now: float) -> None:
+        self.counters.bump("tcp.conn.reset")
+        self.error = code
+        self.release(now)
+
+    def reset_after_close(self, now: float) -> None:
+        self.counters.bump("tcp.drop.data_after_close")
+        self.send_rst(now)
+        self.release(now)
+
+    def release(self, now: float) -> None:
+        """Enter CLOSED: no timers left, no place in the stage's tables."""
+        if self.state == TcpState.CLOSED and not self.stage.knows(self):
+            return
+        self.state = TcpState.CLOSED
+        self.sender.cancel_timers()
+        self.receiver.cancel_timers()
+        self.keepalive.cancel()
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        self.stage.forget(self)
+        self.counters.bump("tcp.conn.closed")
+        self.event()
+
+    # --- segments ----------------------------------------------------------------------------
+
+    def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None:
+        segment_arrives.process(self, header, data, now)
+
+    def icmp_error(self, code: int, hard: bool, now: float) -> None:
+        """RFC 1122 §4.2.3.9 / RFC 5927: only a hard error during the handshake aborts."""
+        if hard and self.state == TcpState.SYN_SENT:
+            self.error = code
+            self.release(now)
+        else:
+            self.soft_error = code
+        self.notify_if_needed()
+
+    def emit(
+        self,
+        flags: int,
+        seq: Seq,
+        now: float,
+        offset: int = 0,
+        length: int = 0,
+        options: tuple[TcpOption, ...] = (),
+    ) -> None:
+        """Send one segment: `length` bytes from the send buffer at `offset`, our current
+        ACK and window when FLAG_ACK is set."""
+        receiver = self.receiver
+        if flags & FLAG_SYN:
+            window = receiver.window_for_syn()
+        elif flags & FLAG_ACK:
+            window = receiver.advertise()
+        else:
+            window = 0
+        ack = receiver.rcv_nxt.value if flags & FLAG_ACK else 0
+        header = TcpHeader(
+            self.local[1], self.remote[1], seq.value, ack, flags, window, options=options
+        )
+        if length:
+            with self.guard, memoryview(self.sender.buffer) as view:
+                self.stage.send_segment(
+                    header, self.local[0], self.remote[0], now, view[offset : offset + length]
+                )
+        else:
+            self.stage.send_segment(header, self.local[0], self.remote[0], now)
+        if flags & FLAG_ACK:
+            receiver.ack_sent()
+
+    def send_ack(self, now: float) -> None:
+        # SND.MAX rather than SND.NXT: after a go-back-N rewind it is still in the window
+        # the peer expects, so the peer reads the ACK instead of dropping it.
+        self.emit(FLAG_ACK, self.sender.snd_max, now)
+
+    def send_challenge_ack(self, now: float) -> None:
+        """RFC 5961 §3.2, §4.2, §5.2: an ACK that a genuine peer answers with an exact
+        RST (or ignores), rate-limited stack-wide (§7)."""
+        if self.stage.allow_challenge_ack(now):
+            self.counters.bump("tcp.tx.challenge_ack")
+            self.send_ack(now)
+
+    def send_rst(self, now: float) -> None:
+        self.emit(FLAG_RST | FLAG_ACK, self.sender.snd_max, now)
+
+    # --- telling the application ---------------------------------------------------------------
+
+    def event(self) -> None:
+        """Something an application may wait for happened; `notify_if_needed` tells it."""
+        self._event_pending = True
+
+    def notify_if_needed(self) -> None:
+        if self._event_pending:
+            self._event_pending = False
+            callback = self.on_event
+            if callback is not None:
+                with self.guard:
+                    callback()

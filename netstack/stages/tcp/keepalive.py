@@ -1,0 +1,68 @@
+"""Keepalive (RFC 1122 §4.2.3.6), off unless the application turns it on (SO_KEEPALIVE).
+
+After `keepalive_idle` seconds without hearing from the peer, send a probe every
+`keepalive_interval` seconds; after `keepalive_count` unanswered probes the connection is
+dropped with ETIMEDOUT (and a RST, as Linux sends). A probe is <SEQ=SND.UNA-1><ACK=RCV.NXT>
+without data: an old sequence number, which a live peer answers with an ACK. Anything the
+peer sends counts as an answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netstack.engine.timers import Timer
+from netstack.stages.tcp.state import TcpState
+from netstack.wire.tcp import FLAG_ACK
+
+if TYPE_CHECKING:
+    from netstack.stages.tcp.connection import TcpConnection
+
+KEEPALIVE_STATES = frozenset({TcpState.ESTABLISHED, TcpState.CLOSE_WAIT})
+
+
+class Keepalive:
+    def __init__(self, conn: TcpConnection) -> None:
+        self.conn = conn
+        self.timer: Timer | None = None
+        self.last_heard = 0.0  # when the peer last sent us an acceptable segment
+        self.probes = 0  # probes sent since then
+
+    def heard_from_peer(self, now: float) -> None:
+        self.last_heard = now
+        self.probes = 0
+
+    def start(self, now: float) -> None:
+        conn = self.conn
+        if conn.options.keepalive and self.timer is None and conn.state in KEEPALIVE_STATES:
+            deadline = max(self.last_heard + conn.options.keepalive_idle, now)
+            self.timer = conn.stack.timers.schedule(deadline, self._fired)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _fired(self, now: float) -> None:
+        self.timer = None
+        conn = self.conn
+        options = conn.options
+        if not options.keepalive or conn.state not in KEEPALIVE_STATES:
+            return
+        schedule = conn.stack.timers.schedule
+        idle_until = self.last_heard + options.keepalive_idle
+        if conn.sender.snd_max != conn.sender.snd_una:
+            # Data is outstanding: the retransmission timer watches the peer.
+            self.timer = schedule(now + options.keepalive_idle, self._fired)
+        elif self.probes == 0 and now < idle_until:
+            self.timer = schedule(idle_until, self._fired)
+        elif self.probes >= options.keepalive_count:
+            conn.counters.bump("tcp.conn.keepalive_timeout")
+            conn.send_rst(now)
+            conn.give_up(now)
+        else:
+            conn.emit(FLAG_ACK, conn.sender.snd_una - 1, now)
+            conn.counters.bump("tcp.tx.keepalive")
+            self.probes += 1
+            self.timer = schedule(now + options.keepalive_interval, self._fired)
+        conn.notify_if_needed()

@@ -1,0 +1,234 @@
+"""The receiving half of a connection: the receive buffer, reassembly, the window, ACKs.
+
+Positions in the peer's byte stream are kept as plain ints, `offsets`, counted from the
+first byte after its SYN, so reassembly never has to think about wrapping; `rcv_nxt` (a
+Seq) and `rcv_nxt_offset` always name the same place.
+
+    ready (unread, in order) | rcv_nxt | out-of-order blocks and holes | rcv_adv
+                                       |<------ the window we advertised ------>|
+
+- The window is what is free in the receive buffer (SO_RCVBUF less the unread bytes), never
+  a constant. Its right edge `rcv_adv` never moves left (RFC 9293 §3.8.6.2.2), and moves
+  right only by a useful amount: min(half the buffer, one MSS). That is receiver-side silly
+  window avoidance (RFC 1122 §4.2.3.3).
+- Out-of-order data is kept only inside the window, so memory is bounded by the buffer, in
+  at most `max_out_of_order` blocks. Where a segment overlaps bytes we already hold, the
+  bytes received first win, consistently (new bytes only ever fill holes).
+- ACKs: at once for out-of-order data, for data filling a hole, and for a FIN (RFC 5681 §4.2,
+  RFC 9293 §3.10.7.4); otherwise delayed, by at most `delayed_ack` seconds and never past a
+  second full-sized segment (RFC 1122 §4.2.3.2).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netstack.engine.timers import Timer
+from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
+from netstack.stages.tcp.seq import Seq
+
+if TYPE_CHECKING:
+    from netstack.stages.tcp.connection import TcpConnection
+
+
+class Receiver:
+    def __init__(self, conn: TcpConnection, our_mss: int) -> None:
+        self.conn = conn
+        self.irs = Seq(0)
+        self.rcv_nxt = Seq(0)
+        self.rcv_nxt_offset = 0  # rcv_nxt as a stream offset
+        self.rcv_adv = Seq(0)  # the right edge of the window we advertised
+        self.window_shift = 0  # our window scale shift, once negotiated
+        self.our_mss = our_mss
+        self.ready = bytearray()  # in order, not yet read by the application
+        self.blocks: list[tuple[int, bytearray]] = []  # out of order: (offset, bytes), sorted
+        self.fin_offset: int | None = None  # where the peer's FIN is, once seen
+        self.fin_received = False  # the FIN is in order: rcv_nxt is past it
+        self.unacked_bytes = 0  # in-order bytes received since we last sent an ACK
+        self.largest_segment = min(our_mss, 536)  # our guess of the peer's full segment size
+        self.delayed_ack_timer: Timer | None = None
+
+    def start(self, irs: Seq, syn_window: int) -> None:
+        """The peer's SYN arrived: its data starts after IRS."""
+        self.irs = irs
+        self.rcv_nxt = irs + 1
+        self.rcv_adv = self.rcv_nxt + syn_window
+
+    @property
+    def rcv_wnd(self) -> int:
+        """What is left of the window we advertised (RFC 9293's RCV.WND)."""
+        return max(self.rcv_adv - self.rcv_nxt, 0)  # type: ignore[type-var]
+
+    @property
+    def out_of_order_bytes(self) -> int:
+        return sum(len(data) for _, data in self.blocks)
+
+    # --- the window ----------------------------------------------------------------------
+
+    def _free_space(self) -> int:
+        return max(self.conn.options.rcvbuf - len(self.ready), 0)
+
+    def _useful_increase(self) -> int:
+        return min(self.conn.options.rcvbuf // 2, self.our_mss)
+
+    def window_for_syn(self) -> int:
+        """RFC 7323 §2.2: the window in a SYN is never scaled."""
+        return min(self._free_space(), MAX_UNSCALED_WINDOW)
+
+    def advertise(self) -> int:
+        """The window field for the segment we are about to send; moves rcv_adv."""
+        current = self.rcv_wnd
+        free = self._free_space()
+        window = free if free - current >= self._useful_increase() else current
+        shift = self.window_shift
+        # Round up, as Linux does, so the right edge never appears to move left.
+        field = min((window + (1 << shift) - 1) >> shift, MAX_UNSCALED_WINDOW)
+        self.rcv_adv = self.rcv_nxt + (field << shift)
+        return field
+
+    def window_update_worthwhile(self) -> bool:
+        """After the application read: would the right edge move by a useful amount?"""
+        return self._free_space() - self.rcv_wnd >= self._useful_increase()
+
+    # --- segment text --------------------------------------------------------------------
+
+    def receive(self, seq: Seq, data: memoryview, fin: bool, now: float) -> bool:
+        """Take a segment's text and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks).
+
+        Returns True when the FIN became in order just now (the caller changes state).
+        Decides about the ACK: sends one now or arms the delayed-ACK timer.
+        """
+        if self.fin_received:
+            if data or fin:
+                self.conn.send_ack(now)  # a retransmission of what we already have
+            return False
+        start = self.rcv_nxt_offset + (seq - self.rcv_nxt)  # type: ignore[operator]
+        end = start + len(data)
+        right_edge = self.rcv_nxt_offset + self.rcv_wnd
+        low, high = max(start, self.rcv_nxt_offset), min(end, right_edge)
+        if fin and end <= right_edge and self.fin_offset is None:
+            self.fin_offset = end
+        if high > low and self.conn.app_closed:
+            self.conn.reset_after_close(now)  # nobody will read it (as Linux does)
+            return False
+        ack_now = end > right_edge  # some of it did not fit: tell the sender at once
+        if high > low:
+            if len(data) > self.largest_segment:
+                self.largest_segment = min(len(data), self.our_mss)
+            piece = data[low - start : high - start]
+            if low == self.rcv_nxt_offset and not self.blocks:
+                self._deliver(piece)
+                self.unacked_bytes += high - low
+            else:
+                ack_now = True  # out of order, or filling a hole: ACK at once
+                if low > self.rcv_nxt_offset:
+                    self.conn.counters.bump("tcp.rx.out_of_order")
+                self._store(low, piece)
+                self._drain_blocks()
+        elif len(data) or (fin and self.fin_offset is None):
+            ack_now = True  # nothing new: a duplicate, or beyond the window
+            self.conn.counters.bump("tcp.rx.duplicate")
+        fin_now = False
+        if self.fin_offset is not None and self.fin_offset == self.rcv_nxt_offset:
+            self._advance(1)
+            self.fin_received = True
+            self.conn.event()
+            fin_now = ack_now = True
+        if ack_now:
+            self.conn.send_ack(now)
+        elif self.unacked_bytes >= 2 * self.largest_segment:
+            self.conn.send_ack(now)  # at least every second full-sized segment
+        elif self.unacked_bytes and self.delayed_ack_timer is None:
+            self.delayed_ack_timer = self.conn.stack.timers.schedule(
+                now + self.conn.config.delayed_ack, self._delayed_ack
+            )
+        return fin_now
+
+    def _advance(self, n: int) -> None:
+        self.rcv_nxt = self.rcv_nxt + n
+        self.rcv_nxt_offset += n
+
+    def _deliver(self, data: memoryview | bytearray) -> None:
+        with self.conn.guard:
+            self.ready += data
+        self._advance(len(data))
+        self.conn.event()
+
+    def _store(self, low: int, piece: memoryview) -> None:
+        """Keep the parts of `piece` (at offset `low`) that fill holes; merge neighbours."""
+        high = low + len(piece)
+        new: list[tuple[int, bytearray]] = []
+        position = max(low, self.rcv_nxt_offset)
+        for block_start, block in self.blocks:
+            block_end = block_start + len(block)
+            if block_end <= position:
+                continue
+            if block_start >= high:
+                break
+            if position < block_start:
+                new.append((position, bytearray(piece[position - low : block_start - low])))
+            position = max(position, block_end)
+        if position < high:
+            new.append((position, bytearray(piece[position - low :])))
+        if not new:
+            return
+        combined = sorted(self.blocks + new, key=lambda b: b[0])
+        if _count_runs(combined) > self.conn.config.max_out_of_order and new[0][0] != (
+            self.rcv_nxt_offset
+        ):
+            # Too fragmented: drop this segment's new pieces (the peer will resend them).
+            self.conn.counters.bump("tcp.drop.out_of_order_limit")
+            return
+        merged: list[tuple[int, bytearray]] = []
+        for block_start, block in combined:
+            if merged and merged[-1][0] + len(merged[-1][1]) == block_start:
+                merged[-1][1].extend(block)
+            else:
+                merged.append((block_start, block))
+        self.blocks = merged
+
+    def _drain_blocks(self) -> None:
+        while self.blocks and self.blocks[0][0] <= self.rcv_nxt_offset:
+            block_start, block = self.blocks.pop(0)
+            skip = self.rcv_nxt_offset - block_start
+            if skip < len(block):
+                self._deliver(memoryview(block)[skip:])
+
+    # --- ACKs ----------------------------------------------------------------------------
+
+    def ack_sent(self) -> None:
+        """Any segment carrying our current ACK makes a pending delayed ACK unnecessary."""
+        self.unacked_bytes = 0
+        if self.delayed_ack_timer is not None:
+            self.delayed_ack_timer.cancel()
+            self.delayed_ack_timer = None
+
+    def _delayed_ack(self, now: float) -> None:
+        self.delayed_ack_timer = None
+        self.conn.send_ack(now)
+        self.conn.notify_if_needed()
+
+    def cancel_timers(self) -> None:
+        if self.delayed_ack_timer is not None:
+            self.delayed_ack_timer.cancel()
+            self.delayed_ack_timer = None
+
+    # --- the application's side ----------------------------------------------------------
+
+    def take(self, max_n: int) -> bytes:
+        """Up to `max_n` in-order bytes (the caller holds the guard)."""
+        n = min(max_n, len(self.ready))
+        data = bytes(self.ready[:n]) if n < len(self.ready) else bytes(self.ready)
+        del self.ready[:n]
+        return data
+
+
+def _count_runs(blocks: list[tuple[int, bytearray]]) -> int:
+    """How many blocks remain once touching neighbours are merged."""
+    runs = 0
+    previous_end = None
+    for start, data in blocks:
+        if start != previous_end:
+            runs += 1
+        previous_end = start + len(data)
+    return runs

@@ -1,0 +1,60 @@
+"""The retransmission timeout (RFC 6298).
+
+    first sample R:      SRTT = R;  RTTVAR = R / 2
+    later samples R':    RTTVAR = (1 - beta) * RTTVAR + beta * |SRTT - R'|   (beta = 1/4)
+                         SRTT = (1 - alpha) * SRTT + alpha * R'               (alpha = 1/8)
+    always:              RTO = SRTT + max(G, K * RTTVAR)  (K = 4), then clamped to
+                         [min_rto, max_rto] (§2.4, §2.5)
+
+Before any sample the RTO is the initial one (1 s, §2.1). Each expiry of the timer doubles it
+(§5.5, "back off the timer"), up to the maximum; the next valid sample undoes that. Samples
+come only from segments that were not retransmitted (Karn's rule, §3): the connection keeps
+that rule, this class just does the arithmetic.
+"""
+
+from __future__ import annotations
+
+ALPHA = 1 / 8
+BETA = 1 / 4
+K = 4
+
+
+class RtoEstimator:
+    def __init__(
+        self,
+        initial_rto: float = 1.0,
+        min_rto: float = 0.2,
+        max_rto: float = 120.0,
+        clock_granularity: float = 0.001,
+    ) -> None:
+        self.min_rto = min_rto
+        self.max_rto = max_rto
+        self.granularity = clock_granularity
+        self.srtt: float | None = None
+        self.rttvar: float | None = None
+        self._base_rto = self._clamp(initial_rto)
+        self.backoffs = 0  # timer expiries since the last valid sample
+
+    def _clamp(self, rto: float) -> float:
+        return min(max(rto, self.min_rto), self.max_rto)
+
+    @property
+    def rto(self) -> float:
+        """The timeout to arm now: the estimate, doubled once per backoff, clamped."""
+        return min(self._base_rto * (2**self.backoffs), self.max_rto)
+
+    def on_sample(self, r: float) -> None:
+        """A round-trip time measured on a segment sent once (RFC 6298 §2.2, §2.3)."""
+        if self.srtt is None or self.rttvar is None:
+            self.srtt = r
+            self.rttvar = r / 2
+        else:
+            self.rttvar = (1 - BETA) * self.rttvar + BETA * abs(self.srtt - r)
+            self.srtt = (1 - ALPHA) * self.srtt + ALPHA * r
+        self._base_rto = self._clamp(self.srtt + max(self.granularity, K * self.rttvar))
+        self.backoffs = 0
+
+    def backoff(self) -> None:
+        """The retransmission timer expired: double the RTO (RFC 6298 §5.5)."""
+        if self.rto < self.max_rto:
+            self.backoffs += 1

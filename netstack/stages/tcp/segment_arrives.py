@@ -1,0 +1,229 @@
+"""SEGMENT ARRIVES (RFC 9293 §3.10.7) for a connection that exists.
+
+The RFC's text is a list of checks done in order; so is this module. LISTEN lives in the
+stage (a listener is not a connection yet); SYN-SENT has its own section (§3.10.7.3); every
+other state goes through `_other_states` (§3.10.7.4):
+
+    first   the sequence number: is the segment in the window?
+    second  RST           (RFC 5961 §3: only an exact one resets)
+    fourth  SYN           (RFC 5961 §4: a challenge ACK)
+    fifth   ACK           (RFC 5961 §5: is it acknowledging something we sent?)
+    seventh the text      (receiver.py)
+    eighth  FIN
+
+(The third check, security/compartment, is obsolete; the sixth, URG, we do not implement:
+RFC 6093 advises new applications not to use it, and its data is delivered inline.)
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from netstack.stages.tcp.options import read_syn_options
+from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
+
+if TYPE_CHECKING:
+    from netstack.stages.tcp.connection import TcpConnection
+
+
+def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
+    if conn.state == TcpState.SYN_SENT:
+        _syn_sent(conn, header, data, now)
+    elif conn.state != TcpState.CLOSED:
+        _other_states(conn, header, data, now)
+    conn.notify_if_needed()
+
+
+def _syn_sent(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
+    """RFC 9293 §3.10.7.3."""
+    counters = conn.counters
+    sender = conn.sender
+    flags = header.flags
+    seg_ack = Seq(header.ack)
+    # First, the ACK: it must acknowledge our SYN and nothing we have not sent.
+    if flags & FLAG_ACK and (seg_ack <= sender.iss or seg_ack > sender.snd_max):
+        counters.bump("tcp.drop.bad_ack")
+        if not flags & FLAG_RST:
+            conn.stage.send_reset_for(conn.local[0], conn.remote[0], header, len(data), now)
+        return
+    # Second, RST: with an acceptable ACK the peer refused us; without one, ignore it.
+    if flags & FLAG_RST:
+        if flags & FLAG_ACK:
+            counters.bump("tcp.rx.rst")
+            conn.reset_by_peer(errno.ECONNREFUSED, now)
+        else:
+            counters.bump("tcp.drop.rst_without_ack")
+        return
+    if not flags & FLAG_SYN:
+        counters.bump("tcp.drop.no_syn")
+        return
+    # Fourth, SYN: learn the peer's ISN and options.
+    conn.keepalive.heard_from_peer(now)
+    peer = read_syn_options(header)
+    conn.use_peer_options(peer, offered=True)
+    conn.receiver.start(Seq(header.seq), conn.receiver.window_for_syn())
+    if flags & FLAG_ACK:
+        sender.snd_wnd = sender.max_snd_wnd = header.window  # never scaled in a SYN
+        sender.snd_wl1, sender.snd_wl2 = Seq(header.seq), seg_ack
+        sender.on_ack(Seq(header.seq), seg_ack, header.window, 0, now)
+        conn.send_ack(now)
+        conn.establish(now)
+        if data or flags & FLAG_FIN:
+            # Data on a SYN-ACK: continue at the sixth check, as the RFC says.
+            _text_and_fin(conn, Seq(header.seq) + 1, data, bool(flags & FLAG_FIN), now)
+    else:
+        # Simultaneous open (RFC 9293 §3.5, figure 8): both SYNs crossed.
+        counters.bump("tcp.conn.simultaneous_open")
+        conn.state = TcpState.SYN_RECEIVED
+        sender.snd_wnd = sender.max_snd_wnd = header.window
+        sender.snd_wl1 = Seq(header.seq)
+        conn.send_syn(now)  # now a SYN-ACK
+
+
+def _acceptable(conn: TcpConnection, seq: Seq, seg_len: int) -> bool:
+    """RFC 9293 §3.10.7.4, the table of the first check."""
+    receiver = conn.receiver
+    rcv_nxt, rcv_wnd = receiver.rcv_nxt, receiver.rcv_wnd
+    if seg_len == 0:
+        return seq == rcv_nxt if rcv_wnd == 0 else seq.in_window(rcv_nxt, rcv_wnd)
+    if rcv_wnd == 0:
+        return False
+    return seq.in_window(rcv_nxt, rcv_wnd) or (seq + (seg_len - 1)).in_window(rcv_nxt, rcv_wnd)
+
+
+def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
+    counters = conn.counters
+    flags = header.flags
+    seq = Seq(header.seq)
+    syn, fin, rst = flags & FLAG_SYN, flags & FLAG_FIN, flags & FLAG_RST
+    seg_len = len(data) + (1 if syn else 0) + (1 if fin else 0)
+    state = conn.state
+
+    # First: the sequence number.
+    if not _acceptable(conn, seq, seg_len):
+        if rst:
+            counters.bump("tcp.drop.rst_out_of_window")
+            return
+        if state == TcpState.SYN_RECEIVED and conn.passive and flags == FLAG_SYN and (
+            seq == conn.receiver.irs
+        ):
+            counters.bump("tcp.rx.syn_retransmit")  # our SYN-ACK was lost: send it again
+            conn.resend_syn(now)
+            return
+        counters.bump("tcp.drop.out_of_window")
+        if state == TcpState.TIME_WAIT and fin:
+            conn.restart_time_wait(now)  # the peer did not get our last ACK
+        conn.send_ack(now)
+        if (
+            conn.receiver.rcv_wnd == 0
+            and seq == conn.receiver.rcv_nxt
+            and flags & FLAG_ACK
+            and not syn
+        ):
+            # RFC 9293 §3.10.7.4: with a zero window, still take the ACK of a probe.
+            _ack(conn, header, 0, now)
+        return
+    conn.keepalive.heard_from_peer(now)
+
+    # Second: RST. RFC 5961 §3.2: only one exactly at RCV.NXT resets the connection.
+    if rst:
+        if seq != conn.receiver.rcv_nxt:
+            counters.bump("tcp.drop.rst_not_exact")
+            conn.send_challenge_ack(now)
+            return
+        counters.bump("tcp.rx.rst")
+        if state == TcpState.SYN_RECEIVED:
+            # A passive open goes back to LISTEN (here: the half-open one is forgotten).
+            conn.reset_by_peer(None if conn.passive else errno.ECONNREFUSED, now)
+        elif state in (TcpState.CLOSING, TcpState.LAST_ACK, TcpState.TIME_WAIT):
+            conn.reset_by_peer(None, now)
+        else:
+            conn.reset_by_peer(errno.ECONNRESET, now)
+        return
+
+    # Fourth: SYN in the window.
+    if syn:
+        if state == TcpState.SYN_RECEIVED and conn.passive:
+            counters.bump("tcp.drop.syn_in_syn_received")
+            conn.reset_by_peer(None, now)
+            return
+        counters.bump("tcp.drop.syn_in_window")  # RFC 5961 §4.2
+        conn.send_challenge_ack(now)
+        return
+
+    # Fifth: ACK.
+    if not flags & FLAG_ACK:
+        counters.bump("tcp.drop.no_ack")
+        return
+    if not _ack(conn, header, len(data), now):
+        return
+
+    # Seventh and eighth: the text, and the FIN.
+    if data or fin:
+        _text_and_fin(conn, seq, data, bool(fin), now)
+
+
+def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bool:
+    """The fifth check. Returns False when the segment was dropped (or the TCB deleted)."""
+    sender = conn.sender
+    seg_ack, seg_seq = Seq(header.ack), Seq(header.seq)
+    state = conn.state
+    if state == TcpState.SYN_RECEIVED:
+        if not (sender.snd_una < seg_ack <= sender.snd_max):
+            conn.counters.bump("tcp.drop.bad_ack")
+            conn.stage.send_reset_for(conn.local[0], conn.remote[0], header, seg_len, now)
+            return False
+        if conn.listener is not None and conn.listener.accept_queue_full():
+            # Like Linux, leave the connection half-open; our SYN-ACK will come again.
+            conn.counters.bump("tcp.drop.accept_queue_full")
+            return False
+        sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, seg_len, now)
+        conn.establish(now)
+        return True
+    # RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (our SND.MAX).
+    if seg_ack > sender.snd_max:
+        conn.counters.bump("tcp.drop.ack_unsent")
+        conn.send_ack(now)
+        return False
+    if seg_ack < sender.snd_una - sender.max_snd_wnd:
+        conn.counters.bump("tcp.drop.ack_too_old")
+        conn.send_challenge_ack(now)
+        return False
+    sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, seg_len, now)
+    if state == TcpState.FIN_WAIT_1 and sender.fin_acked:
+        conn.state = TcpState.FIN_WAIT_2
+        conn.event()
+        conn.arm_orphan_timer(now)
+    elif state == TcpState.CLOSING and sender.fin_acked:
+        conn.enter_time_wait(now)
+    elif state == TcpState.LAST_ACK and sender.fin_acked:
+        conn.release(now)
+        return False
+    sender.output(now)
+    return True
+
+
+def _text_and_fin(conn: TcpConnection, seq: Seq, data: memoryview, fin: bool, now: float) -> None:
+    state = conn.state
+    if state not in RECEIVING_STATES:
+        # CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN came already.
+        if state == TcpState.TIME_WAIT and fin:
+            conn.restart_time_wait(now)
+        conn.send_ack(now)
+        return
+    if not conn.receiver.receive(seq, data, fin, now):
+        return
+    # Eighth: the FIN is in order now.
+    conn.counters.bump("tcp.rx.fin")
+    if state == TcpState.ESTABLISHED:
+        conn.state = TcpState.CLOSE_WAIT
+    elif state == TcpState.FIN_WAIT_1:
+        # Our FIN is not acknowledged yet (else we would be in FIN-WAIT-2): both closed at
+        # once, the simultaneous close of RFC 9293 §3.6 figure 13.
+        conn.state = TcpState.CLOSING
+    elif state == TcpState.FIN_WAIT_2:
+        conn.enter_time_wait(now)
+    conn.event()

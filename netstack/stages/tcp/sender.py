@@ -1,0 +1,311 @@
+"""The sending half of a connection: the send buffer, what to send and when, retransmission.
+
+The send buffer holds every byte from SND.UNA on: first the bytes sent but not yet
+acknowledged, then the bytes the application wrote that have not been sent.
+
+          buffer_seq                   snd_nxt                     buffer end (+ FIN)
+    ... ----|---- sent, unacknowledged ----|---- not sent yet ----|
+         snd_una
+
+`buffer_seq` is the sequence number of buffer[0]: SND.UNA once the SYN is acknowledged (the
+SYN itself takes ISS, so data starts at ISS + 1). Acknowledged bytes are deleted from the
+front of the bytearray, which CPython does without moving the rest.
+
+What may be sent (`output`) is bounded by the peer's window and the congestion window
+(RFC 5681), then shaped by Nagle's algorithm (RFC 9293 §3.7.4) and sender-side silly window
+avoidance (§3.8.6.2.1). Loss is repaired by the retransmission timer (RFC 6298, go-back-N
+from SND.UNA) and by fast retransmit with NewReno recovery (RFC 5681 §3.2, RFC 6582).
+When the peer's window is closed the persist timer sends probes (§3.8.6.1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netstack.engine.timers import Timer
+from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
+from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.state import SENDING_STATES
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
+
+if TYPE_CHECKING:
+    from netstack.stages.tcp.connection import TcpConnection
+
+
+class Sender:
+    def __init__(self, conn: TcpConnection, iss: Seq, rto: RtoEstimator) -> None:
+        self.conn = conn
+        self.set_iss(iss)
+        self.snd_wnd = 0  # the peer's window, in bytes (already scaled)
+        self.max_snd_wnd = 0  # the largest window the peer ever offered (RFC 5961 §5.2)
+        self.snd_shift = 0  # the peer's window scale shift, once negotiated
+        self.mss = 536  # largest segment we send; set from the peer's MSS option
+        self.buffer = bytearray()
+        self.fin_queued = False  # the application will write no more: a FIN follows the data
+        self.cc: CongestionControl | None = None  # created when the connection is established
+        self.rto = rto
+        self.retries = 0  # consecutive expiries of the retransmission timer
+        self.dupacks = 0
+        self.rtt_seq: Seq | None = None  # timing the segment that ends here (one at a time)
+        self.rtt_time = 0.0
+        self.retransmit_timer: Timer | None = None
+        self.persist_timer: Timer | None = None
+
+    def set_iss(self, iss: Seq) -> None:
+        """Our initial sequence number (chosen once the connection's ports are known)."""
+        self.iss = iss
+        self.snd_una = iss  # oldest unacknowledged sequence number
+        self.snd_nxt = iss  # next sequence number to send
+        self.snd_max = iss  # highest sequence number sent so far, plus one
+        self.snd_wl1 = iss  # SEG.SEQ of the segment that last updated snd_wnd
+        self.snd_wl2 = iss  # SEG.ACK of that segment
+        self.buffer_seq = iss + 1  # the SYN takes ISS; data starts after it
+        self.recover = iss  # RFC 6582: snd_max when the last recovery began
+
+    # --- what is where -------------------------------------------------------------------
+
+    @property
+    def fin_seq(self) -> Seq:
+        """Where our FIN goes (or went): just after the last byte of data."""
+        return self.buffer_seq + len(self.buffer)
+
+    @property
+    def fin_acked(self) -> bool:
+        return self.fin_queued and self.snd_una == self.fin_seq + 1
+
+    @property
+    def flight_size(self) -> int:
+        return self.snd_max - self.snd_una  # type: ignore[return-value]
+
+    def unsent(self) -> int:
+        """Bytes written by the application and not yet sent (from snd_nxt)."""
+        return len(self.buffer) - (self.snd_nxt - self.buffer_seq)  # type: ignore[operator]
+
+    def has_something_to_send(self) -> bool:
+        return self.unsent() > 0 or (self.fin_queued and self.snd_nxt <= self.fin_seq)
+
+    def cancel_timers(self) -> None:
+        for timer in (self.retransmit_timer, self.persist_timer):
+            if timer is not None:
+                timer.cancel()
+        self.retransmit_timer = self.persist_timer = None
+
+    # --- sending -------------------------------------------------------------------------
+
+    def output(self, now: float) -> int:
+        """Send every segment the windows, Nagle and SWS avoidance allow; returns how many."""
+        conn = self.conn
+        if conn.state not in SENDING_STATES or self.cc is None:
+            return 0
+        sent = 0
+        nagle = not conn.options.nodelay
+        while True:
+            offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
+            unsent = len(self.buffer) - offset
+            window = min(self.snd_wnd, self.cc.cwnd)
+            usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
+            if unsent > 0:
+                n = min(unsent, self.mss, usable)
+                if n <= 0:
+                    break
+                if n < unsent and n < self.mss and n < self.max_snd_wnd // 2:
+                    break  # RFC 9293 §3.8.6.2.1: wait for a useful window (the persist timer
+                    # sends anyway if nothing is outstanding to bring an ACK)
+                if (
+                    nagle
+                    and n == unsent < self.mss
+                    and self.snd_nxt != self.snd_una
+                    and not self.fin_queued
+                ):
+                    break  # RFC 9293 §3.7.4 Nagle: one small segment in flight at a time
+                fin = self.fin_queued and n == unsent
+                self._send_data(offset, n, fin, now)
+            elif unsent == 0 and self.fin_queued and self.snd_nxt == self.fin_seq:
+                self._send_data(offset, 0, True, now)  # the FIN needs no window
+            else:
+                break
+            sent += 1
+        if self.snd_max != self.snd_una:
+            if self.retransmit_timer is None:
+                self.arm_retransmit_timer(now)
+        elif self.has_something_to_send() and self.persist_timer is None:
+            self.persist_timer = conn.stack.timers.schedule(now + self.rto.rto, self._persist)
+        return sent
+
+    def _send_data(self, offset: int, n: int, fin: bool, now: float) -> None:
+        """Send `n` bytes from buffer[offset] (and the FIN) at snd_nxt, and advance it."""
+        seq = self.snd_nxt
+        flags = FLAG_ACK
+        if fin:
+            flags |= FLAG_FIN
+        if n and offset + n == len(self.buffer):
+            flags |= FLAG_PSH  # the end of what the application wrote (RFC 9293 §3.9.1.2)
+        end = seq + n + (1 if fin else 0)
+        if seq < self.snd_max:
+            self.conn.counters.bump("tcp.tx.retransmits")
+            self.rtt_seq = None  # Karn's rule (RFC 6298 §3): never time a retransmission
+        elif self.rtt_seq is None:
+            self.rtt_seq, self.rtt_time = end, now
+        self.conn.emit(flags, seq, now, offset, n)
+        self.snd_nxt = end
+        if end > self.snd_max:
+            self.snd_max = end
+        if self.persist_timer is not None:
+            self.persist_timer.cancel()
+            self.persist_timer = None
+
+    def _retransmit_first(self, now: float, limit: int | None = None) -> None:
+        """Send the segment at snd_una again, leaving snd_nxt alone (fast retransmit)."""
+        offset: int = self.snd_una - self.buffer_seq  # type: ignore[assignment]
+        n = min(len(self.buffer) - offset, self.mss if limit is None else limit)
+        fin = self.fin_queued and offset + n == len(self.buffer)
+        if n <= 0 and not fin:
+            return
+        self.conn.counters.bump("tcp.tx.retransmits")
+        self.rtt_seq = None
+        flags = FLAG_ACK | (FLAG_FIN if fin else 0)
+        self.conn.emit(flags, self.snd_una, now, offset, max(n, 0))
+
+    def _probe(self, now: float) -> None:
+        """RFC 9293 §3.8.6.1: one byte of new data (or the FIN) past a closed window."""
+        offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
+        unsent = len(self.buffer) - offset
+        if unsent > 0:
+            self._send_data(offset, 1, self.fin_queued and unsent == 1, now)
+        elif self.fin_queued and self.snd_nxt == self.fin_seq:
+            self._send_data(offset, 0, True, now)
+        else:
+            return
+        self.conn.counters.bump("tcp.tx.window_probe")
+
+    # --- timers --------------------------------------------------------------------------
+
+    def arm_retransmit_timer(self, now: float) -> None:
+        if self.retransmit_timer is not None:
+            self.retransmit_timer.cancel()
+        self.retransmit_timer = self.conn.stack.timers.schedule(
+            now + self.rto.rto, self._retransmit_timeout
+        )
+
+    def _persist(self, now: float) -> None:
+        self.persist_timer = None
+        if self.snd_max != self.snd_una or self.conn.state not in SENDING_STATES:
+            return
+        if self.output(now) == 0:
+            self._probe(now)
+        if self.snd_max != self.snd_una and self.retransmit_timer is None:
+            # From here the retransmission timer backs off the probes exponentially.
+            self.rto.backoff()
+            self.arm_retransmit_timer(now)
+        self.conn.notify_if_needed()
+
+    def _retransmit_timeout(self, now: float) -> None:
+        """RFC 6298 §5.4-5.7, with go-back-N: resend from snd_una as cwnd allows."""
+        self.retransmit_timer = None
+        conn = self.conn
+        if self.retries >= conn.retry_limit():
+            conn.give_up(now)
+            return
+        self.retries += 1
+        self.rto.backoff()
+        self.rtt_seq = None
+        self.dupacks = 0
+        self.recover = self.snd_max
+        if conn.resend_syn(now):
+            self.arm_retransmit_timer(now)
+            return
+        if self.snd_max == self.snd_una:
+            return
+        if self.cc is not None:
+            self.cc.on_retransmit_timeout(self.flight_size, now)
+        self.snd_nxt = self.snd_una
+        if self.output(now) == 0:
+            self._probe(now)  # the window is closed: this is a zero-window probe
+        self.arm_retransmit_timer(now)
+        conn.notify_if_needed()
+
+    # --- acknowledgments -----------------------------------------------------------------
+
+    def on_ack(self, seg_seq: Seq, seg_ack: Seq, window: int, seg_len: int, now: float) -> None:
+        """An acceptable ACK (RFC 9293 §3.10.7.4, fifth check): SND.UNA - MAX.SND.WND <=
+        SEG.ACK <= SND.MAX. `window` is already scaled."""
+        acked: int = seg_ack - self.snd_una  # type: ignore[assignment]
+        if acked > 0:
+            self._new_ack(seg_ack, acked, now)
+        elif (
+            acked == 0
+            and seg_len == 0
+            and window == self.snd_wnd
+            and self.snd_max != self.snd_una
+            and self.snd_wnd > 0
+        ):
+            self._duplicate_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
+        if window == 0 and acked == 0:
+            self.retries = 0  # the peer answers our probes: keep probing (RFC 1122 §4.2.2.17)
+        # RFC 9293 §3.10.7.4: update the window only from a segment at least as new as the
+        # one that set it, so an old reordered segment cannot shrink it.
+        if self.snd_wl1 < seg_seq or (self.snd_wl1 == seg_seq and self.snd_wl2 <= seg_ack):
+            if self.snd_wnd == 0 and window > 0 and self.snd_nxt != self.snd_una:
+                # The window reopened with a probe byte unacknowledged: send it again with
+                # what follows rather than wait for the (backed off) retransmission timer.
+                self.snd_nxt = self.snd_una
+                self.rto.backoffs = 0
+            self.snd_wnd = window
+            self.snd_wl1 = seg_seq
+            self.snd_wl2 = seg_ack
+            if window > self.max_snd_wnd:
+                self.max_snd_wnd = window
+
+    def _new_ack(self, seg_ack: Seq, acked: int, now: float) -> None:
+        conn = self.conn
+        data_acked = min(seg_ack - self.buffer_seq, len(self.buffer))  # type: ignore[type-var]
+        if data_acked > 0:
+            with conn.guard:
+                del self.buffer[:data_acked]
+            self.buffer_seq = self.buffer_seq + data_acked
+            conn.event()  # room in the send buffer
+        self.snd_una = seg_ack
+        if self.snd_nxt < seg_ack:
+            self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
+        self.retries = 0
+        if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
+            self.rto.on_sample(now - self.rtt_time)
+            self.rtt_seq = None
+        cc = self.cc
+        if cc is not None:
+            if cc.in_recovery:
+                if seg_ack >= self.recover:
+                    cc.on_recovery_end(self.flight_size, now)
+                    self.dupacks = 0
+                else:
+                    # RFC 6582 §3.2 step 3, a partial ACK: the next hole is lost too.
+                    self._retransmit_first(now)
+                    cc.on_partial_ack(acked, now)
+            else:
+                self.dupacks = 0
+                cc.on_ack(acked, now)
+        # RFC 6298 §5.2 and §5.3: stop the timer when all is acknowledged, else restart it.
+        if self.snd_una == self.snd_max:
+            if self.retransmit_timer is not None:
+                self.retransmit_timer.cancel()
+                self.retransmit_timer = None
+        else:
+            self.arm_retransmit_timer(now)
+
+    def _duplicate_ack(self, now: float) -> None:
+        cc = self.cc
+        if cc is None:
+            return
+        self.dupacks += 1
+        if self.dupacks == DUPACK_THRESHOLD and not cc.in_recovery:
+            # RFC 6582 §3.2 step 2: not when these dupacks are for data sent before an
+            # earlier recovery or timeout ended.
+            if self.snd_una > self.recover or self.recover == self.iss:
+                self.recover = self.snd_max
+                cc.on_dupack(self.dupacks, self.flight_size, now)
+                self.conn.counters.bump("tcp.tx.fast_retransmit")
+                self._retransmit_first(now)
+                self.arm_retransmit_timer(now)
+        elif cc.in_recovery:
+            cc.on_dupack(self.dupacks, self.flight_size, now)

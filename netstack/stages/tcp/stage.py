@@ -1,0 +1,368 @@
+"""The TCP stage: demultiplexing, listeners, resets for closed ports, ICMP errors.
+
+A segment finds its connection by the 4-tuple (our address and port, the peer's address and
+port). Failing that, a listener on our port takes SYNs (RFC 9293 §3.10.7.2), answering each
+with a new connection in SYN-RECEIVED. Half-open connections are bounded per listener
+(`syn_queue_limit`), and so are established ones waiting for accept() (the backlog); a SYN
+beyond either is dropped and counted, so a SYN flood costs a bounded amount of memory.
+Anything else for a port nobody listens on is answered with a RST (§3.10.7.1).
+
+The stage also owns what connections share: the ISN generator (RFC 6528), the port table
+for connect(), the challenge-ACK rate limit (RFC 5961 §7), and the congestion control
+factory.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
+
+from netstack.engine.mbuf import HEADROOM
+from netstack.errors import MalformedPacket
+from netstack.stages.icmp import IcmpErrorReport
+from netstack.stages.ports import WILDCARD, PortTable, os_error
+from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
+from netstack.stages.tcp.congestion import CongestionFactory, Reno
+from netstack.stages.tcp.connection import TcpConnection
+from netstack.stages.tcp.isn import IsnGenerator
+from netstack.stages.tcp.options import mss_for_mtu, read_syn_options, window_shift_for
+from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.state import TcpState
+from netstack.wire import icmp as wire_icmp
+from netstack.wire import tcp as wire_tcp
+from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
+
+if TYPE_CHECKING:
+    from netstack.stack import Stack
+
+FourTuple = tuple[IPv4Address, int, IPv4Address, int]  # local ip, local port, remote ip, port
+IsnHook = Callable[[IPv4Address, int, IPv4Address, int, float], int]
+_PORTS_AND_SEQ = struct.Struct("!HHI")
+MAX_TCP_HEADER = 60
+
+
+class TcpListener:
+    """A passive open: SYNs to `local` become connections, queued for accept()."""
+
+    def __init__(self, stage: TcpStage, backlog: int, reuse_addr: bool,
+                 options: TcpSocketOptions) -> None:
+        self.stage = stage
+        self.local: tuple[IPv4Address, int] | None = None
+        self.reuse_addr = reuse_addr
+        self.backlog = backlog
+        self.options = options  # copied into each accepted connection
+        self.state = TcpState.LISTEN
+        self.accept_queue: deque[TcpConnection] = deque()
+        self.half_open: set[TcpConnection] = set()  # the SYN queue
+        self.guard: AbstractContextManager = nullcontext()
+        self.on_event: Callable[[], None] | None = None
+
+    def accept_queue_full(self) -> bool:
+        return len(self.accept_queue) >= self.backlog
+
+    def connection_established(self, conn: TcpConnection) -> None:
+        self.half_open.discard(conn)
+        with self.guard:
+            self.accept_queue.append(conn)
+            if self.on_event is not None:
+                self.on_event()
+
+    def __repr__(self) -> str:
+        return f"<TcpListener {self.local} backlog={self.backlog}>"
+
+
+class TcpStage:
+    def __init__(self, stack: Stack, secret: bytes | None = None,
+                 config: TcpConfig | None = None) -> None:
+        self.stack = stack
+        self.config: TcpConfig = config or getattr(stack.config, "tcp", None) or TcpConfig()
+        self.our_ip = stack.config.address.ip
+        self.ports: PortTable = PortTable(
+            stack.config.ephemeral_port_first, stack.config.ephemeral_port_last,
+            seed=stack.config.mac,
+        )
+        self.isn_generator = IsnGenerator(secret)
+        self.isn_hook: IsnHook | None = None  # tests force an ISN (e.g. near 2^32) here
+        self.congestion_factory: CongestionFactory = Reno
+        self._connections: dict[FourTuple, TcpConnection] = {}
+        self._challenge_second = -1
+        self._challenge_count = 0
+        pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
+        self._max_segment_payload = pool_buffer - HEADROOM - MAX_TCP_HEADER
+        stack.icmp.add_error_listener(self._icmp_error)
+
+    # --- the application's calls -----------------------------------------------------------
+
+    def listen(self, local_ip: IPv4Address | str | None, port: int, backlog: int,
+               reuse_addr: bool = False,
+               options: TcpSocketOptions | None = None) -> TcpListener:
+        """Listen on (local_ip or the wildcard, port); port 0 picks an ephemeral one.
+        Raises OSError(EADDRINUSE, EADDRNOTAVAIL, EINVAL)."""
+        address = self._local_address(local_ip)
+        if not 0 <= port <= 0xFFFF:
+            raise os_error(errno.EINVAL, f"port {port}")
+        backlog = max(1, min(backlog, self.config.backlog_limit))
+        options = options if options is not None else self.config.default_options()
+        listener = TcpListener(self, backlog, reuse_addr, options)
+        self.ports.add(listener, address, port)
+        return listener
+
+    def close_listener(self, listener: TcpListener, now: float | None = None) -> None:
+        """Stop listening; connections not yet accepted are reset (as Linux does)."""
+        self.ports.remove(listener)
+        listener.state = TcpState.CLOSED
+        when = self._now if now is None else now
+        for conn in list(listener.half_open) + list(listener.accept_queue):
+            conn.abort(when)
+        listener.half_open.clear()
+        listener.accept_queue.clear()
+        listener.on_event = None
+
+    def connect(self, local_ip: IPv4Address | str | None, local_port: int,
+                remote_ip: IPv4Address | str, remote_port: int, now: float,
+                options: TcpSocketOptions | None = None,
+                reuse_addr: bool = False) -> TcpConnection:
+        """Active open: send a SYN. Port 0 picks an ephemeral port. Raises OSError
+        (ENETUNREACH, EADDRINUSE, EADDRNOTAVAIL, EINVAL, EAGAIN)."""
+        remote = IPv4Address(remote_ip)
+        address = self._local_address(local_ip)
+        if not 0 < remote_port <= 0xFFFF or not 0 <= local_port <= 0xFFFF:
+            raise os_error(errno.EINVAL, "bad port")
+        if remote.is_multicast or remote == self.stack.config.address.network.broadcast_address:
+            raise os_error(errno.ENETUNREACH, str(remote))
+        if self.stack.routes.lookup(remote) is None:
+            raise os_error(errno.ENETUNREACH, str(remote))
+        options = options if options is not None else self.config.default_options()
+        conn = TcpConnection(self, (self.our_ip, 0), (remote, remote_port), Seq(0), options)
+        conn.reuse_addr = reuse_addr
+        self.ports.add(conn, self.our_ip if address == WILDCARD else address, local_port)
+        key = (self.our_ip, conn.local[1], remote, remote_port)
+        if key in self._connections:
+            self.ports.remove(conn)
+            raise os_error(errno.EADDRINUSE, "that connection exists")
+        iss = self._isn(self.our_ip, conn.local[1], remote, remote_port, now)
+        conn.sender.set_iss(iss)
+        self._connections[key] = conn
+        self.stack.counters.bump("tcp.conn.active_open")
+        conn.open_active(now)
+        return conn
+
+    def _local_address(self, local_ip: IPv4Address | str | None) -> IPv4Address:
+        address = WILDCARD if local_ip is None else IPv4Address(local_ip)
+        if address not in (WILDCARD, self.our_ip):
+            raise os_error(errno.EADDRNOTAVAIL, str(address))
+        return address
+
+    # --- what connections share ------------------------------------------------------------
+
+    @property
+    def connection_count(self) -> int:
+        """Connections in any state but CLOSED (TIME-WAIT included)."""
+        return len(self._connections)
+
+    def connections(self) -> list[TcpConnection]:
+        return list(self._connections.values())
+
+    def listeners(self) -> list[TcpListener]:
+        return [e for e in self.ports.all() if isinstance(e, TcpListener)]
+
+    def knows(self, conn: TcpConnection) -> bool:
+        return self._connections.get(self._key(conn)) is conn
+
+    def forget(self, conn: TcpConnection) -> None:
+        """Called once a connection is CLOSED: it leaves every table."""
+        key = self._key(conn)
+        if self._connections.get(key) is conn:
+            del self._connections[key]
+        if conn.listener is not None:
+            conn.listener.half_open.discard(conn)
+            conn.listener = None
+        self.ports.remove(conn)  # only connect() put it there; harmless otherwise
+
+    @staticmethod
+    def _key(conn: TcpConnection) -> FourTuple:
+        return (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+
+    def _isn(self, lip: IPv4Address, lport: int, rip: IPv4Address, rport: int,
+             now: float) -> Seq:
+        if self.isn_hook is not None:
+            return Seq(self.isn_hook(lip, lport, rip, rport, now))
+        return self.isn_generator.isn(lip, lport, rip, rport, now)
+
+    def mss_for(self, remote: IPv4Address) -> int:
+        """RFC 9293 §3.7.1 / RFC 1122 §4.2.2.6: the MSS the route's MTU allows (also what
+        one pool mbuf can carry)."""
+        config = self.stack.config
+        route = self.stack.routes.lookup(remote)
+        mtu = min(route.mtu or config.mtu, config.mtu) if route is not None else config.mtu
+        return max(min(mss_for_mtu(mtu), self._max_segment_payload), 1)
+
+    def window_shift_to_offer(self, rcvbuf: int) -> int | None:
+        return window_shift_for(rcvbuf) if self.config.window_scaling else None
+
+    def new_rto_estimator(self) -> RtoEstimator:
+        c = self.config
+        return RtoEstimator(c.initial_rto, c.min_rto, c.max_rto, c.clock_granularity)
+
+    def allow_challenge_ack(self, now: float) -> bool:
+        """RFC 5961 §7: at most `challenge_ack_limit` challenge ACKs per second."""
+        second = int(now)
+        if second != self._challenge_second:
+            self._challenge_second, self._challenge_count = second, 0
+        if self._challenge_count >= self.config.challenge_ack_limit:
+            self.stack.counters.bump("tcp.drop.challenge_ack_limited")
+            return False
+        self._challenge_count += 1
+        return True
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send_segment(self, header: TcpHeader, src: IPv4Address, dst: IPv4Address, now: float,
+                     payload: bytes | memoryview | None = None) -> bool:
+        """Write the segment into a pool mbuf (the payload copied once) and send it."""
+        counters = self.stack.counters
+        mbuf = self.stack.alloc_mbuf()
+        if mbuf is None:
+            counters.bump("tcp.drop.no_mbuf")
+            return False
+        payload_len = len(payload) if payload is not None else 0
+        header_len = header.header_len
+        offset = mbuf.append(header_len + payload_len)
+        if payload_len:
+            start = offset + header_len
+            mbuf.buf[start : start + payload_len] = payload  # type: ignore[index]
+        wire_tcp.write_header(header, mbuf.buf, offset, payload_len, src, dst)
+        counters.bump("tcp.tx.segments")
+        if header.flags & FLAG_RST:
+            counters.bump("tcp.tx.rst")
+        return self.stack.ipv4.send(dst, PROTO_TCP, mbuf, now)
+
+    def send_reset_for(self, local_ip: IPv4Address, remote_ip: IPv4Address,
+                       header: TcpHeader, data_len: int, now: float) -> None:
+        """RFC 9293 §3.10.7.1: the RST that answers `header` (never a RST itself)."""
+        if header.flags & FLAG_RST:
+            return
+        if header.flags & FLAG_ACK:
+            reply = TcpHeader(header.dst_port, header.src_port, header.ack, 0, FLAG_RST, 0)
+        else:
+            seg_len = data_len + bool(header.flags & FLAG_SYN) + bool(header.flags & FLAG_FIN)
+            ack = (header.seq + seg_len) & 0xFFFFFFFF
+            reply = TcpHeader(header.dst_port, header.src_port, 0, ack, FLAG_RST | FLAG_ACK, 0)
+        self.send_segment(reply, local_ip, remote_ip, now)
+
+    # --- receiving (the IPv4 stage calls this for protocol 6) ------------------------------
+
+    _now = 0.0
+
+    def receive(self, ip_header: IPv4Header, payload: memoryview, frame: memoryview,
+                now: float) -> None:
+        self._now = now
+        counters = self.stack.counters
+        try:
+            header, data = wire_tcp.parse(payload, ip_header.src, ip_header.dst)
+        except MalformedPacket as exc:
+            counters.bump(f"tcp.drop.{exc.reason}")
+            return
+        counters.bump("tcp.rx.segments")
+        if ip_header.dst != self.our_ip:
+            counters.bump("tcp.drop.not_unicast")  # RFC 1122 §4.2.3.10
+            return
+        if header.src_port == 0 or header.dst_port == 0:
+            counters.bump("tcp.drop.port_zero")
+            return
+        key = (ip_header.dst, header.dst_port, ip_header.src, header.src_port)
+        conn = self._connections.get(key)
+        if conn is not None:
+            if conn.state == TcpState.TIME_WAIT and self._new_syn_ends_time_wait(conn, header):
+                conn.release(now)
+            else:
+                conn.segment_arrives(header, data, now)
+                return
+        listener = self._listener_for(ip_header.dst, header.dst_port)
+        if listener is not None:
+            self._listen_state(listener, ip_header, header, data, now)
+            return
+        counters.bump("tcp.drop.no_socket")
+        self.send_reset_for(ip_header.dst, ip_header.src, header, len(data), now)
+
+    def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:
+        """RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN above the old connection's
+        sequence space may reopen a 4-tuple in TIME-WAIT."""
+        return (
+            header.flags & (FLAG_SYN | FLAG_ACK | FLAG_RST) == FLAG_SYN
+            and Seq(header.seq) > conn.receiver.rcv_nxt
+            and self._listener_for(conn.local[0], conn.local[1]) is not None
+        )
+
+    def _listener_for(self, ip: IPv4Address, port: int) -> TcpListener | None:
+        for address in (ip, WILDCARD):
+            for endpoint in self.ports.bound_at(address, port):
+                if isinstance(endpoint, TcpListener):
+                    return endpoint
+        return None
+
+    def _listen_state(self, listener: TcpListener, ip_header: IPv4Header,
+                      header: TcpHeader, data: memoryview, now: float) -> None:
+        """RFC 9293 §3.10.7.2."""
+        counters = self.stack.counters
+        flags = header.flags
+        if flags & FLAG_RST:
+            counters.bump("tcp.drop.rst_to_listener")
+            return
+        if flags & FLAG_ACK:
+            counters.bump("tcp.drop.ack_to_listener")
+            self.send_reset_for(ip_header.dst, ip_header.src, header, len(data), now)
+            return
+        if not flags & FLAG_SYN:
+            counters.bump("tcp.drop.not_syn")
+            return
+        if flags & FLAG_FIN:
+            counters.bump("tcp.drop.syn_fin")  # no legitimate SYN carries FIN (Linux agrees)
+            return
+        if len(listener.half_open) >= self.config.syn_queue_limit:
+            counters.bump("tcp.drop.syn_queue_full")
+            return
+        if listener.accept_queue_full():
+            counters.bump("tcp.drop.accept_queue_full")
+            return
+        local, remote = (ip_header.dst, header.dst_port), (ip_header.src, header.src_port)
+        iss = self._isn(local[0], local[1], remote[0], remote[1], now)
+        conn = TcpConnection(self, local, remote, iss, listener.options.copy(), listener)
+        listener.half_open.add(conn)
+        self._connections[(local[0], local[1], remote[0], remote[1])] = conn
+        counters.bump("tcp.conn.passive_open")
+        # Data on the SYN is not kept: the peer sends it again once we ACK only the SYN.
+        conn.open_passive(header, read_syn_options(header), now)
+
+    # --- ICMP errors about segments we sent -------------------------------------------------
+
+    def _icmp_error(self, report: IcmpErrorReport, now: float) -> None:
+        quoted = report.quoted_header
+        if quoted.protocol != PROTO_TCP or quoted.src != self.our_ip:
+            return
+        if len(report.quoted_payload) < _PORTS_AND_SEQ.size:
+            return
+        src_port, dst_port, seq = _PORTS_AND_SEQ.unpack_from(report.quoted_payload)
+        conn = self._connections.get((quoted.src, src_port, quoted.dst, dst_port))
+        counters = self.stack.counters
+        # RFC 5927 §4.1: believe only errors quoting a sequence number we have in flight.
+        if conn is None or not (conn.sender.snd_una <= Seq(seq) <= conn.sender.snd_max):
+            counters.bump("tcp.drop.icmp_error_no_connection")
+            return
+        counters.bump("tcp.rx.icmp_error")
+        if report.type == wire_icmp.TYPE_DEST_UNREACHABLE:
+            hard = report.code in (wire_icmp.CODE_PORT_UNREACHABLE,
+                                   wire_icmp.CODE_PROTOCOL_UNREACHABLE)
+            code = errno.ECONNREFUSED if hard else errno.EHOSTUNREACH
+            if report.code == wire_icmp.CODE_NET_UNREACHABLE:
+                code = errno.ENETUNREACH
+            conn.icmp_error(code, hard, now)
+        elif report.type == wire_icmp.TYPE_TIME_EXCEEDED:
+            conn.icmp_error(errno.EHOSTUNREACH, False, now)

@@ -1,0 +1,179 @@
+"""The small pieces: sequence numbers, ISNs, option negotiation, the RTO estimator (RFC 6298
+worked values) and Reno's arithmetic."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netstack.stages.tcp.congestion import Reno, initial_window
+from netstack.stages.tcp.isn import IsnGenerator
+from netstack.stages.tcp.options import (
+    effective_send_mss,
+    read_syn_options,
+    syn_options,
+    window_shift_for,
+)
+from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.seq import Seq
+from netstack.wire.tcp import (
+    NOP,
+    SACK_PERMITTED,
+    MssOption,
+    TcpHeader,
+    TimestampOption,
+    WindowScaleOption,
+)
+
+from .support import A_IP, B_IP
+
+u32 = st.integers(0, 2**32 - 1)
+
+
+class TestSeq:
+    def test_wraps(self):
+        assert Seq(2**32 - 1) + 2 == Seq(1)
+        assert Seq(1) > Seq(2**32 - 1)
+        assert Seq(1) - Seq(2**32 - 1) == 2
+        assert Seq(2**32 - 1) - Seq(1) == -2
+        assert Seq(0) - 1 == Seq(2**32 - 1)
+
+    def test_does_not_compare_with_plain_ints(self):
+        with pytest.raises((TypeError, AttributeError)):
+            _ = Seq(1) < 5  # type: ignore[operator]
+
+    @given(u32, st.integers(-(2**31) + 1, 2**31 - 1))
+    def test_comparison_agrees_with_modular_distance(self, a, d):
+        x, y = Seq(a), Seq(a) + d
+        assert (y - x) == d
+        assert (x < y) == (d > 0)
+        assert (x == y) == (d == 0)
+        assert (x >= y) == (d <= 0)
+
+    @given(u32, u32, st.integers(1, 2**20))
+    def test_in_window(self, start, value, size):
+        expected = (value - start) % 2**32 < size
+        assert Seq(value).in_window(Seq(start), size) == expected
+
+
+class TestIsn:
+    def test_keyed_by_the_four_tuple_and_the_secret(self):
+        gen = IsnGenerator(b"k" * 16)
+        a = gen.isn(A_IP, 1, B_IP, 2, 0.0)
+        assert gen.isn(A_IP, 1, B_IP, 2, 0.0) == a
+        assert gen.isn(A_IP, 1, B_IP, 3, 0.0) != a
+        assert IsnGenerator(b"j" * 16).isn(A_IP, 1, B_IP, 2, 0.0) != a
+
+    def test_clock_ticks_every_four_microseconds(self):
+        gen = IsnGenerator(b"k" * 16)
+        a = gen.isn(A_IP, 1, B_IP, 2, 10.0)
+        assert gen.isn(A_IP, 1, B_IP, 2, 10.0 + 1.0) - a == 250_000
+
+    def test_random_secret_by_default(self):
+        assert IsnGenerator().secret != IsnGenerator().secret
+
+
+class TestOptions:
+    def test_reads_a_linux_syn(self):
+        h = TcpHeader(1, 2, 0, 0, 2, 64240, options=(
+            MssOption(1460), SACK_PERMITTED, TimestampOption(1, 0), NOP, WindowScaleOption(7)))
+        peer = read_syn_options(h)
+        assert (peer.mss, peer.window_shift, peer.sack_permitted, peer.timestamps) == (
+            1460, 7, True, True)
+
+    def test_window_shift_above_14_is_used_as_14(self):
+        h = TcpHeader(1, 2, 0, 0, 2, 1, options=(WindowScaleOption(20),))
+        assert read_syn_options(h).window_shift == 14
+
+    def test_no_mss_means_536(self):
+        assert effective_send_mss(None, 1460, 536) == 536
+        assert effective_send_mss(9000, 1460, 536) == 1460  # clamped to our route
+
+    def test_shift_from_buffer(self):
+        assert window_shift_for(65535) == 0
+        assert window_shift_for(65536) == 1
+        assert window_shift_for(256 * 1024) == 3
+        assert window_shift_for(2**31) == 14
+
+    def test_syn_options_are_word_aligned(self):
+        assert syn_options(1460, 3) == (MssOption(1460), NOP, WindowScaleOption(3))
+
+
+class TestRto:
+    def test_initial(self):
+        assert RtoEstimator().rto == 1.0
+
+    def test_first_sample(self):
+        # RFC 6298 §2.2: SRTT = R, RTTVAR = R/2, RTO = SRTT + max(G, 4 RTTVAR)
+        est = RtoEstimator(min_rto=0.0, clock_granularity=0.001)
+        est.on_sample(0.5)
+        assert est.srtt == 0.5 and est.rttvar == 0.25
+        assert est.rto == pytest.approx(0.5 + 4 * 0.25)
+
+    def test_subsequent_samples(self):
+        # RFC 6298 §2.3 with alpha = 1/8, beta = 1/4
+        est = RtoEstimator(min_rto=0.0)
+        est.on_sample(0.5)
+        est.on_sample(1.0)
+        rttvar = 0.75 * 0.25 + 0.25 * abs(0.5 - 1.0)
+        srtt = 0.875 * 0.5 + 0.125 * 1.0
+        assert est.rttvar == pytest.approx(rttvar)
+        assert est.srtt == pytest.approx(srtt)
+        assert est.rto == pytest.approx(srtt + 4 * rttvar)
+
+    def test_granularity_floor(self):
+        est = RtoEstimator(min_rto=0.0, clock_granularity=0.1)
+        for _ in range(50):
+            est.on_sample(0.3)  # RTTVAR decays towards 0; G takes over
+        assert est.rto == pytest.approx(est.srtt + 0.1, rel=1e-3)
+
+    def test_min_and_max_clamps(self):
+        est = RtoEstimator(min_rto=0.2, max_rto=120.0)
+        est.on_sample(0.001)
+        assert est.rto == 0.2
+        est.on_sample(500.0)
+        assert est.rto == 120.0
+
+    def test_backoff_doubles_up_to_the_max_and_a_sample_resets_it(self):
+        est = RtoEstimator(initial_rto=1.0, max_rto=10.0)
+        rtos = []
+        for _ in range(6):
+            est.backoff()
+            rtos.append(est.rto)
+        assert rtos == [2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+        est.on_sample(0.1)
+        assert est.rto == pytest.approx(max(0.2, 0.1 + 4 * 0.05))
+
+
+class TestReno:
+    def test_initial_window_rfc6928(self):
+        assert initial_window(1460) == 14600
+        assert initial_window(536) == 5360
+        assert initial_window(9000) == 18000
+
+    def test_slow_start_then_avoidance(self):
+        cc = Reno(1000)
+        start = cc.cwnd
+        cc.on_ack(1000, 0)
+        assert cc.cwnd == start + 1000
+        cc.ssthresh = cc.cwnd
+        before = cc.cwnd
+        for _ in range(before // 1000):
+            cc.on_ack(1000, 0)
+        assert cc.cwnd == before + 1000  # one MSS per window
+
+    def test_fast_recovery(self):
+        cc = Reno(1000)
+        cc.on_dupack(1, 20000, 0)
+        cc.on_dupack(2, 20000, 0)
+        assert not cc.in_recovery
+        cc.on_dupack(3, 20000, 0)
+        assert cc.in_recovery and cc.ssthresh == 10000 and cc.cwnd == 13000
+        cc.on_dupack(4, 20000, 0)
+        assert cc.cwnd == 14000
+        cc.on_recovery_end(15000, 0)
+        assert cc.cwnd == 10000 and not cc.in_recovery
+
+    def test_timeout(self):
+        cc = Reno(1000)
+        cc.on_retransmit_timeout(20000, 0)
+        assert cc.cwnd == 1000 and cc.ssthresh == 10000

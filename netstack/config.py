@@ -207,13 +207,15 @@ def parse_port_list(value, what: str) -> frozenset[int]:
 
 
 def parse_services(items) -> tuple[tuple[str, int], ...]:
-    """NAME[:PORT] entries; two services cannot share a port (all of them are UDP for now)."""
+    """NAME[:PORT] entries; two services cannot share a port of the same protocol (udp-echo:7
+    and tcp-echo:7 can run together; daytime takes its port on both UDP and TCP)."""
     if isinstance(items, str):
         items = [items]
     services = tuple(parse_service(item) for item in items)
-    ports = [port for _name, port in services]
-    for port in ports:
-        if ports.count(port) > 1:
+    taken = [(proto, port) for name, port in services for proto, module in
+             (("udp", SERVICES[name].module), ("tcp", SERVICES[name].tcp_module)) if module]
+    for proto, port in taken:
+        if taken.count((proto, port)) > 1:
             raise ConfigError(f"bad services: port {port} is given to more than one service")
     return services
 

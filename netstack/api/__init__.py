@@ -11,6 +11,7 @@
     host.py         Host: a running stack (engine thread) and its sockets
     base_socket.py  what every socket shares: blocking, timeouts, readiness, errors
     udp_socket.py   SOCK_DGRAM
+    tcp_socket.py   SOCK_STREAM (options in tcp_options.py, makefile() in stream_file.py)
     poll.py         poll() and epoll() over stack sockets
     constants.py    AF_*, SOCK_*, SO_*, MSG_*, POLL*, EPOLL* (the stdlib's values)
     ping.py         ping()
@@ -28,8 +29,10 @@ from netstack.api.constants import (
     EPOLLIN,
     EPOLLONESHOT,
     EPOLLOUT,
+    EPOLLRDHUP,
     INADDR_ANY,
     INADDR_BROADCAST,
+    IPPROTO_TCP,
     MSG_DONTWAIT,
     MSG_PEEK,
     POLLERR,
@@ -38,8 +41,14 @@ from netstack.api.constants import (
     POLLNVAL,
     POLLOUT,
     POLLPRI,
+    POLLRDHUP,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
     SO_BROADCAST,
     SO_ERROR,
+    SO_KEEPALIVE,
+    SO_LINGER,
     SO_RCVBUF,
     SO_REUSEADDR,
     SO_SNDBUF,
@@ -47,9 +56,14 @@ from netstack.api.constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
     SOL_SOCKET,
+    TCP_KEEPCNT,
+    TCP_KEEPIDLE,
+    TCP_KEEPINTVL,
+    TCP_NODELAY,
 )
 from netstack.api.host import Host
 from netstack.api.poll import Epoll, Poll, epoll, poll
+from netstack.api.tcp_socket import TcpSocket
 from netstack.api.udp_socket import UdpSocket
 
 __all__ = [
@@ -58,4 +72,6 @@ __all__ = [
     "POLLNVAL", "POLLOUT", "POLLPRI", "SOCK_DGRAM", "SOCK_STREAM", "SOL_SOCKET", "SO_BROADCAST",
     "SO_ERROR", "SO_RCVBUF", "SO_REUSEADDR", "SO_SNDBUF", "SO_TYPE", "Epoll", "Host", "Poll",
     "StackSocket", "UdpSocket", "epoll", "poll",
+    "EPOLLRDHUP", "IPPROTO_TCP", "POLLRDHUP", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "SO_KEEPALIVE",
+    "SO_LINGER", "TCP_KEEPCNT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_NODELAY", "TcpSocket",
 ]

@@ -10,6 +10,8 @@ Application threads never touch protocol state. Calls that need an answer (bind,
 close) run on the loop thread through `engine.call`. Sends need no answer, so they do not
 wait for it: they join one queue, and the loop drains it in a single control callback
 (scheduled only when the queue was idle, so a burst of sends costs one wakeup, not one each).
+The other way, the loop wakes the threads waiting on a socket once per pass, after it has
+dispatched the whole burst of frames it read, rather than once per datagram (`_wake_later`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 from netstack.api.base_socket import StackSocket
-from netstack.api.constants import AF_INET, SOCK_DGRAM
+from netstack.api.constants import AF_INET, SOCK_DGRAM, SOCK_STREAM
+from netstack.api.tcp_socket import TcpSocket
 from netstack.api.udp_socket import UdpSocket
 from netstack.stages.ports import os_error
 
-# socket type -> class: TCP adds SOCK_STREAM here.
-SOCKET_TYPES: dict[int, type[StackSocket]] = {SOCK_DGRAM: UdpSocket}
+# socket type -> class
+SOCKET_TYPES: dict[int, type[StackSocket]] = {SOCK_DGRAM: UdpSocket, SOCK_STREAM: TcpSocket}
 SEND_BURST = 64  # datagrams the loop sends per pass before it transmits them
 
 
@@ -49,6 +52,15 @@ class Host:
         # Datagrams handed over by application threads, for the loop thread to send.
         self._sends: deque[tuple[Any, bytes, Any]] = deque()
         self._send_scheduled = False
+        # Sockets with news for their waiters, woken at the end of the engine's pass. A
+        # thread woken at the first datagram of a burst would only fight the loop for the
+        # GIL while the loop reads the rest; woken after, it finds the whole burst queued.
+        # Loop thread only. An engine without pass hooks (a test's fake) wakes at once.
+        self._to_wake: dict[int, StackSocket] = {}
+        add_pass_hook = getattr(engine, "add_pass_hook", None)
+        self._wakes_per_pass = add_pass_hook is not None
+        if add_pass_hook is not None:
+            add_pass_hook(self._wake_sockets)
 
     @classmethod
     def open(cls, port_spec: str, cidr: str | IPv4Interface, *, mac: bytes | str | None = None,
@@ -140,6 +152,22 @@ class Host:
         if sends and not self._send_scheduled:
             self._send_scheduled = True
             self.engine.call_soon_threadsafe(self._drain_sends)
+
+    def _wake_later(self, sock: StackSocket) -> bool:
+        """On the loop thread: wake `sock`'s waiters at the end of this pass (through
+        `sock._wake_now_locked`). False when the engine cannot, and the caller must now."""
+        if self._wakes_per_pass:
+            self._to_wake[sock._fileno] = sock
+        return self._wakes_per_pass
+
+    def _wake_sockets(self, now: float) -> None:
+        if not self._to_wake:
+            return
+        socks = list(self._to_wake.values())
+        self._to_wake.clear()
+        for sock in socks:
+            with sock._cond:
+                sock._wake_now_locked()
 
     # --- tools ----------------------------------------------------------------------------
 

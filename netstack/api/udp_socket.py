@@ -251,6 +251,11 @@ class UdpSocket(StackSocket):
 
     def _on_event(self) -> None:
         """On the loop thread, lock held: a datagram or an error arrived."""
+        if not self.host._wake_later(self):
+            self._wake_now_locked()
+
+    def _wake_now_locked(self) -> None:
+        """Tell waiters and pollers what is true now: data to read, or an error."""
         if self._waiters:
             self._cond.notify_all()
         if self._pollers:

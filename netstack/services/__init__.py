@@ -2,11 +2,18 @@
 
     udp-echo     port 7    every datagram goes back to its sender, byte for byte (RFC 862)
     udp-discard  port 9    every datagram is read and thrown away (RFC 863)
-    daytime      port 13   any datagram is answered with the date and time as text (RFC 867)
+    daytime      port 13   the date and time as text (RFC 867), over UDP *and* TCP: any
+                           datagram is answered, and a TCP client gets one line
+    tcp-echo     port 7    every byte comes back (RFC 862)
+    tcp-discard  port 9    every byte is read and dropped (RFC 863)
+    tcp-chargen  port 19   the RFC 864 character pattern, until the client closes
+    http         port 80   a small HTTP/1.1 server: /, /bytes/N, POST /echo
 
 Each service module has a handler class and `serve(host, port, stop)`, which serves until the
-`threading.Event` `stop` is set. `netstack run --service udp-echo:7 --service daytime:13`
-runs them all from one thread and one epoll loop (`ServiceRunner`, in runner.py).
+`threading.Event` `stop` is set. `netstack run --service udp-echo:7 --service http:80` runs
+the datagram services from one thread and one epoll loop (runner.py) and the stream
+services from an accept loop with a thread per connection (stream_runner.py);
+`ServiceRunner` (stream_runner.py) starts both.
 
 This registry imports nothing heavy, so `netstack.config` can check names against it.
 """
@@ -22,32 +29,50 @@ from typing import Any
 class ServiceInfo:
     name: str
     default_port: int
-    module: str  # under netstack.services; it defines `Handler` and `serve`
+    module: str | None  # the UDP part, under netstack.services: `Handler` and `serve`
     summary: str
+    tcp_module: str | None = None  # the TCP part: a stream `Handler` and `serve`
 
 
 SERVICES: dict[str, ServiceInfo] = {
     info.name: info for info in (
         ServiceInfo("udp-echo", 7, "udp_echo", "return every datagram to its sender"),
         ServiceInfo("udp-discard", 9, "udp_discard", "read and drop every datagram"),
-        ServiceInfo("daytime", 13, "daytime", "answer any datagram with the date and time"),
+        ServiceInfo("daytime", 13, "daytime", "the date and time, over UDP and TCP",
+                    "tcp_daytime"),
+        ServiceInfo("tcp-echo", 7, None, "return every byte to its sender", "tcp_echo"),
+        ServiceInfo("tcp-discard", 9, None, "read and drop every byte", "tcp_discard"),
+        ServiceInfo("tcp-chargen", 19, None, "send the RFC 864 pattern until the client "
+                    "closes", "tcp_chargen"),
+        ServiceInfo("http", 80, None, "HTTP/1.1: /, /bytes/N, POST /echo", "http"),
     )
 }
 
 
+def make_handlers(name: str) -> list[Any]:
+    """Fresh handlers for the service `name` (a key of SERVICES): UDP part first."""
+    info = SERVICES[name]
+    return [importlib.import_module(f"netstack.services.{module}").Handler()
+            for module in (info.module, info.tcp_module) if module is not None]
+
+
 def make_handler(name: str) -> Any:
-    """A fresh handler for the service `name` (a key of SERVICES)."""
-    module = importlib.import_module(f"netstack.services.{SERVICES[name].module}")
-    return module.Handler()
+    """A fresh handler for the service `name`: its UDP part if it has one."""
+    return make_handlers(name)[0]
 
 
 def __getattr__(name: str) -> Any:
     # ServiceRunner needs netstack.api; importing it only when asked keeps the registry light.
-    if name in ("ServiceRunner", "serve_datagrams"):
+    if name == "serve_datagrams":
         from netstack.services import runner
 
         return getattr(runner, name)
+    if name in ("ServiceRunner", "serve_streams"):  # ServiceRunner runs both kinds
+        from netstack.services import stream_runner
+
+        return getattr(stream_runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SERVICES", "ServiceInfo", "ServiceRunner", "make_handler", "serve_datagrams"]
+__all__ = ["SERVICES", "ServiceInfo", "ServiceRunner", "make_handler", "make_handlers",
+           "serve_datagrams", "serve_streams"]

@@ -2,8 +2,8 @@
 
 A service is a handler with `handle(sock, data, sender)`, called for each datagram that
 arrives on the socket bound for it. The loop is the classic single-threaded server: wait
-for readiness on every socket at once, read one datagram from each ready socket, hand it
-to that socket's handler, repeat. It uses only the public API: Host.socket and
+for readiness on every socket at once, read the datagrams queued on each ready socket (up
+to DRAIN_LIMIT), hand each to that socket's handler, repeat. It uses only the public API: Host.socket and
 netstack.api.epoll.
 
     stop = threading.Event()
@@ -32,6 +32,10 @@ MAX_DATAGRAM = 65507
 # How often the loop looks at its stop event while no datagram arrives. The wait is a real
 # sleep inside epoll, so an idle service costs a wakeup this often and nothing more.
 STOP_CHECK_INTERVAL = 0.1
+# Datagrams read from one socket per readiness report. Each wakeup of this thread costs a
+# thread switch, so we take what a burst queued; the limit keeps one busy socket from
+# starving the others (level-triggered, a socket with more left is reported again).
+DRAIN_LIMIT = 64
 ANY_ADDRESS = "0.0.0.0"
 
 
@@ -54,15 +58,15 @@ def serve_datagrams(host: Any, bindings: Sequence[Binding], stop: threading.Even
             sock = host.socket(api.AF_INET, api.SOCK_DGRAM)
             sockets[sock.fileno()] = (sock, handler)  # recorded first: closed even if bind fails
             sock.bind((ANY_ADDRESS, port))
-            # Level-triggered: a socket with datagrams left after our one read stays ready,
-            # so a busy socket cannot starve the others and nothing is left behind.
+            # Level-triggered: a socket with datagrams left after DRAIN_LIMIT reads stays
+            # ready, so a busy socket cannot starve the others and nothing is left behind.
             poller.register(sock, api.EPOLLIN)
         if on_ready is not None:
             on_ready()
         while not stop.is_set():
             for fileno, _events in poller.poll(STOP_CHECK_INTERVAL):
                 sock, handler = sockets[fileno]
-                _serve_one(sock, handler)
+                _serve_ready(sock, handler)
     except OSError as exc:
         if exc.errno != errno.ENETDOWN:  # ENETDOWN: the host closed under us, a normal end
             raise
@@ -72,15 +76,26 @@ def serve_datagrams(host: Any, bindings: Sequence[Binding], stop: threading.Even
             sock.close()
 
 
-def _serve_one(sock: Any, handler: DatagramHandler) -> None:
-    try:
-        data, sender = sock.recvfrom(MAX_DATAGRAM)
-        handler.handle(sock, data, sender)
-    except OSError as exc:
-        if exc.errno == errno.ENETDOWN:
-            raise
-        # One sender's trouble (say an unreachable reply address) must not stop the service.
-        log.info("service on %s: %s", sock.getsockname(), exc)
+def _serve_ready(sock: Any, handler: DatagramHandler) -> None:
+    """Serve what is queued on `sock` now, up to DRAIN_LIMIT datagrams, without blocking."""
+    for _ in range(DRAIN_LIMIT):
+        try:
+            data, sender = sock.recvfrom(MAX_DATAGRAM, api.MSG_DONTWAIT)
+        except BlockingIOError:
+            return  # drained: back to epoll
+        except OSError as exc:
+            if exc.errno == errno.ENETDOWN:
+                raise
+            # A pending error (say an ICMP port unreachable) is reported once, by this read.
+            log.info("service on %s: %s", sock.getsockname(), exc)
+            continue
+        try:
+            handler.handle(sock, data, sender)
+        except OSError as exc:
+            if exc.errno == errno.ENETDOWN:
+                raise
+            # One sender's trouble (say an unreachable reply address) must not stop the service.
+            log.info("service on %s: %s", sock.getsockname(), exc)
 
 
 class ServiceRunner:

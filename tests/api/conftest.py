@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from netstack.api import Host
+from tests.api.tcp_fixtures import connection, tcp_hosts  # noqa: F401 - TCP fixtures
 from tests.netns import unique_name
 
 A_IP = "192.0.2.1"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.tcp_fixtures import connection, tcp_hosts  # noqa: F401 - TCP fixtures
 from tests.netns import unique_name
 
 SERVER_IP = "192.0.2.2"

@@ -184,9 +184,10 @@ def test_stop_is_prompt_and_frees_the_ports(hosts):
 
 
 def test_the_registry_names_real_services():
-    assert set(SERVICES) == {"udp-echo", "udp-discard", "daytime"}
-    for name, info in SERVICES.items():
+    udp = {name for name, info in SERVICES.items() if info.module is not None}
+    assert udp == {"udp-echo", "udp-discard", "daytime"}  # the TCP ones: test_tcp_services.py
+    for name in udp:
         handler = make_handler(name)
         assert callable(handler.handle), name
-        assert 0 < info.default_port < 65536
+        assert 0 < SERVICES[name].default_port < 65536
     assert [SERVICES[n].default_port for n in ("udp-echo", "udp-discard", "daytime")] == [7, 9, 13]

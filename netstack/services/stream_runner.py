@@ -1,0 +1,220 @@
+"""Stream (TCP) services: one accept loop, one thread per connection, a bounded number.
+
+A stream service is a handler with `serve_connection(sock, peer)`: it talks to one client
+over a connected socket and returns when done (the runner closes the socket). The accept
+loop is one thread with one epoll over every listening socket; each accepted connection gets
+a thread of its own, because a service written with plain blocking calls (recv, sendall,
+makefile) is the easiest to read. At most `max_connections` run at once: beyond that the
+loop stops accepting, and new clients wait in the listen backlog, as with any busy server.
+
+    stop = threading.Event()
+    serve_streams(host, [(tcp_echo.Handler(), 7), (http.Handler(), 80)], stop)
+
+`ServiceRunner` runs datagram and stream services side by side on background threads; it
+is what `netstack run --service NAME:PORT` uses.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from netstack import api
+from netstack.services import runner as datagram_runner
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 64  # connection threads per serve_streams loop
+LISTEN_BACKLOG = 128
+STOP_CHECK_INTERVAL = 0.1  # seconds the accept loop sleeps in epoll before it looks at `stop`
+JOIN_TIMEOUT = 2.0  # how long stopping waits for connection threads to notice
+ANY_ADDRESS = "0.0.0.0"
+
+
+class StreamHandler(Protocol):
+    def serve_connection(self, sock: Any, peer: tuple[str, int]) -> None:
+        """Talk to one client over the connected `sock`; the caller closes it afterwards."""
+
+
+StreamBinding = tuple[StreamHandler, int]  # (handler, TCP port)
+
+
+def is_stream_handler(handler: Any) -> bool:
+    return callable(getattr(handler, "serve_connection", None))
+
+
+class _Connections:
+    """The live connection threads and their sockets, so stopping can end them all."""
+
+    def __init__(self, limit: int) -> None:
+        self.slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._live: dict[threading.Thread, Any] = {}
+
+    def start(self, handler: StreamHandler, sock: Any, peer: tuple[str, int]) -> None:
+        thread = threading.Thread(target=self._run, args=(handler, sock, peer),
+                                  name=f"service-conn-{peer[0]}:{peer[1]}", daemon=True)
+        with self._lock:
+            self._live[thread] = sock
+        thread.start()
+
+    def _run(self, handler: StreamHandler, sock: Any, peer: tuple[str, int]) -> None:
+        try:
+            handler.serve_connection(sock, peer)
+        except OSError as exc:
+            # A client that resets or vanishes ends its own connection, nothing more.
+            log.info("connection from %s:%d ended: %s", peer[0], peer[1], exc)
+        except Exception:  # noqa: BLE001 - one broken connection must not stop the service
+            log.exception("connection from %s:%d failed", *peer)
+        finally:
+            sock.close()
+            with self._lock:
+                self._live.pop(threading.current_thread(), None)
+            self.slots.release()
+
+    def close_all(self) -> None:
+        """Close every live socket (blocked calls raise EBADF) and wait for the threads."""
+        with self._lock:
+            live = list(self._live.items())
+        for _thread, sock in live:
+            sock.close()
+        for thread, _sock in live:
+            thread.join(JOIN_TIMEOUT)
+
+
+def serve_streams(host: Any, bindings: Sequence[StreamBinding], stop: threading.Event,
+                  on_ready: Callable[[], None] | None = None,
+                  max_connections: int = MAX_CONNECTIONS) -> None:
+    """Listen on one port per binding and serve every client until `stop` is set or the host
+    closes. `on_ready` runs once every port listens. Everything is closed on the way out."""
+    poller = api.epoll()
+    listeners: dict[int, tuple[Any, StreamHandler]] = {}
+    connections = _Connections(max_connections)
+    try:
+        for handler, port in bindings:
+            sock = host.socket(api.AF_INET, api.SOCK_STREAM)
+            listeners[sock.fileno()] = (sock, handler)  # recorded first: closed if bind fails
+            sock.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
+            sock.bind((ANY_ADDRESS, port))
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+            poller.register(sock, api.EPOLLIN)
+        if on_ready is not None:
+            on_ready()
+        while not stop.is_set():
+            # A free slot first, so a full server leaves new clients in the backlog instead
+            # of spinning on a listener that stays ready.
+            if not connections.slots.acquire(timeout=STOP_CHECK_INTERVAL):
+                continue
+            accepted = False
+            try:
+                for fileno, _events in poller.poll(STOP_CHECK_INTERVAL, 1):
+                    sock, handler = listeners[fileno]
+                    accepted = _accept_one(sock, handler, connections)
+            finally:
+                if not accepted:
+                    connections.slots.release()
+    except OSError as exc:
+        if exc.errno != errno.ENETDOWN:  # ENETDOWN: the host closed under us, a normal end
+            raise
+    finally:
+        poller.close()
+        for sock, _handler in listeners.values():
+            sock.close()
+        connections.close_all()
+
+
+def _accept_one(listener: Any, handler: StreamHandler, connections: _Connections) -> bool:
+    try:
+        sock, peer = listener.accept()
+    except BlockingIOError:
+        return False  # the client reset before we took it, or another poll saw it first
+    connections.start(handler, sock, peer)
+    return True
+
+
+class ServiceRunner:
+    """Datagram and stream services on background threads. start() returns once every port
+    is bound (or raises why one could not be); stop() ends them and waits.
+
+    `bindings` are (handler, port): a handler with `serve_connection` is a stream (TCP)
+    service, one with `handle` a datagram (UDP) service."""
+
+    def __init__(self, host: Any, bindings: Sequence[tuple[Any, int]]) -> None:
+        self.host = host
+        self.bindings = list(bindings)
+        streams = [(h, p) for h, p in self.bindings if is_stream_handler(h)]
+        datagrams = [(h, p) for h, p in self.bindings if not is_stream_handler(h)]
+        self._datagrams = datagram_runner.ServiceRunner(host, datagrams) if datagrams else None
+        self._streams = streams
+        self._stream_error: BaseException | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
+        """From (name, port) pairs as `netstack run --service NAME:PORT` gives them; a
+        service with a UDP and a TCP part (daytime) serves both on that port."""
+        from netstack.services import make_handlers
+
+        return cls(host, [(handler, port) for name, port in services
+                          for handler in make_handlers(name)])
+
+    @property
+    def error(self) -> BaseException | None:
+        """What ended a loop, if not stop()."""
+        if self._stream_error is not None:
+            return self._stream_error
+        return self._datagrams.error if self._datagrams is not None else None
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self._datagrams is not None:
+            self._datagrams.start(timeout)
+        if not self._streams:
+            return
+        self._thread = threading.Thread(target=self._main, name="stream-services", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError(f"services did not start within {timeout:g} s")
+        if self._stream_error is not None:
+            self._thread.join(timeout)
+            self.stop()
+            raise self._stream_error
+
+    def _main(self) -> None:
+        try:
+            serve_streams(self.host, self._streams, self._stop, on_ready=self._ready.set)
+        except BaseException as exc:  # noqa: BLE001 - handed to start() or read by the owner
+            self._stream_error = exc
+            log.exception("stream services stopped by an error")
+        finally:
+            self._ready.set()  # wake start() even when binding failed
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError(f"services did not stop within {timeout:g} s")
+            self._thread = None
+        if self._datagrams is not None:
+            self._datagrams.stop(timeout)
+
+    @property
+    def running(self) -> bool:
+        """Every part that was started is still serving (false once one has died)."""
+        streams = not self._streams or (self._thread is not None and self._thread.is_alive())
+        datagrams = self._datagrams is None or self._datagrams.running
+        return streams and datagrams
+
+    def __enter__(self) -> ServiceRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -3,7 +3,8 @@
 A transport protocol (UDP now, TCP next) keeps one `PortTable`. A binding is a local address
 (or the wildcard 0.0.0.0) and a port. Two bindings on the same port *overlap* when their
 addresses are equal or either is the wildcard; overlapping bindings conflict (EADDRINUSE)
-unless every one of them asked for SO_REUSEADDR, which is Linux's rule for UDP.
+unless every one of them asked for SO_REUSEADDR, which is Linux's rule for UDP. An endpoint
+with `exclusive = True` (a TCP listener) never shares, SO_REUSEADDR or not.
 
 Ephemeral ports follow RFC 6056 §3.3.1 (its Algorithm 1): start the search at a random
 offset in the range and walk forward, so the next port is hard to guess from the last one.
@@ -107,7 +108,10 @@ class PortTable(Generic[EndpointT]):
     def _conflicts(self, address: IPv4Address, port: int, reuse_addr: bool) -> bool:
         for other_address, endpoints in self._by_port.get(port, {}).items():
             overlap = address == other_address or WILDCARD in (address, other_address)
-            if overlap and not (reuse_addr and all(ep.reuse_addr for ep in endpoints)):
+            shared_ok = reuse_addr and all(
+                ep.reuse_addr and not getattr(ep, "exclusive", False) for ep in endpoints
+            )
+            if overlap and not shared_ok:
                 return True
         return False
 

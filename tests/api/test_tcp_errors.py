@@ -176,3 +176,19 @@ def test_bad_arguments(tcp_hosts):
         with pytest.raises(OSError) as caught:
             sock.getsockopt(api.IPPROTO_TCP, 9999)
         assert caught.value.errno == errno.ENOPROTOOPT
+
+
+def test_so_reuseaddr_does_not_let_two_sockets_listen_on_one_port(tcp_hosts):
+    first = stream(tcp_hosts.server)
+    second = stream(tcp_hosts.server)
+    try:
+        for s in (first, second):
+            s.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", 7070))
+        first.listen(4)
+        with pytest.raises(OSError) as caught:
+            second.listen(4)
+        assert caught.value.errno == errno.EADDRINUSE
+    finally:
+        first.close()
+        second.close()

@@ -51,6 +51,10 @@ MAX_TCP_HEADER = 60
 class TcpListener:
     """A passive open: SYNs to `local` become connections, queued for accept()."""
 
+    # SO_REUSEADDR never lets two sockets listen on one address and port (Linux's rule
+    # without SO_REUSEPORT): the port table refuses to share a binding with a listener.
+    exclusive = True
+
     def __init__(self, stage: TcpStage, backlog: int, reuse_addr: bool,
                  options: TcpSocketOptions) -> None:
         self.stage = stage

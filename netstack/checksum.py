@@ -28,7 +28,21 @@ def py_internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0)
 
 def pseudo_header_sum(src: bytes, dst: bytes, protocol: int, length: int) -> int:
     """Folded sum of the IPv4 pseudo-header used by UDP and TCP (RFC 768, RFC 9293 §3.1)."""
-    return ones_complement_sum(src + dst + struct.pack("!BBH", 0, protocol, length))
+    return pseudo_header_sum_ints(
+        int.from_bytes(src, "big"), int.from_bytes(dst, "big"), protocol, length
+    )
+
+
+def pseudo_header_sum_ints(src: int, dst: int, protocol: int, length: int) -> int:
+    """`pseudo_header_sum` with the addresses as integers (`int(IPv4Address)`).
+
+    The pseudo-header is six 16-bit words (the address halves, zero+protocol, length), so
+    adding them as integers is cheaper than packing 12 bytes to sum them in C.
+    """
+    total = (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF) + protocol + length
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
 
 
 def checksum_adjust(old_checksum: int, old_word: int, new_word: int) -> int:

@@ -15,6 +15,10 @@ interleaved, and reports the ratio subject / reference:
             (benchmarks/udp_driver.c) against `netstack run --service udp-echo:7` vs the
             same C responder, with 1 and with 16 datagrams in flight (higher is better).
             Needs root.                                                           udp.py
+- tcp:      from the kernel side over TAP, `netstack run` with tcp-echo, tcp-discard and
+            tcp-chargen vs Linux over veth (two namespaces): bulk Mbit/s both ways,
+            connect/echo/close cycles per second, and 20 MB transfer times with 5% of
+            segments dropped each way by nftables. Needs root and nft.            tcp.py
 
 Each benchmark alternates rounds of the subject and of the reference and keeps each side's
 best round: noise only ever makes things slower, and a noisy moment hits both sides.

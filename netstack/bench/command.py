@@ -14,6 +14,7 @@ from pathlib import Path
 from netstack.bench.common import DEFAULT, QUICK, BenchError, Result, Settings, Skipped
 from netstack.bench.micro import bench_checksum, bench_ring
 from netstack.bench.ping import bench_ping
+from netstack.bench.tcp import bench_tcp
 from netstack.bench.udp import MAX_INFLIGHT, MAX_SIZE, MIN_SIZE, bench_udp
 from netstack.netns import NamespaceError
 
@@ -22,6 +23,7 @@ RUNNERS: dict[str, Callable[[Settings], list[Result]]] = {
     "checksum": bench_checksum,
     "ping": bench_ping,
     "udp": bench_udp,
+    "tcp": bench_tcp,
 }
 BENCHMARKS = tuple(RUNNERS)
 
@@ -31,6 +33,8 @@ def _format_value(value: float, unit: str) -> str:
         return f"{value / 1e6:.2f} M items/s"
     if unit == "ms":
         return f"{value * 1000:.0f} us"
+    if unit in ("s", "Mbit/s"):
+        return f"{value:,.1f} {unit}"
     return f"{value:,.0f} {unit}"
 
 
@@ -94,6 +98,26 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _positive_megabytes(value: str) -> int:
+    try:
+        megabytes = float(value)
+    except ValueError:
+        megabytes = 0.0
+    if not 0 < megabytes <= 1000:
+        raise argparse.ArgumentTypeError(f"expected megabytes in (0, 1000], got {value!r}")
+    return int(megabytes * 1_000_000)
+
+
+def _positive_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a count of at least 1, got {value!r}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netstack bench",
@@ -130,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"{','.join(map(str, DEFAULT.udp_inflight))})",
     )
     parser.add_argument(
+        "--tcp-mb",
+        metavar="MB",
+        type=_positive_megabytes,
+        help=f"megabytes per TCP bulk transfer (default: {DEFAULT.tcp_bytes / 1e6:g}, "
+        f"{QUICK.tcp_bytes / 1e6:g} with --quick)",
+    )
+    parser.add_argument(
+        "--tcp-cycles",
+        metavar="N",
+        type=_positive_count,
+        help=f"TCP connect/echo/close cycles per round (default: {DEFAULT.tcp_cycles}, "
+        f"{QUICK.tcp_cycles} with --quick)",
+    )
+    parser.add_argument(
         "--udp-size",
         metavar="BYTES",
         type=_udp_size,
@@ -146,6 +184,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "udp_seconds": args.udp_seconds,
         "udp_inflight": args.udp_inflight,
         "udp_size": args.udp_size,
+        "tcp_bytes": args.tcp_mb,
+        "tcp_cycles": args.tcp_cycles,
     }
     return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -179,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 skipped[name] = str(exc)
             except (BenchError, NamespaceError) as exc:
                 failed[name] = str(exc)
+                results.extend(getattr(exc, "results", ()))  # rows measured before it failed
     except KeyboardInterrupt:
         # The namespaces and their processes are already gone: `with` blocks cleaned up.
         print("netstack bench: interrupted", file=sys.stderr)

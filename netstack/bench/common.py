@@ -19,6 +19,14 @@ class BenchError(Exception):
     """A benchmark could not run; the message says why, on one line."""
 
 
+class PartialResults(BenchError):
+    """Some rows of a benchmark failed; `results` holds the rows that were measured."""
+
+    def __init__(self, message: str, results: list[Result]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
 class Skipped(Exception):
     """A benchmark cannot run here (not root, a tool missing); not a failure."""
 
@@ -33,10 +41,16 @@ class Settings:
     udp_seconds: float = 0.5  # measured seconds of one UDP echo round, per side
     udp_inflight: tuple[int, ...] = (1, 16)  # datagrams kept outstanding, one row each
     udp_size: int = 64  # UDP payload bytes
+    tcp_rounds: int = 3  # interleaved rounds of the TCP bulk and connection workloads
+    tcp_bytes: int = 10_000_000  # bytes per TCP bulk transfer
+    tcp_cycles: int = 300  # connect/echo/close cycles per round
+    tcp_loss_rounds: int = 1  # rounds of the 5%-loss transfers (the slowest workload)
+    tcp_loss_bytes: int = 20_000_000  # bytes per 5%-loss transfer (the loss test's size)
 
 
 DEFAULT = Settings(rounds=5, round_seconds=0.15, ping_count=300, udp_seconds=0.5)
-QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2)
+QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2, tcp_rounds=1,
+                 tcp_bytes=2_000_000, tcp_cycles=100, tcp_loss_bytes=5_000_000)
 
 
 @dataclass

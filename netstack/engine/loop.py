@@ -61,7 +61,13 @@ class Engine:
             capture.anchor(self.clock.now())
 
         self._control: deque[ControlFn] = deque()  # append/popleft are atomic: no lock needed
+        # Run at the end of every pass's receive work (see add_pass_hook).
+        self._pass_hooks: list[Callable[[float], None]] = []
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        # True while the loop is in (or about to enter) poll(): only then does another
+        # thread need the eventfd to wake it. Set before the loop's last look at its queues,
+        # read after a producer queues its work, so a wakeup is never lost (see _wake).
+        self._sleeping = False
         self._poller = select.poll()
         for fd in (port.fileno(), kni.fileno() if kni else None, self._wakeup):
             if fd is not None:
@@ -98,6 +104,7 @@ class Engine:
         if not self._stack_started:
             self._stack_started = True
             self.stack.start(self.clock.now())
+        self._sleeping = True
         wait = self._time_to_wait(timeout)
         woken = False
         if wait != 0:
@@ -105,6 +112,7 @@ class Engine:
                 self.capture.flush()  # about to sleep: a good moment to make the file current
             ready = self._poller.poll(None if wait is None else math.ceil(wait * 1000))
             woken = any(fd == self._wakeup for fd, _ in ready)
+        self._sleeping = False
         self._one_pass(woken)
 
     def start(self, ready_timeout: float = 10.0) -> None:
@@ -166,7 +174,19 @@ class Engine:
         self.call_soon_threadsafe(run)
         return future.result(timeout)
 
+    def add_pass_hook(self, fn: Callable[[float], None]) -> None:
+        """Run fn(now) on the loop thread in every pass, after the frames received in it
+        were dispatched and the timers fired, before anything is transmitted. The socket
+        layer wakes application threads from here: once per burst, not once per datagram."""
+        self._pass_hooks.append(fn)
+
     def _wake(self) -> None:
+        # A busy loop looks at its control queue before it next sleeps (_time_to_wait), so
+        # the eventfd write, a syscall, is only needed when it is asleep or about to be.
+        # The caller queued its work before calling us: if we read _sleeping as False here,
+        # the loop had not yet made its last check of the queues, and that check will see it.
+        if not self._sleeping:
+            return
         try:
             os.eventfd_write(self._wakeup, 1)
         except OSError:
@@ -189,6 +209,12 @@ class Engine:
         self._receive(now)
         self._dispatch(now)
         self.stack.advance(now)
+        for hook in self._pass_hooks:
+            try:
+                hook(now)
+            except Exception:
+                self.counters.bump("engine.hook_error")
+                log.exception("pass hook failed")
         self._collect()
         self._transmit(now)
 

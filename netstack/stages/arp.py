@@ -152,7 +152,7 @@ class ArpStage:
         if next_hop == self.subnet_broadcast or next_hop.packed == b"\xff\xff\xff\xff":
             self.stack.ethernet.send(BROADCAST, ETHERTYPE_IPV4, mbuf)
             return
-        mac = self.table.lookup(next_hop)
+        mac = self.table.lookup_on_loop(next_hop)
         if mac is not None:
             self.stack.ethernet.send(mac, ETHERTYPE_IPV4, mbuf)
             return

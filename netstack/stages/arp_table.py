@@ -43,6 +43,13 @@ class ArpTable:
             entry = self._entries.get(ip)
         return entry.mac if entry is not None else None
 
+    def lookup_on_loop(self, ip: IPv4Address) -> bytes | None:
+        """`lookup` for the dispatch loop, on its per-packet path. The loop is the only writer,
+        so it cannot race itself, and a single dict read needs no lock. (The lock is a cffi
+        call each way, and every cffi call lets another thread take the GIL.)"""
+        entry = self._entries.get(ip)
+        return entry.mac if entry is not None else None
+
     def get(self, ip: IPv4Address) -> ArpEntry | None:
         with self._lock:
             return self._entries.get(ip)

@@ -21,6 +21,7 @@ from netstack.wire.ethernet import (
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
     HEADER_LEN,
+    MAC_LEN,
     VLAN_TAG_LEN,
     EthernetHeader,
 )
@@ -38,6 +39,7 @@ class EthernetStage:
         self.stack = stack
         self.our_mac = stack.config.mac
         self.max_payload = stack.config.mtu
+        self._header_tails: dict[int, bytes] = {}  # ethertype -> our MAC + ethertype
 
     def receive(self, frame: bytes | bytearray | memoryview, now: float) -> None:
         counters = self.stack.counters
@@ -86,7 +88,21 @@ class EthernetStage:
             pad = MIN_FRAME_LEN - HEADER_LEN - len(mbuf)
             offset = mbuf.append(pad)
             mbuf.buf[offset : offset + pad] = bytes(pad)
+        if len(dst_mac) != MAC_LEN:  # a wrong-sized slice would resize the buffer below
+            raise ValueError("MAC addresses are 6 bytes")
+        tail = self._header_tails.get(ethertype)
+        if tail is None:
+            tail = self._header_tail(ethertype)
         offset = mbuf.prepend(HEADER_LEN)
-        wire_eth.write_header(EthernetHeader(dst_mac, self.our_mac, ethertype), mbuf.buf, offset)
+        mbuf.buf[offset : offset + HEADER_LEN] = dst_mac + tail
         self.stack.outgoing.append(mbuf)
         self.stack.counters.bump("eth.tx.frames")
+
+    def _header_tail(self, ethertype: int) -> bytes:
+        """Our header after the destination MAC: the same 8 bytes (our MAC, the ethertype)
+        for every frame of a type, so it is written once by wire.ethernet and kept. That
+        saves building and checking an EthernetHeader for every frame we send."""
+        header = bytearray(HEADER_LEN)
+        wire_eth.write_header(EthernetHeader(BROADCAST, self.our_mac, ethertype), header, 0)
+        tail = self._header_tails[ethertype] = bytes(header[MAC_LEN:])
+        return tail

@@ -24,6 +24,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from netstack.checksum import internet_checksum
+from netstack.engine.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
 from netstack.stages.rate_limit import TokenBucket
 from netstack.wire import icmp as wire_icmp
@@ -74,6 +75,10 @@ def _counter_name(icmp_type: int) -> str:
     return COUNTER_NAMES.get(icmp_type, f"type_{icmp_type}")
 
 
+# The full counter names, made once rather than with an f-string per packet.
+RX_COUNTERS = {icmp_type: f"icmp.rx.{name}" for icmp_type, name in COUNTER_NAMES.items()}
+
+
 class IcmpStage:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -83,6 +88,8 @@ class IcmpStage:
         self.rate_limiter = TokenBucket(config.icmp_error_rate, config.icmp_error_burst)
         self._echo_listeners: dict[int, EchoListener] = {}
         self._error_listeners: list[ErrorListener] = []
+        pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
+        self._max_in_one_mbuf = pool_buffer - HEADROOM - wire_ipv4.MAX_HEADER_LEN
 
     def _is_broadcast(self, ip: IPv4Address) -> bool:
         return ip == LIMITED_BROADCAST or ip == self.subnet_broadcast or ip.is_multicast
@@ -115,7 +122,7 @@ class IcmpStage:
         except MalformedPacket as exc:
             counters.bump(f"icmp.drop.{exc.reason}")
             return
-        counters.bump(f"icmp.rx.{_counter_name(header.type)}")
+        counters.bump(RX_COUNTERS.get(header.type) or f"icmp.rx.{_counter_name(header.type)}")
         if header.type == wire_icmp.TYPE_ECHO_REQUEST:
             self._answer_echo(ip_header, header, data, now)
         elif header.type == wire_icmp.TYPE_ECHO_REPLY:
@@ -155,7 +162,9 @@ class IcmpStage:
     ) -> bool:
         """Send an echo request; the reply goes to the listener for `identifier`."""
         header = IcmpHeader.echo_request(identifier, sequence)
-        sent = self._send(IPv4Address(dst), header, payload, now)
+        if type(dst) is not IPv4Address:  # IPv4Address(an IPv4Address) re-parses its text
+            dst = IPv4Address(dst)
+        sent = self._send(dst, header, payload, now)
         if sent:
             self.stack.counters.bump("icmp.tx.echo_request")
         return sent
@@ -250,7 +259,18 @@ class IcmpStage:
         now: float,
         src: IPv4Address | None = None,
     ) -> bool:
-        message = bytearray(wire_icmp.HEADER_LEN + len(data))
+        length = wire_icmp.HEADER_LEN + len(data)
+        if length <= self._max_in_one_mbuf:
+            # The common case: write the message once, straight into a pool buffer; the
+            # IPv4 stage prepends its header in front of it.
+            mbuf = self.stack.alloc_mbuf()
+            if mbuf is None:
+                return False
+            offset = mbuf.append(length)
+            mbuf.buf[offset + wire_icmp.HEADER_LEN : offset + length] = data
+            wire_icmp.write_header(header, mbuf.buf, offset, len(data))
+            return self.stack.ipv4.send(dst, PROTO_ICMP, mbuf, now, src=src)
+        message = bytearray(length)  # a big ping: the IPv4 stage fragments it from here
         message[wire_icmp.HEADER_LEN :] = data
         wire_icmp.write_header(header, message, 0, len(data))
         return self.stack.ipv4.send_payload(dst, PROTO_ICMP, message, now, src=src)

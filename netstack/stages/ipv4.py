@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
 DST_PORT_OFFSET = 2  # UDP and TCP both start with source port (2), destination port (2)
 IDENTIFICATION_MODULUS = 1 << 16
+LOOPBACK_FIRST_OCTET = 127  # 127.0.0.0/8 (RFC 1122 §3.2.1.3)
+MULTICAST_FIRST_OCTET = 224  # 224.0.0.0/4 multicast; everything above is 240.0.0.0/4, class E
+
+
+def _address(value: IPv4Address | str | int) -> IPv4Address:
+    # IPv4Address(an IPv4Address) goes through its text and back: slow, so skip it.
+    return value if type(value) is IPv4Address else IPv4Address(value)
 
 
 class ProtocolHandler(Protocol):
@@ -46,6 +53,7 @@ class Ipv4Stage:
         config = stack.config
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
+        self.default_ttl = config.default_ttl
         self._handlers: dict[int, ProtocolHandler] = {}
         self._next_identification = 0
         self.reassembler = Reassembler(
@@ -85,8 +93,14 @@ class Ipv4Stage:
             return
         src = header.src
         # RFC 1122 §3.2.1.3: a source must name one host; broadcast, multicast, loopback and
-        # class E sources are martians and are dropped silently.
-        if src == self.subnet_broadcast or src.is_multicast or src.is_loopback or src.is_reserved:
+        # class E sources are martians and are dropped silently. The first octet tells the
+        # last three apart (IPv4Address.is_multicast and friends cost far more, per packet).
+        first_octet = int(src) >> 24
+        if (
+            first_octet == LOOPBACK_FIRST_OCTET
+            or first_octet >= MULTICAST_FIRST_OCTET  # 224/4 multicast, then 240/4 class E
+            or src == self.subnet_broadcast
+        ):
             counters.bump("ipv4.drop.bad_source")
             return
         counters.bump("ipv4.rx.packets")
@@ -160,22 +174,31 @@ class Ipv4Stage:
         Returns False when it was dropped here (no route, too big with DF, no mbufs); True
         when it left or is waiting for ARP.
         """
-        if type(dst) is not IPv4Address:  # copying one parses its text again: slow
-            dst = IPv4Address(dst)
+        dst = _address(dst)
         path = self._path_to(dst)
         if path is None:
             self.stack.pool.free(mbuf)
             return False
         next_hop, mtu = path
-        header = self._header(dst, protocol, ttl, dont_fragment, src)
-        if header.header_len + len(mbuf) <= mtu:
+        payload_len = len(mbuf)
+        if wire_ipv4.MIN_HEADER_LEN + payload_len <= mtu:
             # The common case: the header goes into the headroom, the payload stays put.
-            payload_len = len(mbuf)
-            offset = mbuf.prepend(header.header_len)
-            wire_ipv4.write_header(header, mbuf.buf, offset, payload_len)
+            offset = mbuf.prepend(wire_ipv4.MIN_HEADER_LEN)
+            wire_ipv4.write_plain_header(
+                mbuf.buf,
+                offset,
+                self.our_ip if src is None else _address(src),
+                dst,
+                protocol,
+                self.default_ttl if ttl is None else ttl,
+                self._take_identification(),
+                dont_fragment,
+                payload_len,
+            )
             self.stack.counters.bump("ipv4.tx.packets")
             self.stack.arp.output(next_hop, mbuf, now)
             return True
+        header = self._header(dst, protocol, ttl, dont_fragment, src)
         sent = self._send_fragments(header, mbuf.data(), next_hop, mtu, now)
         self.stack.pool.free(mbuf)
         return sent
@@ -191,8 +214,7 @@ class Ipv4Stage:
         src: IPv4Address | None = None,
     ) -> bool:
         """Like `send`, from bytes: for payloads that may not fit one mbuf (a 4000-byte ping)."""
-        if type(dst) is not IPv4Address:  # copying one parses its text again: slow
-            dst = IPv4Address(dst)
+        dst = _address(dst)
         if len(payload) + wire_ipv4.MAX_HEADER_LEN <= self._max_datagram_per_mbuf:
             mbuf = self.stack.alloc_mbuf()
             if mbuf is None:
@@ -241,16 +263,19 @@ class Ipv4Stage:
         dont_fragment: bool,
         src: IPv4Address | None,
     ) -> IPv4Header:
-        identification = self._next_identification
-        self._next_identification = (identification + 1) % IDENTIFICATION_MODULUS
         return IPv4Header(
-            src=self.our_ip if src is None else IPv4Address(src),
+            src=self.our_ip if src is None else _address(src),
             dst=dst,
             protocol=protocol,
-            ttl=self.stack.config.default_ttl if ttl is None else ttl,
-            identification=identification,
+            ttl=self.default_ttl if ttl is None else ttl,
+            identification=self._take_identification(),
             dont_fragment=dont_fragment,
         )
+
+    def _take_identification(self) -> int:
+        identification = self._next_identification
+        self._next_identification = (identification + 1) % IDENTIFICATION_MODULUS
+        return identification
 
     def _send_fragments(
         self,

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from netstack.checksum import internet_checksum, pseudo_header_sum
+from netstack.checksum import internet_checksum, pseudo_header_sum_ints
 from netstack.errors import MalformedPacket
 from netstack.wire.ipv4 import PROTO_UDP
 
@@ -47,7 +47,7 @@ def parse(
     if not HEADER_LEN <= length <= len(view):
         raise MalformedPacket("bad_length")
     if checksum != NO_CHECKSUM and src is not None and dst is not None:
-        pseudo = pseudo_header_sum(src.packed, dst.packed, PROTO_UDP, length)
+        pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_UDP, length)
         if internet_checksum(view[:length], pseudo) != 0:
             raise MalformedPacket("bad_checksum")
     return UdpHeader(src_port, dst_port), view[HEADER_LEN:length]
@@ -75,7 +75,7 @@ def write_header(
     _HEADER.pack_into(buf, offset, header.src_port, header.dst_port, length, NO_CHECKSUM)
     if src is None or dst is None:
         return
-    pseudo = pseudo_header_sum(src.packed, dst.packed, PROTO_UDP, length)
+    pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_UDP, length)
     checksum = internet_checksum(memoryview(buf)[offset : offset + length], pseudo)
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum or ZERO_CHECKSUM_SENT_AS)
 

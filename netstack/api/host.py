@@ -61,6 +61,9 @@ class Host:
         self._wakes_per_pass = add_pass_hook is not None
         if add_pass_hook is not None:
             add_pass_hook(self._wake_sockets)
+        add_stop_hook = getattr(engine, "add_stop_hook", None)
+        if add_stop_hook is not None:
+            add_stop_hook(self._engine_stopped)
 
     @classmethod
     def open(cls, port_spec: str, cidr: str | IPv4Interface, *, mac: bytes | str | None = None,
@@ -187,17 +190,27 @@ class Host:
 
     def close(self) -> None:
         """Stop the engine. Blocked socket calls raise OSError(ENETDOWN). Idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            sockets = list(self._sockets.values())
-        for sock in sockets:
-            sock._network_down()
+        if not self._mark_down():
+            return
         if self._owns_engine:
             self.engine.close()
         else:
             self.engine.stop()
+
+    def _engine_stopped(self) -> None:
+        """The engine's loop ended without close() (stopped by its owner, or crashed)."""
+        self._mark_down()
+
+    def _mark_down(self) -> bool:
+        """Mark the host closed and wake every blocked call; False if it already was."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            sockets = list(self._sockets.values())
+        for sock in sockets:
+            sock._network_down()
+        return True
 
     def __enter__(self) -> Host:
         return self

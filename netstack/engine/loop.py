@@ -73,6 +73,7 @@ class Engine:
             if fd is not None:
                 self._poller.register(fd, select.POLLIN)
         self._stopping = False
+        self._stop_hooks: list[Callable[[], None]] = []
         self._stack_started = False
         self._thread: threading.Thread | None = None
         self._loop_thread_id: int | None = None
@@ -97,6 +98,13 @@ class Engine:
             self._loop_thread_id = None
             if self.capture is not None:
                 self.capture.flush()
+            # Whatever ended the loop (stop(), a crash, the end of a pcap), whoever waits on
+            # this stack must hear of it rather than wait forever.
+            for hook in self._stop_hooks:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - one bad hook must not hide the others
+                    log.exception("engine stop hook failed")
 
     def run_once(self, timeout: float | None = 0.0) -> None:
         """Wait for work (at most `timeout` seconds; None = until something happens), then do
@@ -173,6 +181,10 @@ class Engine:
 
         self.call_soon_threadsafe(run)
         return future.result(timeout)
+
+    def add_stop_hook(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` on the loop thread when the loop ends, however it ends."""
+        self._stop_hooks.append(fn)
 
     def add_pass_hook(self, fn: Callable[[float], None]) -> None:
         """Run fn(now) on the loop thread in every pass, after the frames received in it

@@ -235,6 +235,27 @@ def test_closing_the_host_wakes_blocked_calls_with_enetdown(hosts):
     sock.close()
 
 
+def test_an_engine_that_stops_on_its_own_wakes_blocked_calls_with_enetdown(hosts):
+    sock = hosts.b.socket(api.AF_INET, api.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", 7))
+    errors = []
+
+    def blocked_recv():
+        try:
+            sock.recv(100)
+        except OSError as exc:
+            errors.append(exc.errno)
+
+    waiting = threading.Thread(target=blocked_recv)
+    waiting.start()
+    assert wait_until(lambda: sock._waiters == 1)
+    hosts.b.engine.stop()  # not host.close(): the loop ends under the host's feet
+    waiting.join(TIMEOUT)
+    assert errors == [errno.ENETDOWN]
+    assert hosts.b.closed
+    sock.close()
+
+
 def test_closing_a_socket_wakes_its_blocked_recv_with_ebadf(hosts):
     sock = udp(hosts.b)
     sock.settimeout(None)
@@ -267,7 +288,7 @@ def test_so_rcvbuf_bounds_the_queue_and_drops_are_counted(hosts):
 
 
 def test_so_sndbuf_bounds_what_waits_for_the_loop_thread():
-    """With the loop stopped nothing drains: sends fill SO_SNDBUF, then EAGAIN or a wait
+    """With the loop held up nothing drains: sends fill SO_SNDBUF, then EAGAIN or a wait
     that ends when the loop runs again."""
     cable = unique_name("sndbuf")
     config = StackConfig(mac=bytes.fromhex("02000000aa01"), address="192.0.2.9/24")
@@ -280,7 +301,11 @@ def test_so_sndbuf_bounds_what_waits_for_the_loop_thread():
         sock.setsockopt(api.SOL_SOCKET, api.SO_SNDBUF, 1000)
         assert sock.getsockopt(api.SOL_SOCKET, api.SO_SNDBUF) == 1000
         sock.connect(("192.0.2.10", 7))
-        engine.stop()
+        # Hold the loop thread inside a control call (stopping it would close the host).
+        release = threading.Event()
+        held = threading.Event()
+        engine.call_soon_threadsafe(lambda stack, now: (held.set(), release.wait(TIMEOUT)))
+        assert held.wait(TIMEOUT)
         sent = 0
         with pytest.raises(BlockingIOError):
             while True:
@@ -296,7 +321,7 @@ def test_so_sndbuf_bounds_what_waits_for_the_loop_thread():
         waiting = threading.Thread(target=lambda: (sock.send(b"waits"), done.set()))
         waiting.start()
         assert wait_until(lambda: sock._waiters == 1)
-        engine.start()
+        release.set()
         assert done.wait(TIMEOUT)
         assert wait_until(lambda: sock.readiness() & api.POLLOUT)
         waiting.join(TIMEOUT)

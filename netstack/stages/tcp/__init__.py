@@ -31,7 +31,7 @@ Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
     RTTVAR       the smoothed mean deviation of the RTT
     RTO          retransmission timeout: SRTT + 4 RTTVAR, clamped, doubled on each expiry
     dupack       an ACK that acknowledges nothing new while data is outstanding
-    recover      snd_max when fast recovery started; recovery ends once it is acknowledged
+    recover      snd_max when fast recovery (or a timeout) started; recovery ends once it is acked
     persist      the timer that probes a closed (zero) window
     MSL          maximum segment lifetime; TIME-WAIT lasts 2 MSL
     SWS          silly window syndrome: tiny segments or windows, avoided on both sides

@@ -4,7 +4,10 @@
 The sender tells the algorithm what happened; the algorithm keeps `cwnd` and `ssthresh`:
 
     on_ack(bytes_acked, now)             new data acknowledged outside recovery
-    on_dupack(dupacks, flight_size, now) a duplicate ACK; the third one starts fast recovery
+    on_fast_retransmit(dupacks, flight_size, now)
+                                         the sender retransmitted on the `dupacks`-th duplicate
+                                         ACK (3, or fewer with Early Retransmit): recovery starts
+    on_dupack(now)                       a further duplicate ACK during fast recovery
     on_partial_ack(bytes_acked, now)     new data acknowledged during recovery, not all of it
     on_recovery_end(flight_size, now)    everything outstanding at the loss was acknowledged
     on_retransmit_timeout(flight_size, now)
@@ -31,7 +34,9 @@ class CongestionControl(Protocol):
 
     def on_ack(self, bytes_acked: int, now: float) -> None: ...
 
-    def on_dupack(self, dupacks: int, flight_size: int, now: float) -> None: ...
+    def on_fast_retransmit(self, dupacks: int, flight_size: int, now: float) -> None: ...
+
+    def on_dupack(self, now: float) -> None: ...
 
     def on_partial_ack(self, bytes_acked: int, now: float) -> None: ...
 
@@ -73,23 +78,25 @@ class Reno:
         # RFC 5681 §3.1 equation 4.
         self.ssthresh = max(flight_size // 2, 2 * self.mss)
 
-    def on_dupack(self, dupacks: int, flight_size: int, now: float) -> None:
-        if dupacks == DUPACK_THRESHOLD and not self.in_recovery:
-            # RFC 5681 §3.2 steps 2 and 3: halve, then inflate by the three segments that
-            # left the network.
-            self._halve(flight_size)
-            self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.mss
-            self.in_recovery = True
-        elif self.in_recovery:
-            self.cwnd += self.mss  # step 4: each further dupack means one more left
+    def on_fast_retransmit(self, dupacks: int, flight_size: int, now: float) -> None:
+        # RFC 5681 §3.2 steps 2 and 3: halve, then inflate by the segments that left the
+        # network, one per duplicate ACK (three, or fewer with RFC 5827's Early Retransmit).
+        self._halve(flight_size)
+        self.cwnd = self.ssthresh + dupacks * self.mss
+        self.in_recovery = True
+
+    def on_dupack(self, now: float) -> None:
+        self.cwnd += self.mss  # step 4: each further dupack means one more segment left
 
     def on_partial_ack(self, bytes_acked: int, now: float) -> None:
         # RFC 6582 §3.2 step 3: deflate by what was acked, add back one MSS.
         self.cwnd = max(self.cwnd - bytes_acked + self.mss, self.mss)
 
     def on_recovery_end(self, flight_size: int, now: float) -> None:
-        # RFC 6582 §3.2 step 3, full acknowledgment: min(ssthresh, FlightSize + SMSS).
-        self.cwnd = min(self.ssthresh, max(flight_size, 0) + self.mss)
+        # RFC 6582 §3.2 step 3, full acknowledgment, option 1: min(ssthresh,
+        # max(FlightSize, SMSS) + SMSS), so at least two segments even when nothing is left
+        # in flight (then option 2, ssthresh at once, would be one burst of it).
+        self.cwnd = min(self.ssthresh, max(flight_size, self.mss) + self.mss)
         self.in_recovery = False
         self._acked_in_avoidance = 0
 

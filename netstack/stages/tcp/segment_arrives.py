@@ -169,6 +169,8 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
 def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bool:
     """The fifth check. Returns False when the segment was dropped (or the TCB deleted)."""
     sender = conn.sender
+    # A FIN is not a duplicate ACK either (RFC 5681 §2): the sender sees it as length.
+    ack_len = seg_len + (1 if header.flags & FLAG_FIN else 0)
     seg_ack, seg_seq = Seq(header.ack), Seq(header.seq)
     state = conn.state
     if state == TcpState.SYN_RECEIVED:
@@ -180,7 +182,7 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bo
             # Like Linux, leave the connection half-open; our SYN-ACK will come again.
             conn.counters.bump("tcp.drop.accept_queue_full")
             return False
-        sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, seg_len, now)
+        sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now)
         conn.establish(now)
         return True
     # RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (our SND.MAX).
@@ -192,7 +194,7 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bo
         conn.counters.bump("tcp.drop.ack_too_old")
         conn.send_challenge_ack(now)
         return False
-    sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, seg_len, now)
+    sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now)
     if state == TcpState.FIN_WAIT_1 and sender.fin_acked:
         conn.state = TcpState.FIN_WAIT_2
         conn.event()

@@ -14,7 +14,16 @@ front of the bytearray, which CPython does without moving the rest.
 What may be sent (`output`) is bounded by the peer's window and the congestion window
 (RFC 5681), then shaped by Nagle's algorithm (RFC 9293 §3.7.4) and sender-side silly window
 avoidance (§3.8.6.2.1). Loss is repaired by the retransmission timer (RFC 6298, go-back-N
-from SND.UNA) and by fast retransmit with NewReno recovery (RFC 5681 §3.2, RFC 6582).
+from SND.UNA, paced by cwnd in slow start) and by fast retransmit with NewReno recovery
+(RFC 5681 §3.2, RFC 6582). Without SACK, a loss is only seen as duplicate ACKs, so three
+things make sure they come and are believed:
+
+    Limited Transmit (RFC 3042)   new data on the first two dupacks, so small windows bring three
+    Early Retransmit (RFC 5827)   fewer dupacks suffice when fewer than 4 segments are out and
+                                  nothing new can be sent
+    ACK heuristic (RFC 6582 §4.1) after a timeout, dupacks that cannot be answers to go-back-N
+                                  duplicates still trigger fast retransmit
+
 When the peer's window is closed the persist timer sends probes (§3.8.6.1).
 """
 
@@ -61,7 +70,8 @@ class Sender:
         self.snd_wl1 = iss  # SEG.SEQ of the segment that last updated snd_wnd
         self.snd_wl2 = iss  # SEG.ACK of that segment
         self.buffer_seq = iss + 1  # the SYN takes ISS; data starts after it
-        self.recover = iss  # RFC 6582: snd_max when the last recovery began
+        self.recover = iss  # RFC 6582: snd_max when the last recovery or timeout began
+        self.prev_highest_ack = iss  # RFC 6582 §4.1: snd_una before it last advanced
 
     # --- what is where -------------------------------------------------------------------
 
@@ -103,7 +113,7 @@ class Sender:
         while True:
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(self.buffer) - offset
-            window = min(self.snd_wnd, self.cc.cwnd)
+            window = min(self.snd_wnd, self.cc.cwnd + self._limited_transmit())
             usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
             if unsent > 0:
                 n = min(unsent, self.mss, usable)
@@ -155,12 +165,17 @@ class Sender:
             self.persist_timer.cancel()
             self.persist_timer = None
 
-    def _retransmit_first(self, now: float, limit: int | None = None) -> None:
+    def _retransmit_first(self, now: float) -> None:
         """Send the segment at snd_una again, leaving snd_nxt alone (fast retransmit)."""
         offset: int = self.snd_una - self.buffer_seq  # type: ignore[assignment]
-        n = min(len(self.buffer) - offset, self.mss if limit is None else limit)
+        n = min(len(self.buffer) - offset, self.mss)
         fin = self.fin_queued and offset + n == len(self.buffer)
         if n <= 0 and not fin:
+            return
+        if self.snd_nxt == self.snd_una:
+            # Go-back-N after a timeout was about to resend it: move on past it, so the
+            # next output does not send it twice.
+            self._send_data(offset, max(n, 0), fin, now)
             return
         self.conn.counters.bump("tcp.tx.retransmits")
         self.rtt_seq = None
@@ -208,6 +223,7 @@ class Sender:
             conn.give_up(now)
             return
         self.retries += 1
+        conn.counters.bump("tcp.tx.timeout")
         self.rto.backoff()
         self.rtt_seq = None
         self.dupacks = 0
@@ -265,7 +281,7 @@ class Sender:
                 del self.buffer[:data_acked]
             self.buffer_seq = self.buffer_seq + data_acked
             conn.event()  # room in the send buffer
-        self.snd_una = seg_ack
+        self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
         self.retries = 0
@@ -298,14 +314,58 @@ class Sender:
         if cc is None:
             return
         self.dupacks += 1
-        if self.dupacks == DUPACK_THRESHOLD and not cc.in_recovery:
-            # RFC 6582 §3.2 step 2: not when these dupacks are for data sent before an
-            # earlier recovery or timeout ended.
-            if self.snd_una > self.recover or self.recover == self.iss:
-                self.recover = self.snd_max
-                cc.on_dupack(self.dupacks, self.flight_size, now)
-                self.conn.counters.bump("tcp.tx.fast_retransmit")
-                self._retransmit_first(now)
-                self.arm_retransmit_timer(now)
-        elif cc.in_recovery:
-            cc.on_dupack(self.dupacks, self.flight_size, now)
+        if cc.in_recovery:
+            cc.on_dupack(now)  # RFC 5681 §3.2 step 4: one more segment left the network
+        elif self.dupacks >= self._dupack_threshold() and self._dupacks_mean_loss(cc.cwnd):
+            # RFC 5681 §3.2 steps 2-3 and RFC 6582 §3.2 step 2: fast retransmit, and
+            # NewReno recovery until everything sent so far is acknowledged. ssthresh comes
+            # from what is in the network: not the segments Limited Transmit sent beyond
+            # cwnd (RFC 5681 §3.2 step 2), nor, after a timeout, what go-back-N has not
+            # resent yet.
+            self.recover = self.snd_max
+            in_flight: int = min(self.snd_nxt - self.snd_una, cc.cwnd)  # type: ignore[type-var,assignment]
+            cc.on_fast_retransmit(self.dupacks, in_flight, now)
+            self.conn.counters.bump("tcp.tx.fast_retransmit")
+            self._retransmit_first(now)
+            self.arm_retransmit_timer(now)
+
+    def _dupack_threshold(self) -> int:
+        """Duplicate ACKs that mean a segment is lost: RFC 5681 §3.2's three, or fewer with
+        RFC 5827's (byte-based) Early Retransmit: when less than 4 * MSS is outstanding and
+        no duplicate ACK can release new data (§3.1, conditions 2.a and 2.b), three
+        duplicate ACKs may never come, so ER_thresh = ceiling(outstanding / MSS) - 1."""
+        outstanding: int = self.snd_nxt - self.snd_una  # type: ignore[assignment]
+        if self.mss < outstanding < 4 * self.mss and not self._new_data_sendable():
+            return -(-outstanding // self.mss) - 1
+        return DUPACK_THRESHOLD  # (one segment or less outstanding brings no dupacks)
+
+    def _dupacks_mean_loss(self, cwnd: int) -> bool:
+        """RFC 6582 §3.2 step 2: duplicate ACKs for data sent before the last timeout (or
+        recovery) may be the peer's answers to our go-back-N retransmissions of data it
+        already had; three of those must not start another fast retransmit."""
+        if self.snd_una > self.recover or self.recover == self.iss:
+            return True
+        # RFC 6582 §4.1, the ACK heuristic: when the last advance of the cumulative ACK was
+        # small (at most 4 * MSS), the peer was holding little data beyond the hole, so
+        # little of what we resent can be duplicates: these ACKs mean loss. The cwnd check
+        # keeps it from firing right after a timeout, when cwnd is one segment.
+        advance: int = self.snd_una - self.prev_highest_ack  # type: ignore[assignment]
+        return cwnd > self.mss and advance <= 4 * self.mss
+
+    def _new_data_sendable(self) -> bool:
+        """Whether there is data never sent that the peer's window has room for (RFC 3042
+        §2 and RFC 5827 §3.1 condition 2.b). During go-back-N, only old data is next."""
+        if self.snd_nxt != self.snd_max:
+            return False
+        new_data = len(self.buffer) - (self.snd_max - self.buffer_seq)  # type: ignore[operator]
+        room: int = self.snd_una + self.snd_wnd - self.snd_max  # type: ignore[assignment]
+        return new_data > 0 and room >= min(new_data, self.mss)
+
+    def _limited_transmit(self) -> int:
+        """RFC 3042 §2 (and RFC 5681 §3.2 step 1): on each of the first two duplicate ACKs,
+        send one segment of new data beyond cwnd (cwnd itself is unchanged), so that a
+        small window still brings the three duplicate ACKs fast retransmit needs."""
+        in_recovery = self.cc is not None and self.cc.in_recovery
+        if 0 < self.dupacks < DUPACK_THRESHOLD and not in_recovery and self.snd_nxt == self.snd_max:
+            return self.dupacks * self.mss
+        return 0

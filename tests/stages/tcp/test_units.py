@@ -163,15 +163,25 @@ class TestReno:
 
     def test_fast_recovery(self):
         cc = Reno(1000)
-        cc.on_dupack(1, 20000, 0)
-        cc.on_dupack(2, 20000, 0)
         assert not cc.in_recovery
-        cc.on_dupack(3, 20000, 0)
+        cc.on_fast_retransmit(3, 20000, 0)
         assert cc.in_recovery and cc.ssthresh == 10000 and cc.cwnd == 13000
-        cc.on_dupack(4, 20000, 0)
+        cc.on_dupack(0)
         assert cc.cwnd == 14000
         cc.on_recovery_end(15000, 0)
         assert cc.cwnd == 10000 and not cc.in_recovery
+
+    def test_early_retransmit_inflates_by_its_duplicate_acks(self):
+        cc = Reno(1000)
+        cc.on_fast_retransmit(2, 3000, 0)  # RFC 5827: two duplicate ACKs, three segments out
+        assert cc.ssthresh == 2000 and cc.cwnd == 4000
+
+    def test_full_ack_with_nothing_in_flight_leaves_two_segments(self):
+        # RFC 6582 §3.2 step 3: min(ssthresh, max(FlightSize, SMSS) + SMSS)
+        cc = Reno(1000)
+        cc.on_fast_retransmit(3, 20000, 0)
+        cc.on_recovery_end(0, 0)
+        assert cc.cwnd == 2000 and not cc.in_recovery
 
     def test_timeout(self):
         cc = Reno(1000)

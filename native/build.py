@@ -19,7 +19,8 @@ PACKAGE_DIR = REPO_ROOT / "netstack" / "native"
 MODULE_NAME = "netstack.native._native"
 
 # What Python may call. The structs stay opaque: Python only ever holds pointers to them.
-# ns_ring_set_position and ns_selftest.c (gates, stress loops) are hooks for the tests.
+# The pool and the I/O engine (ns_pool.h, ns_engine.h) are what the native engine
+# (netstack/engine/native_loop.py) drives. ns_ring_set_position and ns_selftest.c (gates, stress loops) are hooks for the tests.
 CDEF = """
 typedef struct ns_ring ns_ring;
 #define NS_RING_SP ...
@@ -54,6 +55,33 @@ void ns_ring_stress_produce(ns_ring *r, uint32_t producer_id, uint32_t count,
                             uint32_t max_burst, uint32_t seed, ns_gate *gate);
 void ns_ring_stress_consume(ns_ring *r, uintptr_t *out, uint32_t count, uint32_t max_burst,
                             uint32_t seed, ns_gate *gate);
+
+typedef struct ns_pool ns_pool;
+ns_pool *ns_pool_create(uint32_t count, uint32_t buf_size, uint8_t *memory);
+void ns_pool_free(ns_pool *pool);
+unsigned ns_pool_get_burst(ns_pool *pool, uintptr_t *indices, unsigned n);
+unsigned ns_pool_put_bulk(ns_pool *pool, const uintptr_t *indices, unsigned n);
+unsigned ns_pool_available(const ns_pool *pool);
+uint32_t ns_pool_count(const ns_pool *pool);
+uint32_t ns_pool_buf_size(const ns_pool *pool);
+
+typedef struct ns_engine ns_engine;
+#define NS_WORD_OFF_SHIFT ...
+#define NS_WORD_LEN_SHIFT ...
+#define NS_ENGINE_MAX_BURST ...
+#define NS_PORT_FD ...
+#define NS_PORT_PACKET ...
+#define NS_STAT_COUNT ...
+ns_engine *ns_engine_create(int port_fd, int port_kind, ns_pool *pool, ns_ring *in_ring,
+                            ns_ring *out_ring, uint32_t headroom, unsigned burst,
+                            int busy_poll);
+int ns_engine_start(ns_engine *engine);
+void ns_engine_stop(ns_engine *engine);
+void ns_engine_free(ns_engine *engine);
+void ns_engine_kick(ns_engine *engine);
+unsigned ns_engine_consumer_idle(ns_engine *engine);
+int ns_engine_rx_fd(const ns_engine *engine);
+void ns_engine_stats(const ns_engine *engine, uint64_t *out);
 
 uint16_t ns_ones_complement_sum(const void *data, size_t len, uint64_t initial);
 uint16_t ns_internet_checksum(const void *data, size_t len, uint64_t initial);

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--route", action="append", dest="routes", metavar="CIDR=VIA",
                      help="static route (repeatable)")
     run.add_argument("--arp", action="append", metavar="IP=MAC", help="static ARP entry (repeatable)")
+    run.add_argument("--engine", choices=("python", "native"),
+                     help="python (default): the loop does the port I/O itself; native: a C "
+                     "thread does it without the GIL (tap: and afpacket: ports)")
+    run.add_argument("--busy-poll", action="store_true", default=None,
+                     help="never sleep: poll the port in a loop, DPDK-style (lowest latency, "
+                     "a full core per spinning thread)")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -119,7 +125,7 @@ def run_command(args: argparse.Namespace) -> int:
     file_settings = load_toml(args.config) if args.config else None
     flags = {name: getattr(args, name, None) for name in (
         "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports",
-        "kni_udp_ports", "services", "routes", "arp")}
+        "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll")}
     options = build_run_options(flags, file_settings)
     if args.print_config:
         print(options.describe())
@@ -144,7 +150,14 @@ def serve(options) -> int:
         raise NetstackError(f"the protocol stack is not available in this checkout ({e})") from None
 
     counters = Counters()
-    pool = MbufPool(4096)
+    if options.engine == "native":
+        from netstack.engine.native_loop import NativeEngine as engine_class
+        from netstack.engine.native_pool import NativeMbufPool
+
+        pool: MbufPool = NativeMbufPool(4096)
+    else:
+        engine_class = Engine
+        pool = MbufPool(4096)
     stack = Stack(options.stack_config(), pool, counters)
     opened: list = []  # closed in reverse order, whatever happens
     engine = None
@@ -157,7 +170,8 @@ def serve(options) -> int:
         capture = Capture(options.capture) if options.capture else None
         if capture is not None:
             opened.append(capture)
-        engine = Engine(stack, port, pool, kni=kni, capture=capture)
+        engine = engine_class(stack, port, pool, kni=kni, capture=capture,
+                              busy_poll=options.busy_poll)
 
         def ready() -> None:
             print(f"ready {options.address} on {port.name} mac {format_mac(options.mac)}", flush=True)

@@ -15,6 +15,8 @@ In the spirit of F-Stack's config.ini, everything a flag sets can live in a file
     services = ["udp-echo:7", "daytime:13"]
     routes = { "198.51.100.0/24" = "192.0.2.1" }   # or ["198.51.100.0/24=192.0.2.1"]
     arp = { "192.0.2.1" = "02:00:c0:00:02:01" }    # or ["192.0.2.1=02:..."]
+    engine = "python"                  # or "native": port I/O on a C thread (tap, afpacket)
+    busy_poll = false                  # true: the loop never sleeps (lowest latency)
 
 Flags given on the command line override the file, key by key. Every problem is reported as a
 ConfigError with one line that names the setting.
@@ -29,8 +31,9 @@ from netstack.services import SERVICES
 
 SETTINGS = (
     "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports", "kni_udp_ports",
-    "services", "routes", "arp",
+    "services", "routes", "arp", "engine", "busy_poll",
 )
+ENGINES = ("python", "native")
 MIN_MTU = 576  # the smallest datagram every IPv4 host must accept (RFC 791)
 MAX_MTU = 9000
 # name -> default port, from the services' own registry (which imports nothing heavy).
@@ -54,6 +57,8 @@ class RunOptions:
     services: tuple[tuple[str, int], ...] = ()
     routes: tuple[tuple[IPv4Network, IPv4Address], ...] = ()
     static_arp: dict[IPv4Address, bytes] = field(default_factory=dict)
+    engine: str = "python"
+    busy_poll: bool = False
 
     def stack_config(self):
         """The StackConfig these options describe."""
@@ -73,6 +78,9 @@ class RunOptions:
             f'mac = "{format_mac(self.mac)}"',
             f"mtu = {self.mtu}",
         ]
+        if self.engine != "python" or self.busy_poll:
+            lines.append(f'engine = "{self.engine}"')
+            lines.append(f"busy_poll = {'true' if self.busy_poll else 'false'}")
         if self.gateway:
             lines.append(f'gateway = "{self.gateway}"')
         if self.capture:
@@ -122,6 +130,16 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         check_port_spec(str(merged["kni"]), "kni", kinds=("tap",))
     address = parse_cidr(merged["ip"])
     mac = parse_mac_setting(merged["mac"]) if merged.get("mac") else mac_from_ip(address.ip)
+    engine = str(merged.get("engine", "python"))
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r} (use python or native)")
+    if engine == "native":
+        from netstack.engine.native_loop import check_supported
+
+        check_supported(str(merged["port"]))
+    busy_poll = merged.get("busy_poll", False)
+    if not isinstance(busy_poll, bool):
+        raise ConfigError(f"bad busy_poll {busy_poll!r}: expected true or false")
     mtu = _integer(merged.get("mtu", 1500), "mtu")
     if not MIN_MTU <= mtu <= MAX_MTU:
         raise ConfigError(f"bad mtu {mtu}: expected {MIN_MTU} to {MAX_MTU}")
@@ -138,6 +156,8 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         services=parse_services(merged.get("services", ())),
         routes=tuple(parse_route(r) for r in _pairs(merged.get("routes", ()))),
         static_arp=dict(parse_arp(a) for a in _pairs(merged.get("arp", ()))),
+        engine=engine,
+        busy_poll=busy_poll,
     )
 
 

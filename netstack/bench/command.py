@@ -173,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_udp_size,
         help=f"UDP payload size (default: {DEFAULT.udp_size})",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("python", "native"),
+        help="the I/O engine `netstack run` uses in the TAP benchmarks (default: python)",
+    )
+    parser.add_argument(
+        "--busy-poll",
+        action="store_true",
+        default=None,
+        help="run `netstack run --busy-poll` in the TAP benchmarks (the loop never sleeps)",
+    )
     return parser
 
 
@@ -186,6 +197,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "udp_size": args.udp_size,
         "tcp_bytes": args.tcp_mb,
         "tcp_cycles": args.tcp_cycles,
+        "engine": args.engine,
+        "busy_poll": args.busy_poll,
     }
     return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 

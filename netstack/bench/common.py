@@ -46,6 +46,13 @@ class Settings:
     tcp_cycles: int = 300  # connect/echo/close cycles per round
     tcp_loss_rounds: int = 1  # rounds of the 5%-loss transfers (the slowest workload)
     tcp_loss_bytes: int = 20_000_000  # bytes per 5%-loss transfer (the loss test's size)
+    engine: str = "python"  # `netstack run --engine` in the TAP benchmarks
+    busy_poll: bool = False  # `netstack run --busy-poll` in the TAP benchmarks
+
+    def run_options(self) -> tuple[str, ...]:
+        """The `netstack run` options these settings ask for (nothing for the defaults)."""
+        options = ("--engine", self.engine) if self.engine != "python" else ()
+        return (*options, "--busy-poll") if self.busy_poll else options
 
 
 DEFAULT = Settings(rounds=5, round_seconds=0.15, ping_count=300, udp_seconds=0.5)

@@ -49,7 +49,7 @@ def bench_ping(settings: Settings) -> list[Result]:
         except (NamespaceError, BenchError) as exc:
             raise BenchError(f"C responder failed: {exc}") from exc
         try:
-            stack_ns = namespaces.enter_context(responder_on_tap(tap.netstack_run_command()))
+            stack_ns = namespaces.enter_context(responder_on_tap(tap.netstack_run_command(*settings.run_options())))
         except (NamespaceError, BenchError) as exc:
             # Still measure the yardstick: its figure tells whether the machine is sane.
             c_only = ping_round(c_ns, per_round)

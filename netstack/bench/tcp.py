@@ -150,7 +150,8 @@ def bench_tcp(settings: Settings) -> list[Result]:
         except (NamespaceError, BenchError) as exc:
             raise BenchError(f"the Linux veth reference failed to start: {exc}") from exc
         try:
-            stack_ns = stack.enter_context(responder_on_tap(tap.netstack_run_command(*SERVICES)))
+            command = tap.netstack_run_command(*SERVICES, *settings.run_options())
+            stack_ns = stack.enter_context(responder_on_tap(command))
             one_segment_per_packet(stack_ns, _tap_device(stack_ns))
         except (NamespaceError, BenchError) as exc:
             raise BenchError(f"netstack run {' '.join(SERVICES)} failed to start: {exc}") from exc

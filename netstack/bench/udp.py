@@ -126,7 +126,7 @@ def bench_udp(settings: Settings) -> list[Result]:
             raise BenchError(f"C responder failed: {exc}") from exc
         try:
             stack_ns = namespaces.enter_context(
-                responder_on_tap(tap.netstack_run_command("--service", SERVICE))
+                responder_on_tap(tap.netstack_run_command("--service", SERVICE, *settings.run_options()))
             )
             # A first short run proves the echo service answers before anything is timed.
             run_driver(stack_ns, driver, 1, settings.udp_size, DRIVER_WARMUP)

@@ -10,7 +10,13 @@ It has the shape of a DPDK run-to-completion pipeline. Each pass:
     6. transmit   out ring -> port.tx_burst
 
 and then it sleeps in poll() on the port, the KNI device and a wakeup eventfd, until a frame
-arrives, another thread wakes it, or the stack's next timer falls due. It never spins.
+arrives, another thread wakes it, or the stack's next timer falls due. It never spins, unless
+asked to (`busy_poll=True`: DPDK-style polling, the lowest latency for a whole core).
+
+Steps 2 and 6 are the only ones that touch the port. `NativeEngine` (native_loop.py) replaces
+just those (`_receive_port`, `_take_received`, `_enqueue`, `_transmit`, `_sleep`) with a C
+thread that does the port I/O without the GIL; everything else, the dispatch into the stack
+above all, is this class's code in both engines.
 
 Rings carry mbuf indices, not Python objects, exactly as DPDK rings carry mbuf pointers: the
 same rings could be fed by a native I/O thread. Each ring here has one producer and one
@@ -38,7 +44,7 @@ ControlFn = Callable[[Any, float], Any]  # fn(stack, now), run on the loop threa
 
 class Engine:
     def __init__(self, stack, port, pool: MbufPool, kni=None, clock=None, capture=None,
-                 burst: int = 32, ring_size: int = 1024) -> None:
+                 burst: int = 32, ring_size: int = 1024, busy_poll: bool = False) -> None:
         self.stack = stack
         self.port = port
         self.pool = pool
@@ -46,6 +52,7 @@ class Engine:
         self.clock = clock if clock is not None else MonotonicClock()
         self.capture = capture
         self.burst = burst
+        self.busy_poll = busy_poll
         self.counters = stack.counters
         self.in_ring = Ring(ring_size, single_producer=True, single_consumer=True)
         self.out_ring = Ring(ring_size, single_producer=True, single_consumer=True)
@@ -69,7 +76,7 @@ class Engine:
         # read after a producer queues its work, so a wakeup is never lost (see _wake).
         self._sleeping = False
         self._poller = select.poll()
-        for fd in (port.fileno(), kni.fileno() if kni else None, self._wakeup):
+        for fd in (self._open_io(), kni.fileno() if kni else None, self._wakeup):
             if fd is not None:
                 self._poller.register(fd, select.POLLIN)
         self._stopping = False
@@ -111,14 +118,13 @@ class Engine:
         one pass. Tests drive a VirtualClock engine with run_once() and clock.advance()."""
         if not self._stack_started:
             self._stack_started = True
+            self._start_io()
             self.stack.start(self.clock.now())
         self._sleeping = True
         wait = self._time_to_wait(timeout)
         woken = False
         if wait != 0:
-            if self.capture is not None:
-                self.capture.flush()  # about to sleep: a good moment to make the file current
-            ready = self._poller.poll(None if wait is None else math.ceil(wait * 1000))
+            ready = self._sleep(wait)
             woken = any(fd == self._wakeup for fd, _ in ready)
         self._sleeping = False
         self._one_pass(woken)
@@ -240,21 +246,14 @@ class Engine:
                 log.exception("control callable failed")
 
     def _receive(self, now: float) -> None:
-        mbufs = self.port.rx_burst(self.pool, self.burst)
-        if mbufs:
-            self.counters.bump("port.rx", len(mbufs))
-            if self.capture is not None:
-                for m in mbufs:
-                    self.capture.record(m.data(), now)
-            self._enqueue(self.in_ring, mbufs, "ring.drop.in_full")
+        self._receive_port(now)
         if self.kni is not None:
             from_kernel = self.kni.from_kernel(self.pool, self.burst)
             if from_kernel:
                 self._enqueue(self.out_ring, from_kernel, "ring.drop.out_full")
 
     def _dispatch(self, now: float) -> None:
-        for index in self.in_ring.dequeue_burst(self.burst):
-            m = self.pool.get(index)
+        for m in self._take_received(now):
             try:
                 self.stack.receive(m.data(), now)
             except Exception:
@@ -279,6 +278,31 @@ class Engine:
             else:
                 self.counters.bump("kni.drop.no_device")
 
+    # ----------------------------------------------------------------- port I/O (Python engine)
+    def _open_io(self) -> int | None:
+        """Set up the port I/O; returns the fd to poll for received frames."""
+        return self.port.fileno()
+
+    def _start_io(self) -> None:
+        """Called once, as the loop starts (the native engine starts its thread here)."""
+
+    def _receive_port(self, now: float) -> None:
+        mbufs = self.port.rx_burst(self.pool, self.burst)
+        if mbufs:
+            self.counters.bump("port.rx", len(mbufs))
+            if self.capture is not None:
+                for m in mbufs:
+                    self.capture.record(m.data(), now)
+            self._enqueue(self.in_ring, mbufs, "ring.drop.in_full")
+
+    def _take_received(self, now: float) -> list[Mbuf]:
+        """Up to one burst of received frames, from the in ring."""
+        get = self.pool.get
+        return [get(index) for index in self.in_ring.dequeue_burst(self.burst)]
+
+    def _received_waiting(self) -> int:
+        return self.in_ring.count()
+
     def _transmit(self, now: float) -> None:
         while True:
             indices = self.out_ring.dequeue_burst(self.burst)
@@ -297,9 +321,16 @@ class Engine:
             self.pool.free(m)
 
     # ----------------------------------------------------------------- sleeping
+    def _sleep(self, wait: float | None) -> list[tuple[int, int]]:
+        """Block in poll() for at most `wait` seconds (None = until woken); the ready fds."""
+        if self.capture is not None:
+            self.capture.flush()  # about to sleep: a good moment to make the file current
+        return self._poller.poll(None if wait is None else math.ceil(wait * 1000))
+
     def _time_to_wait(self, timeout: float | None) -> float | None:
         """0 when work is already waiting; else until the earliest deadline (None = forever)."""
-        if self._stopping or self._control or self.in_ring.count() or self.stack.outgoing:
+        if (self.busy_poll or self._stopping or self._control or self.stack.outgoing
+                or self._received_waiting()):
             return 0
         deadlines = [self.stack.next_deadline()]
         port_deadline = getattr(self.port, "next_deadline", None)

@@ -1,6 +1,8 @@
 """Packet buffers with headroom, in the manner of DPDK's rte_mbuf.
 
-A buffer is a fixed bytearray. The packet occupies `buf[data_off : data_off + data_len]`.
+A buffer is a fixed bytearray, or a writable memoryview of the same length over native memory
+(the native engine's pool, `native_pool.py`): code treats both alike, since it only reads,
+slices, slice-assigns same-length data, and `struct.pack_into`s. The packet occupies `buf[data_off : data_off + data_len]`.
 Sending builds the payload first, then each layer *prepends* its header into the headroom in
 front of it, so payload bytes are never moved. Receiving strips headers with `adj`, again
 without copying.
@@ -26,9 +28,10 @@ class Mbuf:
 
     __slots__ = ("index", "buf", "data_off", "data_len", "port")
 
-    def __init__(self, index: int = -1, size: int = BUFFER_SIZE) -> None:
+    def __init__(self, index: int = -1, size: int = BUFFER_SIZE,
+                 buf: bytearray | memoryview | None = None) -> None:
         self.index = index
-        self.buf = bytearray(size)
+        self.buf = bytearray(size) if buf is None else buf
         self.data_off = HEADROOM
         self.data_len = 0
         self.port = 0  # which port it arrived on (0 = the main port, 1 = KNI)

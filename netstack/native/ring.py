@@ -69,6 +69,11 @@ class Ring:
         self._consumer = _Scratch(single_consumer, size)
 
     @property
+    def handle(self):
+        """The `ns_ring *` cdata, for C code that uses this ring (the native I/O engine)."""
+        return self._ring
+
+    @property
     def capacity(self) -> int:
         """How many entries the ring holds when full (equal to `size`)."""
         return self._capacity

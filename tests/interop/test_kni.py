@@ -6,6 +6,8 @@ gives it 2001:db8::2. An IPv6 ping from `peer` crosses the stack, reaches `host`
 the KNI device, and the replies come back out through the stack's port.
 """
 
+import pytest
+
 from netstack.netns import Namespace, unique_name
 from tests.capture_check import assert_capture_clean
 from tests.interop.kernel_peer import KernelPeer, ping_ok, requires_root
@@ -13,9 +15,11 @@ from tests.interop.kernel_peer import KernelPeer, ping_ok, requires_root
 pytestmark = requires_root
 
 
-def test_ipv6_ping_crosses_the_stack_through_kni(tmp_path):
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_ipv6_ping_crosses_the_stack_through_kni(tmp_path, engine):
     kni = unique_name("kni")
-    with Namespace("nshost") as host, KernelPeer(tmp_path, "--kni", f"tap:{kni}") as peer:
+    with Namespace("nshost") as host, KernelPeer(tmp_path, "--kni", f"tap:{kni}",
+                                                 "--engine", engine) as peer:
         peer.run("ip", "link", "set", "dev", kni, "netns", host.name, check=True)
         host.run(["ip", "-6", "address", "add", "2001:db8::2/64", "dev", kni, "nodad"])
         host.link_up(kni)

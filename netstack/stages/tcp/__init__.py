@@ -6,6 +6,7 @@
     rto.py             the retransmission timeout (RFC 6298)
     congestion.py      the congestion control interface, and Reno/NewReno
     sender.py          send buffer, output, retransmission, fast recovery, persist
+    tlp.py             the tail loss probe (RFC 8985 §7, without SACK)
     receiver.py        receive buffer, reassembly, window, delayed ACK
     connection.py      the TCB: state, application side, keepalive, TIME-WAIT
     segment_arrives.py RFC 9293 §3.10.7, check by check
@@ -33,6 +34,7 @@ Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
     dupack       an ACK that acknowledges nothing new while data is outstanding
     recover      snd_max when fast recovery (or a timeout) started; recovery ends once it is acked
     persist      the timer that probes a closed (zero) window
+    PTO          probe timeout: when a tail loss probe goes out, about 2 SRTT (RFC 8985)
     MSL          maximum segment lifetime; TIME-WAIT lasts 2 MSL
     SWS          silly window syndrome: tiny segments or windows, avoided on both sides
     challenge ACK  RFC 5961's reply to a RST or SYN that is in the window but not exact

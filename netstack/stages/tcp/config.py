@@ -49,6 +49,7 @@ class TcpConfig:
     challenge_ack_limit: int = 1000  # challenge ACKs per second, stack-wide (RFC 5961 §7)
     fin_wait_2_timeout: float = 60.0  # orphaned FIN-WAIT-2 connections die (tcp_fin_timeout)
     max_out_of_order: int = 256  # separate out-of-order blocks held per connection
+    tail_loss_probe: bool = True  # RFC 8985 §7 (tlp.py); Linux: net.ipv4.tcp_early_retrans
     rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF
     sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF
     keepalive_idle: float = 7200.0

@@ -24,7 +24,9 @@ things make sure they come and are believed:
     ACK heuristic (RFC 6582 §4.1) after a timeout, dupacks that cannot be answers to go-back-N
                                   duplicates still trigger fast retransmit
 
-When the peer's window is closed the persist timer sends probes (§3.8.6.1).
+When the last segments of a flight or their ACKs are lost, no duplicate ACK comes at all: a
+Tail Loss Probe (RFC 8985 §7, tlp.py) draws an ACK after about two round trips instead of
+waiting out the RTO. When the peer's window is closed the persist timer sends probes (§3.8.6.1).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
 from netstack.stages.tcp.rto import RtoEstimator
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import SENDING_STATES
+from netstack.stages.tcp.tlp import TailLossProbe
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:
@@ -60,6 +63,10 @@ class Sender:
         self.rtt_time = 0.0
         self.retransmit_timer: Timer | None = None
         self.persist_timer: Timer | None = None
+        self.tlp = TailLossProbe(self)
+        # After a timeout, until everything sent before it is acknowledged (RFC 6582's
+        # recover): go-back-N repairs, and no tail loss probe is armed (RFC 8985 §7.2).
+        self.in_timeout_recovery = False
 
     def set_iss(self, iss: Seq) -> None:
         """Our initial sequence number (chosen once the connection's ports are known)."""
@@ -100,6 +107,7 @@ class Sender:
             if timer is not None:
                 timer.cancel()
         self.retransmit_timer = self.persist_timer = None
+        self.tlp.cancel()
 
     # --- sending -------------------------------------------------------------------------
 
@@ -139,6 +147,8 @@ class Sender:
         if self.snd_max != self.snd_una:
             if self.retransmit_timer is None:
                 self.arm_retransmit_timer(now)
+            if sent:
+                self.tlp.arm(now)
         elif self.has_something_to_send() and self.persist_timer is None:
             self.persist_timer = conn.stack.timers.schedule(now + self.rto.rto, self._persist)
         return sent
@@ -228,6 +238,7 @@ class Sender:
         self.rtt_seq = None
         self.dupacks = 0
         self.recover = self.snd_max
+        self.tlp.cancel()
         if conn.resend_syn(now):
             self.arm_retransmit_timer(now)
             return
@@ -235,6 +246,7 @@ class Sender:
             return
         if self.cc is not None:
             self.cc.on_retransmit_timeout(self.flight_size, now)
+        self.in_timeout_recovery = True
         self.snd_nxt = self.snd_una
         if self.output(now) == 0:
             self._probe(now)  # the window is closed: this is a zero-window probe
@@ -285,6 +297,8 @@ class Sender:
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
         self.retries = 0
+        if seg_ack >= self.recover:
+            self.in_timeout_recovery = False
         if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
             self.rto.on_sample(now - self.rtt_time)
             self.rtt_seq = None
@@ -306,8 +320,10 @@ class Sender:
             if self.retransmit_timer is not None:
                 self.retransmit_timer.cancel()
                 self.retransmit_timer = None
+            self.tlp.cancel()
         else:
             self.arm_retransmit_timer(now)
+            self.tlp.arm(now)
 
     def _duplicate_ack(self, now: float) -> None:
         cc = self.cc
@@ -328,6 +344,7 @@ class Sender:
             self.conn.counters.bump("tcp.tx.fast_retransmit")
             self._retransmit_first(now)
             self.arm_retransmit_timer(now)
+            self.tlp.cancel()
 
     def _dupack_threshold(self) -> int:
         """Duplicate ACKs that mean a segment is lost: RFC 5681 §3.2's three, or fewer with

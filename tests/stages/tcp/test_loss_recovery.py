@@ -7,6 +7,7 @@ The stack sends full segments of MSS bytes; segment i starts at `s.peer_ack + i 
 peer acknowledges with `ack_segments(s, n)` (everything before segment n) and repeats an ACK
 to make a duplicate one."""
 
+from netstack.stages.tcp import TcpConfig
 from netstack.wire.tcp import FLAG_ACK
 
 from .states import Scene, established
@@ -15,10 +16,18 @@ ACK = FLAG_ACK
 MSS = 1460
 
 
-def start(segments_written: int, segments_expected: int) -> Scene:
+NO_PROBE = TcpConfig(tail_loss_probe=False)
+
+
+def start(segments_written: int, segments_expected: int, config: TcpConfig = NO_PROBE,
+          srtt: float | None = None) -> Scene:
     """An established connection that wrote `segments_written` full segments (Nagle off)
-    and sent the first `segments_expected` of them, as cwnd allowed."""
-    s = established()
+    and sent the first `segments_expected` of them, as cwnd allowed. These transcripts are
+    about what follows a timeout, so by default the tail loss probe that would come first
+    is off (test_tail_loss_probe.py shows it). `srtt` replaces the handshake's estimate."""
+    s = established(config)
+    if srtt is not None:
+        s.conn.sender.rto.srtt = srtt
     s.conn.options.nodelay = True
     s.conn.write_app(b"".join(bytes([65 + i % 26]) * MSS for i in range(segments_written)))
     s.conn.app_did_write(s.now)

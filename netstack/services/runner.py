@@ -98,41 +98,39 @@ def _serve_ready(sock: Any, handler: DatagramHandler) -> None:
             log.info("service on %s: %s", sock.getsockname(), exc)
 
 
-class ServiceRunner:
-    """serve_datagrams on a background thread: start() returns once every port is bound (or
-    raises why one could not be); stop() ends the loop and waits for it."""
+class ServiceThread:
+    """One service loop on a background thread: start() returns once every port is bound
+    (or raises why one could not be); stop() ends the loop and waits for it.
 
-    def __init__(self, host: Any, bindings: Sequence[Binding]) -> None:
-        self.host = host
-        self.bindings = list(bindings)
+    `serve(stop, on_ready)` is the loop: it binds, calls on_ready(), and returns once the
+    `stop` event is set."""
+
+    def __init__(self, serve: Callable[[threading.Event, Callable[[], None]], None],
+                 name: str) -> None:
+        self._serve = serve
+        self.name = name
         self.error: BaseException | None = None  # what ended the loop, if not stop()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
-        """From (name, port) pairs as `netstack run --service NAME:PORT` gives them."""
-        from netstack.services import make_handler
-
-        return cls(host, [(make_handler(name), port) for name, port in services])
-
     def start(self, timeout: float = 10.0) -> None:
-        self._thread = threading.Thread(target=self._main, name="services", daemon=True)
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             self.stop()
-            raise TimeoutError(f"services did not start within {timeout:g} s")
+            raise TimeoutError(f"{self.name} did not start within {timeout:g} s")
         if self.error is not None:
             self._thread.join(timeout)
+            self._thread = None
             raise self.error
 
     def _main(self) -> None:
         try:
-            serve_datagrams(self.host, self.bindings, self._stop, on_ready=self._ready.set)
+            self._serve(self._stop, self._ready.set)
         except BaseException as exc:  # noqa: BLE001 - handed to start() or read by the owner
             self.error = exc
-            log.exception("services stopped by an error")
+            log.exception("%s stopped by an error", self.name)
         finally:
             self._ready.set()  # wake start() even when binding failed
 
@@ -141,16 +139,35 @@ class ServiceRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                raise TimeoutError(f"services did not stop within {timeout:g} s")
+                raise TimeoutError(f"{self.name} did not stop within {timeout:g} s")
             self._thread = None
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> ServiceRunner:
+    def __enter__(self) -> ServiceThread:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class ServiceRunner(ServiceThread):
+    """serve_datagrams on a background thread (see ServiceThread)."""
+
+    def __init__(self, host: Any, bindings: Sequence[Binding]) -> None:
+        self.host = host
+        self.bindings = list(bindings)
+        super().__init__(
+            lambda stop, on_ready: serve_datagrams(host, self.bindings, stop, on_ready=on_ready),
+            name="services",
+        )
+
+    @classmethod
+    def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
+        """From (name, port) pairs as `netstack run --service NAME:PORT` gives them."""
+        from netstack.services import make_handler
+
+        return cls(host, [(make_handler(name), port) for name, port in services])

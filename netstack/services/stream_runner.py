@@ -149,11 +149,13 @@ class ServiceRunner:
         streams = [(h, p) for h, p in self.bindings if is_stream_handler(h)]
         datagrams = [(h, p) for h, p in self.bindings if not is_stream_handler(h)]
         self._datagrams = datagram_runner.ServiceRunner(host, datagrams) if datagrams else None
-        self._streams = streams
-        self._stream_error: BaseException | None = None
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._streams = (
+            datagram_runner.ServiceThread(
+                lambda stop, on_ready: serve_streams(host, streams, stop, on_ready=on_ready),
+                name="stream-services",
+            )
+            if streams else None
+        )
 
     @classmethod
     def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
@@ -167,50 +169,30 @@ class ServiceRunner:
     @property
     def error(self) -> BaseException | None:
         """What ended a loop, if not stop()."""
-        if self._stream_error is not None:
-            return self._stream_error
-        return self._datagrams.error if self._datagrams is not None else None
+        for part in (self._streams, self._datagrams):
+            if part is not None and part.error is not None:
+                return part.error
+        return None
 
     def start(self, timeout: float = 10.0) -> None:
         if self._datagrams is not None:
             self._datagrams.start(timeout)
-        if not self._streams:
-            return
-        self._thread = threading.Thread(target=self._main, name="stream-services", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise TimeoutError(f"services did not start within {timeout:g} s")
-        if self._stream_error is not None:
-            self._thread.join(timeout)
-            self.stop()
-            raise self._stream_error
-
-    def _main(self) -> None:
-        try:
-            serve_streams(self.host, self._streams, self._stop, on_ready=self._ready.set)
-        except BaseException as exc:  # noqa: BLE001 - handed to start() or read by the owner
-            self._stream_error = exc
-            log.exception("stream services stopped by an error")
-        finally:
-            self._ready.set()  # wake start() even when binding failed
+        if self._streams is not None:
+            try:
+                self._streams.start(timeout)
+            except BaseException:
+                self.stop()
+                raise
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise TimeoutError(f"services did not stop within {timeout:g} s")
-            self._thread = None
-        if self._datagrams is not None:
-            self._datagrams.stop(timeout)
+        for part in (self._streams, self._datagrams):
+            if part is not None:
+                part.stop(timeout)
 
     @property
     def running(self) -> bool:
         """Every part that was started is still serving (false once one has died)."""
-        streams = not self._streams or (self._thread is not None and self._thread.is_alive())
-        datagrams = self._datagrams is None or self._datagrams.running
-        return streams and datagrams
+        return all(part.running for part in (self._streams, self._datagrams) if part is not None)
 
     def __enter__(self) -> ServiceRunner:
         self.start()

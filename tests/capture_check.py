@@ -12,6 +12,11 @@ TSHARK_PREFS = [
     "-o", "ip.check_checksum:TRUE",
     "-o", "udp.check_checksum:TRUE",
     "-o", "tcp.check_checksum:TRUE",
+    # We check the layers the stack builds (Ethernet, ARP, IPv4, ICMP, UDP, TCP). Payloads are
+    # opaque bytes: without this, a port-based dissector reading random test data (or asking
+    # TCP to reassemble it across retransmissions) reports "errors" in bytes we never parsed.
+    "-d", "tcp.port==1-65535,data",
+    "-d", "udp.port==1-65535,data",
 ]
 
 

@@ -1,8 +1,10 @@
 """The tshark check itself must be able to fail, or it proves nothing."""
 
+from pathlib import Path
+
 import pytest
 
-from tests.capture_check import assert_capture_clean, problems_in, tshark_available
+from tests.capture_check import assert_capture_clean, frames_from, problems_in, tshark_available
 
 pytestmark = pytest.mark.skipif(not tshark_available(), reason="tshark is not installed (make setup installs it as root)")
 
@@ -41,3 +43,17 @@ def test_frames_from_other_macs_are_not_counted(tmp_path):
     path = str(tmp_path / "other.pcap")
     scapy.wrpcap(path, _frames(udp_checksum=0x1234))
     assert problems_in(path, "02:00:00:00:00:99") == []
+
+
+def test_retransmitted_random_payloads_are_not_judged_by_application_dissectors(tmp_path):
+    # Frames the stack sent during a 5%-loss transfer of random bytes (tests/interop/data).
+    # Wireshark's Thrift heuristic claims some of those bytes, asks TCP to reassemble them,
+    # and then calls our (correct) retransmissions "reassembly errors". Payloads are opaque.
+    recorded = str(Path(__file__).parent / "data" / "retransmissions.pcap")
+    assert frames_from(recorded, MAC) > 50
+    assert problems_in(recorded, MAC) == []
+    # ...while a bad TCP checksum is still caught.
+    path = str(tmp_path / "broken.pcap")
+    ip = scapy.Ether(src=MAC, dst="02:00:00:00:00:01") / scapy.IP(src="192.0.2.2", dst="192.0.2.1")
+    scapy.wrpcap(path, [ip / scapy.TCP(sport=53007, dport=5002, flags="A", chksum=0x1234) / b"x"])
+    assert len(problems_in(path, MAC)) == 1

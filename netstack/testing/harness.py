@@ -73,6 +73,10 @@ class Expect(Step):
         if problem:
             raise TranscriptMismatch(problem)
         h.last_frame = frame
+        return self.transcript_line(frame)
+
+    def transcript_line(self, frame: bytes) -> str:
+        """How the matched frame reads in the transcript (protocol helpers override it)."""
         return f"sent      {describe_frame(frame)}"
 
 

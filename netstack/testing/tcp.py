@@ -21,8 +21,8 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from netstack.errors import MalformedPacket
-from netstack.testing.frames import TranscriptMismatch, describe_frame, ipv4_frame
-from netstack.testing.harness import Harness, Step
+from netstack.testing.frames import describe_frame, ipv4_frame
+from netstack.testing.harness import Expect, Harness, Step
 from netstack.testing.matchers import FrameMatcher
 from netstack.wire import ethernet as wire_eth
 from netstack.wire import ipv4 as wire_ipv4
@@ -145,19 +145,12 @@ def tcp_segment(flags: int | None = None, **want: Any) -> TcpSegmentMatcher:
 
 
 @dataclass
-class ExpectSegment(Step):
+class ExpectSegment(Expect):
     """The next frame the stack sent must be a matching TCP segment."""
 
     matcher: TcpSegmentMatcher
 
-    def apply(self, h: Harness) -> str:
-        frame = h.pop_outgoing()
-        if frame is None:
-            raise TranscriptMismatch(f"expected {self.matcher}, got nothing")
-        problem = self.matcher.mismatch(frame)
-        if problem:
-            raise TranscriptMismatch(problem)
-        h.last_frame = frame
+    def transcript_line(self, frame: bytes) -> str:
         return f"stack sent {describe_tcp_frame(frame)}"
 
 

@@ -209,10 +209,9 @@ def test_a_blocked_recv_wakes_promptly_when_data_arrives(hosts):
         assert time.monotonic() - sent_at < 1.0
 
 
-def test_closing_the_host_wakes_blocked_calls_with_enetdown(hosts):
-    sock = hosts.b.socket(api.AF_INET, api.SOCK_DGRAM)
-    sock.bind(("0.0.0.0", 7))
-    errors = []
+def blocked_recv_errors(sock) -> tuple[threading.Thread, list[int]]:
+    """Start a thread blocked in sock.recv(); the errno it ends with lands in the list."""
+    errors: list[int] = []
 
     def blocked_recv():
         try:
@@ -223,36 +222,27 @@ def test_closing_the_host_wakes_blocked_calls_with_enetdown(hosts):
     waiting = threading.Thread(target=blocked_recv)
     waiting.start()
     assert wait_until(lambda: sock._waiters == 1)
-    hosts.b.close()
+    return waiting, errors
+
+
+@pytest.mark.parametrize("stop", ["host.close()", "engine.stop()"])
+def test_a_stopping_stack_wakes_blocked_calls_with_enetdown(hosts, stop):
+    sock = hosts.b.socket(api.AF_INET, api.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", 7))
+    waiting, errors = blocked_recv_errors(sock)
+    if stop == "host.close()":
+        hosts.b.close()
+    else:
+        hosts.b.engine.stop()  # the loop ends under the host's feet, without close()
     waiting.join(TIMEOUT)
     assert errors == [errno.ENETDOWN]
+    assert hosts.b.closed
     with pytest.raises(OSError) as info:
         sock.sendto(b"x", (A_IP, 7))
     assert info.value.errno == errno.ENETDOWN
     with pytest.raises(OSError) as info:
         hosts.b.socket(api.AF_INET, api.SOCK_DGRAM)
     assert info.value.errno == errno.ENETDOWN
-    sock.close()
-
-
-def test_an_engine_that_stops_on_its_own_wakes_blocked_calls_with_enetdown(hosts):
-    sock = hosts.b.socket(api.AF_INET, api.SOCK_DGRAM)
-    sock.bind(("0.0.0.0", 7))
-    errors = []
-
-    def blocked_recv():
-        try:
-            sock.recv(100)
-        except OSError as exc:
-            errors.append(exc.errno)
-
-    waiting = threading.Thread(target=blocked_recv)
-    waiting.start()
-    assert wait_until(lambda: sock._waiters == 1)
-    hosts.b.engine.stop()  # not host.close(): the loop ends under the host's feet
-    waiting.join(TIMEOUT)
-    assert errors == [errno.ENETDOWN]
-    assert hosts.b.closed
     sock.close()
 
 

@@ -22,6 +22,8 @@ port specs:
   afpacket:IFNAME   raw frames on an existing interface, e.g. one end of a veth pair
   pcap:IN[,OUT]     replay IN as received frames, write what the stack sends to OUT
   memory:NAME       an in-process cable to another stack (tests, experiments)
+  dpdk:VDEV-ARGS    a DPDK virtual device: dpdk:net_tap0,iface=dtap0 (DPDK creates the TAP
+                    dtap0) or dpdk:net_af_packet0,iface=veth1; EAL args: see --eal
   append ?loss=0.1&delay=0.01&seed=1 to any spec for an emulated bad link
 
 example (as root, inside a network namespace):
@@ -73,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--busy-poll", action="store_true", default=None,
                      help="never sleep: poll the port in a loop, DPDK-style (lowest latency, "
                      "a full core per spinning thread)")
+    run.add_argument("--eal", metavar="ARGS",
+                     help="dpdk: ports: the DPDK EAL arguments, written --eal=\"...\" (default: "
+                     "\"--no-huge --no-pci --no-shconf -m 256 -l 0\"); --vdev=VDEV-ARGS is "
+                     "added from --port")
+    run.add_argument("--tcp-congestion", metavar="NAME",
+                     help="TCP congestion control for every socket: newreno (default) or cubic "
+                     "(a socket may still choose its own with setsockopt TCP_CONGESTION)")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -125,7 +134,8 @@ def run_command(args: argparse.Namespace) -> int:
     file_settings = load_toml(args.config) if args.config else None
     flags = {name: getattr(args, name, None) for name in (
         "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports",
-        "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll")}
+        "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll", "eal",
+        "tcp_congestion")}
     options = build_run_options(flags, file_settings)
     if args.print_config:
         print(options.describe())
@@ -150,7 +160,16 @@ def serve(options) -> int:
         raise NetstackError(f"the protocol stack is not available in this checkout ({e})") from None
 
     counters = Counters()
-    if options.engine == "native":
+    dpdk = None
+    if options.port.startswith("dpdk:"):
+        # DPDK: the EAL and its mempool first; the port is one of the EAL's devices, and
+        # the stack's buffers are its rte_mbufs (see netstack/engine/dpdk_engine.py).
+        from netstack.engine.dpdk_engine import DpdkEngine as engine_class
+        from netstack.engine.dpdk_engine import DpdkRuntime
+
+        dpdk = DpdkRuntime.open(options.port, options.eal)
+        pool = dpdk.pool
+    elif options.engine == "native":
         from netstack.engine.native_loop import NativeEngine as engine_class
         from netstack.engine.native_pool import NativeMbufPool
 
@@ -159,7 +178,7 @@ def serve(options) -> int:
         engine_class = Engine
         pool = MbufPool(4096)
     stack = Stack(options.stack_config(), pool, counters)
-    opened: list = []  # closed in reverse order, whatever happens
+    opened: list = [dpdk] if dpdk is not None else []  # closed in reverse order, whatever happens
     engine = None
     try:
         port = open_port(options.port, mac=options.mac, mtu=options.mtu, pool=pool, counters=counters)

@@ -17,28 +17,33 @@ In the spirit of F-Stack's config.ini, everything a flag sets can live in a file
     arp = { "192.0.2.1" = "02:00:c0:00:02:01" }    # or ["192.0.2.1=02:..."]
     engine = "python"                  # or "native": port I/O on a C thread (tap, afpacket)
     busy_poll = false                  # true: the loop never sleeps (lowest latency)
+    eal = "--no-huge --no-pci --no-shconf -m 256 -l 0"   # dpdk: ports only: EAL arguments
+    tcp_congestion = "cubic"           # TCP congestion control: newreno (default) or cubic
 
 Flags given on the command line override the file, key by key. Every problem is reported as a
 ConfigError with one line that names the setting.
 """
 
+import json
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netstack.errors import ConfigError
 from netstack.services import SERVICES
+from netstack.stages.tcp.congestion import ALGORITHMS as TCP_CONGESTION_ALGORITHMS
 
 SETTINGS = (
     "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports", "kni_udp_ports",
-    "services", "routes", "arp", "engine", "busy_poll",
+    "services", "routes", "arp", "engine", "busy_poll", "eal", "tcp_congestion",
 )
 ENGINES = ("python", "native")
 MIN_MTU = 576  # the smallest datagram every IPv4 host must accept (RFC 791)
 MAX_MTU = 9000
 # name -> default port, from the services' own registry (which imports nothing heavy).
 KNOWN_SERVICES: dict[str, int] = {name: info.default_port for name, info in SERVICES.items()}
-PORT_KINDS = ("tap", "afpacket", "pcap", "memory")
+PORT_KINDS = ("tap", "afpacket", "pcap", "memory", "dpdk")
 
 
 @dataclass(frozen=True)
@@ -59,15 +64,19 @@ class RunOptions:
     static_arp: dict[IPv4Address, bytes] = field(default_factory=dict)
     engine: str = "python"
     busy_poll: bool = False
+    eal: tuple[str, ...] | None = None  # dpdk: ports: EAL arguments (None: the defaults)
+    tcp_congestion: str = "newreno"  # TcpConfig.congestion_control
 
     def stack_config(self):
         """The StackConfig these options describe."""
         from netstack.stack import StackConfig
+        from netstack.stages.tcp.config import TcpConfig
 
         return StackConfig(
             mac=self.mac, address=self.address, gateway=self.gateway, mtu=self.mtu,
             routes=self.routes, static_arp=dict(self.static_arp), kni=self.kni is not None,
             kni_tcp_ports=self.kni_tcp_ports, kni_udp_ports=self.kni_udp_ports,
+            tcp=TcpConfig(congestion_control=self.tcp_congestion),
         )
 
     def describe(self) -> str:
@@ -81,6 +90,10 @@ class RunOptions:
         if self.engine != "python" or self.busy_poll:
             lines.append(f'engine = "{self.engine}"')
             lines.append(f"busy_poll = {'true' if self.busy_poll else 'false'}")
+        if self.eal is not None:
+            lines.append(f"eal = {json.dumps(shlex.join(self.eal))}")  # a TOML basic string
+        if self.tcp_congestion != "newreno":
+            lines.append(f'tcp_congestion = "{self.tcp_congestion}"')
         if self.gateway:
             lines.append(f'gateway = "{self.gateway}"')
         if self.capture:
@@ -140,7 +153,19 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
     busy_poll = merged.get("busy_poll", False)
     if not isinstance(busy_poll, bool):
         raise ConfigError(f"bad busy_poll {busy_poll!r}: expected true or false")
+    eal = None
+    if merged.get("eal") is not None:
+        if not str(merged["port"]).startswith("dpdk:"):
+            raise ConfigError("--eal applies only to dpdk: ports")
+        try:
+            eal = tuple(shlex.split(str(merged["eal"])))
+        except ValueError as e:
+            raise ConfigError(f"bad eal {merged['eal']!r}: {e}") from None
     mtu = _integer(merged.get("mtu", 1500), "mtu")
+    tcp_congestion = str(merged.get("tcp_congestion", "newreno"))
+    if tcp_congestion not in TCP_CONGESTION_ALGORITHMS:
+        raise ConfigError(f"unknown tcp congestion control {tcp_congestion!r} "
+                          f"(use {' or '.join(TCP_CONGESTION_ALGORITHMS)})")
     if not MIN_MTU <= mtu <= MAX_MTU:
         raise ConfigError(f"bad mtu {mtu}: expected {MIN_MTU} to {MAX_MTU}")
     return RunOptions(
@@ -158,6 +183,8 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         static_arp=dict(parse_arp(a) for a in _pairs(merged.get("arp", ()))),
         engine=engine,
         busy_poll=busy_poll,
+        eal=eal,
+        tcp_congestion=tcp_congestion,
     )
 
 

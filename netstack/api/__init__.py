@@ -56,6 +56,7 @@ from netstack.api.constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
     SOL_SOCKET,
+    TCP_CONGESTION,
     TCP_KEEPCNT,
     TCP_KEEPIDLE,
     TCP_KEEPINTVL,
@@ -73,5 +74,5 @@ __all__ = [
     "SO_ERROR", "SO_RCVBUF", "SO_REUSEADDR", "SO_SNDBUF", "SO_TYPE", "Epoll", "Host", "Poll",
     "StackSocket", "UdpSocket", "epoll", "poll",
     "EPOLLRDHUP", "IPPROTO_TCP", "POLLRDHUP", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "SO_KEEPALIVE",
-    "SO_LINGER", "TCP_KEEPCNT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_NODELAY", "TcpSocket",
+    "SO_LINGER", "TCP_CONGESTION", "TCP_KEEPCNT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_NODELAY", "TcpSocket",
 ]

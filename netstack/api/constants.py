@@ -21,6 +21,7 @@ TCP_NODELAY = _socket.TCP_NODELAY
 TCP_KEEPIDLE = _socket.TCP_KEEPIDLE
 TCP_KEEPINTVL = _socket.TCP_KEEPINTVL
 TCP_KEEPCNT = _socket.TCP_KEEPCNT
+TCP_CONGESTION = getattr(_socket, "TCP_CONGESTION", 13)  # Linux's value
 SHUT_RD = _socket.SHUT_RD
 SHUT_WR = _socket.SHUT_WR
 SHUT_RDWR = _socket.SHUT_RDWR

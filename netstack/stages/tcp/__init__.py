@@ -5,9 +5,15 @@
     options.py         MSS, window scale, SACK-permitted, timestamps on the SYNs
     rto.py             the retransmission timeout (RFC 6298)
     congestion.py      the congestion control interface, and Reno/NewReno
-    sender.py          send buffer, output, retransmission, fast recovery, persist
-    tlp.py             the tail loss probe (RFC 8985 §7, without SACK)
+    cubic.py           CUBIC (RFC 9438), chosen per socket with TCP_CONGESTION
+    timestamps.py      timestamps: TSval clock, TS.Recent, PAWS, RTT samples (RFC 7323)
+    sender.py          send buffer, output, retransmission, persist
+    newreno.py         fast retransmit and NewReno recovery, without SACK (RFC 6582)
+    sack.py            SACK blocks we report, and the scoreboard of those we get (RFC 2018)
+    sack_recovery.py   loss recovery with SACK: pipe, NextSeg (RFC 6675)
+    tlp.py             the tail loss probe (RFC 8985 §7, without RACK)
     receiver.py        receive buffer, reassembly, window, delayed ACK
+    autotune.py        receive-buffer autotuning (grows SO_RCVBUF for fast readers)
     connection.py      the TCB: state, application side, keepalive, TIME-WAIT
     segment_arrives.py RFC 9293 §3.10.7, check by check
     stage.py           demultiplexing, listeners, SYN queue, RSTs for closed ports
@@ -38,6 +44,12 @@ Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
     MSL          maximum segment lifetime; TIME-WAIT lasts 2 MSL
     SWS          silly window syndrome: tiny segments or windows, avoided on both sides
     challenge ACK  RFC 5961's reply to a RST or SYN that is in the window but not exact
+    TSval, TSecr our timestamp clock in a segment; the peer's, echoed (RFC 7323)
+    TS.Recent    the peer's TSval we echo next; PAWS drops segments older than it
+    SACK block   a range the receiver holds above a hole, [left, right) (RFC 2018)
+    scoreboard   the SACKed ranges above snd_una the sender knows of (RFC 6675)
+    pipe         RFC 6675's estimate of the bytes still in the network during recovery
+    HighRxt      the end of what SACK recovery has retransmitted (RFC 6675)
 """
 
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions

@@ -8,8 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netstack.errors import ConfigError
+from netstack.stages.tcp.congestion import ALGORITHMS, DEFAULT_ALGORITHM
 
 DEFAULT_BUFFER = 256 * 1024  # bytes; room for a 20 Mbit/s x 100 ms path, window shift 3
+# The receive buffer autotuning may grow to (Linux's tcp_rmem[2] is 6 MB): a 320 Mbit/s x
+# 100 ms path; with it, our SYNs offer window shift 7.
+MAX_AUTOTUNED_BUFFER = 4 * 1024 * 1024
 
 
 @dataclass
@@ -22,8 +26,10 @@ class TcpSocketOptions:
     keepalive_interval: float = 75.0  # TCP_KEEPINTVL, seconds between unanswered probes
     keepalive_count: int = 9  # TCP_KEEPCNT, unanswered probes before ETIMEDOUT
     rcvbuf: int = DEFAULT_BUFFER  # SO_RCVBUF: the receive window is what is free of it
+    rcvbuf_locked: bool = False  # SO_RCVBUF was set: no autotuning (Linux's SOCK_RCVBUF_LOCK)
     sndbuf: int = DEFAULT_BUFFER  # SO_SNDBUF: unacknowledged plus unsent bytes
     linger_zero: bool = False  # SO_LINGER with l_linger 0: close() sends RST (abortive)
+    congestion_control: str = DEFAULT_ALGORITHM  # TCP_CONGESTION: "newreno" or "cubic"
 
     def copy(self) -> TcpSocketOptions:
         return TcpSocketOptions(**self.__dict__)
@@ -44,13 +50,18 @@ class TcpConfig:
     delayed_ack: float = 0.04
     default_mss: int = 536  # RFC 9293 §3.7.1: assumed when the peer sends no MSS option
     window_scaling: bool = True  # offer RFC 7323 window scaling in our SYNs
+    timestamps: bool = True  # offer RFC 7323 timestamps (timestamps.py); Linux: tcp_timestamps
+    sack: bool = True  # offer RFC 2018 SACK, recover with RFC 6675 (sack.py); Linux: tcp_sack
     backlog_limit: int = 4096  # the largest accept queue listen() may ask for (somaxconn)
     syn_queue_limit: int = 256  # half-open connections per listener (tcp_max_syn_backlog)
     challenge_ack_limit: int = 1000  # challenge ACKs per second, stack-wide (RFC 5961 §7)
     fin_wait_2_timeout: float = 60.0  # orphaned FIN-WAIT-2 connections die (tcp_fin_timeout)
     max_out_of_order: int = 256  # separate out-of-order blocks held per connection
     tail_loss_probe: bool = True  # RFC 8985 §7 (tlp.py); Linux: net.ipv4.tcp_early_retrans
-    rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF
+    rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF, where autotuning starts
+    rcvbuf_max: int = MAX_AUTOTUNED_BUFFER  # autotuning's limit (autotune.py; tcp_rmem[2])
+    rcvbuf_autotune: bool = True  # Linux: net.ipv4.tcp_moderate_rcvbuf
+    congestion_control: str = DEFAULT_ALGORITHM  # net.ipv4.tcp_congestion_control
     sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF
     keepalive_idle: float = 7200.0
     keepalive_interval: float = 75.0
@@ -68,12 +79,15 @@ class TcpConfig:
             raise ConfigError("tcp min_rto is above max_rto")
         at_least_one = ("max_retries", "syn_retries", "synack_retries", "backlog_limit",
                         "syn_queue_limit", "rcvbuf", "sndbuf", "keepalive_count",
-                        "max_out_of_order")
+                        "max_out_of_order", "rcvbuf_max")
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"tcp {name} must be at least 1")
         if not 88 <= self.default_mss <= 65495:
             raise ConfigError(f"tcp default_mss {self.default_mss} is out of range")
+        if self.congestion_control not in ALGORITHMS:
+            raise ConfigError(f"unknown tcp congestion control {self.congestion_control!r} "
+                              f"(known: {', '.join(ALGORITHMS)})")
 
     def default_options(self) -> TcpSocketOptions:
         return TcpSocketOptions(
@@ -82,4 +96,5 @@ class TcpConfig:
             keepalive_count=self.keepalive_count,
             rcvbuf=self.rcvbuf,
             sndbuf=self.sndbuf,
+            congestion_control=self.congestion_control,
         )

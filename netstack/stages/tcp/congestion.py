@@ -12,8 +12,11 @@ The sender tells the algorithm what happened; the algorithm keeps `cwnd` and `ss
     on_recovery_end(flight_size, now)    everything outstanding at the loss was acknowledged
     on_retransmit_timeout(flight_size, now)
 
-Another algorithm (CUBIC, BBR) implements the same methods and is passed to the stage as a
-factory taking the MSS.
+Another algorithm implements the same methods: CUBIC (RFC 9438) is in cubic.py. Which one a
+connection uses is chosen by name (`ALGORITHMS`): stack-wide with `TcpConfig.congestion_control`,
+per socket with setsockopt(IPPROTO_TCP, TCP_CONGESTION, b"cubic") as on Linux. NewReno is
+the default. A test or lab can also force one with `stage.congestion_factory`, a callable
+taking the MSS.
 
 The initial window is RFC 6928's, IW = min(10 * MSS, max(2 * MSS, 14600)), which is what
 Linux uses; RFC 5681 §3.1's smaller window (2 to 4 segments) is the conservative choice.
@@ -25,6 +28,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 DUPACK_THRESHOLD = 3  # RFC 5681 §3.2
+# The names TCP_CONGESTION and TcpConfig.congestion_control accept (the stage maps them to
+# classes; Linux calls its NewReno "reno", which is not accepted here to avoid confusion).
+ALGORITHMS = ("newreno", "cubic")
+DEFAULT_ALGORITHM = "newreno"
 
 
 class CongestionControl(Protocol):

@@ -26,12 +26,27 @@ from netstack.stages.ports import os_error
 from netstack.stages.tcp import segment_arrives
 from netstack.stages.tcp.config import TcpSocketOptions
 from netstack.stages.tcp.keepalive import Keepalive
-from netstack.stages.tcp.options import PeerSynOptions, effective_send_mss, syn_options
+from netstack.stages.tcp.options import (
+    TIMESTAMP_OPTION_BYTES,
+    PeerSynOptions,
+    effective_send_mss,
+    syn_options,
+)
 from netstack.stages.tcp.receiver import Receiver
 from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
-from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader, TcpOption
+from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
+from netstack.wire.tcp import (
+    FLAG_ACK,
+    FLAG_RST,
+    FLAG_SYN,
+    NOP,
+    SackOption,
+    TcpHeader,
+    TcpOption,
+    TimestampOption,
+)
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.stage import TcpListener, TcpStage
@@ -78,10 +93,13 @@ class TcpConnection:
         self.listener = listener  # set while a passive open waits to be established
         self.passive = listener is not None
         self.our_mss = stage.mss_for(remote[0])
-        self.offered_shift = stage.window_shift_to_offer(options.rcvbuf)
+        self.offered_shift = stage.window_shift_to_offer(options.rcvbuf, options.rcvbuf_locked)
         self.peer_options = PeerSynOptions()
+        self.timestamps = Timestamps()  # RFC 7323 state (timestamps.py)
+        self.opened_at = 0.0  # when the first SYN was sent or received
         self.sender = Sender(self, iss, stage.new_rto_estimator())
         self.receiver = Receiver(self, self.our_mss)
+        self.rcvbuf_tuner = stage.new_rcvbuf_tuner()  # autotune.py (None when turned off)
         self.app_closed = False  # close() was called: nobody will read or write any more
         self.fin_after_handshake = False  # shutdown/close before the handshake completed
         self.close_timer: Timer | None = None  # TIME-WAIT, or an orphaned FIN-WAIT-2
@@ -134,6 +152,7 @@ class TcpConnection:
         self.notify_if_needed()
 
     def app_did_read(self, now: float) -> None:
+        self.stage.autotune_receive_buffer(self, now)
         if self.state in RECEIVING_STATES and self.receiver.window_update_worthwhile():
             self.counters.bump("tcp.tx.window_update")
             self.send_ack(now)
@@ -189,6 +208,7 @@ class TcpConnection:
         """RFC 9293 §3.10.1 OPEN: send a SYN and wait in SYN-SENT."""
         self.state = TcpState.SYN_SENT
         self.keepalive.heard_from_peer(now)
+        self._start_clock(now)
         self.send_syn(now)
         self.sender.rtt_seq, self.sender.rtt_time = self.sender.iss + 1, now
         self.sender.arm_retransmit_timer(now)
@@ -197,7 +217,8 @@ class TcpConnection:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
         self.state = TcpState.SYN_RECEIVED
         self.keepalive.heard_from_peer(now)
-        self.use_peer_options(peer, offered=peer.window_shift is not None)
+        self._start_clock(now)
+        self.use_peer_options(peer, offered=peer.window_shift is not None, now=now)
         self.receiver.start(Seq(header.seq), self.receiver.window_for_syn())
         sender = self.sender
         sender.snd_wnd = sender.max_snd_wnd = header.window  # never scaled in a SYN
@@ -206,10 +227,23 @@ class TcpConnection:
         sender.rtt_seq, sender.rtt_time = sender.iss + 1, now
         sender.arm_retransmit_timer(now)
 
-    def use_peer_options(self, peer: PeerSynOptions, offered: bool) -> None:
-        """Window scaling is on only if both SYNs carried the option (RFC 7323 §2.2)."""
+    def _start_clock(self, now: float) -> None:
+        self.opened_at = now
+        self.timestamps.offset = timestamp_offset(
+            self.stage.isn_generator.secret, self.local, self.remote)
+
+    def use_peer_options(self, peer: PeerSynOptions, offered: bool, now: float) -> None:
+        """Window scaling, timestamps and SACK are on only if both SYNs carried the option
+        (RFC 7323 §2.2 and §3.2, RFC 2018 §2). We offer the last two whenever the config
+        says so (and answer a SYN with them only if it had them)."""
         self.peer_options = peer
-        self.sender.mss = effective_send_mss(peer.mss, self.our_mss, self.config.default_mss)
+        mss = effective_send_mss(peer.mss, self.our_mss, self.config.default_mss)
+        if self.config.timestamps and peer.timestamps:
+            self.timestamps.start(peer.tsval, now)
+            mss -= TIMESTAMP_OPTION_BYTES  # RFC 6691: every segment carries them
+        self.sender.mss = max(mss, 1)
+        self.sender.sack.enabled = self.receiver.sack_enabled = (
+            self.config.sack and peer.sack_permitted)
         if offered and peer.window_shift is not None and self.offered_shift is not None:
             self.sender.snd_shift = peer.window_shift
             self.receiver.window_shift = self.offered_shift
@@ -220,9 +254,15 @@ class TcpConnection:
     def send_syn(self, now: float) -> None:
         sender = self.sender
         if self.state == TcpState.SYN_SENT:
-            self.emit(FLAG_SYN, sender.iss, now, options=syn_options(self.our_mss, self.offered_shift))
+            # RFC 7323 §3.2: TSecr is 0 in a SYN (the ACK bit is off, it means nothing).
+            timestamp = TimestampOption(self.timestamps.clock(now), 0)
+            options = syn_options(self.our_mss, self.offered_shift, self.config.sack,
+                                  timestamp if self.config.timestamps else None)
+            self.emit(FLAG_SYN, sender.iss, now, options=options)
         else:
-            options = syn_options(self.our_mss, self.offered_shift)
+            timestamp = self.timestamps.option(now)
+            options = syn_options(self.our_mss, self.offered_shift, self.receiver.sack_enabled,
+                                  timestamp if self.timestamps.enabled else None)
             self.emit(FLAG_SYN | FLAG_ACK, sender.iss, now, options=options)
         sender.snd_nxt = sender.iss + 1
         if sender.snd_max < sender.snd_nxt:
@@ -238,7 +278,7 @@ class TcpConnection:
 
     def establish(self, now: float) -> None:
         self.state = TcpState.ESTABLISHED
-        self.sender.cc = self.stage.congestion_factory(self.sender.mss)
+        self.sender.cc = self.stage.new_congestion_control(self)
         self.counters.bump("tcp.conn.established")
         self.event()
         if self.listener is not None:
@@ -362,6 +402,10 @@ class TcpConnection:
         else:
             window = 0
         ack = receiver.rcv_nxt.value if flags & FLAG_ACK else 0
+        if not flags & FLAG_SYN:
+            options = self._segment_options(flags, now)
+        if flags & FLAG_ACK:
+            self.timestamps.last_ack_sent = receiver.rcv_nxt  # RFC 7323 §4.3's Last.ACK.sent
         header = TcpHeader(
             self.local[1], self.remote[1], seq.value, ack, flags, window, options=options
         )
@@ -374,6 +418,19 @@ class TcpConnection:
             self.stage.send_segment(header, self.local[0], self.remote[0], now)
         if flags & FLAG_ACK:
             receiver.ack_sent()
+
+    def _segment_options(self, flags: int, now: float) -> tuple[TcpOption, ...]:
+        """NOP NOP TS on every segment once timestamps are on (RFC 7323 §3.2, a RST too);
+        then NOP NOP SACK on an ACK while data is held out of order (RFC 2018 §4)."""
+        options: tuple[TcpOption, ...] = ()
+        if self.timestamps.enabled:
+            options = (NOP, NOP, self.timestamps.option(now))
+        if flags & FLAG_ACK and not flags & FLAG_RST:
+            blocks = self.receiver.sack_blocks()
+            if blocks:
+                options += (NOP, NOP, SackOption(blocks))
+                self.counters.bump("tcp.tx.sack_blocks", len(blocks))
+        return options
 
     def send_ack(self, now: float) -> None:
         # SND.MAX rather than SND.NXT: after a go-back-N rewind it is still in the window

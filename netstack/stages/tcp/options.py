@@ -1,10 +1,15 @@
 """Option negotiation on the SYNs: MSS (RFC 9293 §3.7.1), window scale (RFC 7323 §2),
 SACK-permitted (RFC 2018) and timestamps (RFC 7323 §3).
 
-We offer MSS and window scale. A peer's SACK-permitted and timestamps are read and kept, but
-we do not offer them yet, so by the RFCs' rules neither is used on the connection: RFC 7323
-§3.2 says timestamps are only sent when both SYNs carried them, and RFC 2018 §2 the same of
-SACK. A segment carrying them anyway is processed normally (its options are ignored).
+We offer all four (SACK and timestamps unless TcpConfig turns them off). Each is used only
+when both SYNs carried it: RFC 7323 §2.2 and §3.2 say so of window scale and timestamps,
+RFC 2018 §2 of SACK. Our SYN's list is laid out as Linux's is, every option word-aligned:
+
+    MSS (4) | SACK-permitted (2) TS (10) | NOP (1) window scale (3)       with timestamps
+    MSS (4) | NOP NOP SACK-permitted (4) | NOP window scale (4)           without
+
+On a connection with timestamps every later segment carries NOP NOP TS: 12 bytes the data
+must make room for (RFC 6691), see `TIMESTAMP_OPTION_BYTES`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 
 from netstack.wire.tcp import (
     NOP,
+    SACK_PERMITTED,
     MssOption,
     SackPermittedOption,
     TcpHeader,
@@ -24,6 +30,7 @@ from netstack.wire.tcp import (
 MAX_WINDOW_SHIFT = 14  # RFC 7323 §2.3: larger shifts are used as 14
 MAX_UNSCALED_WINDOW = 0xFFFF
 IPV4_TCP_HEADERS = 40  # 20 bytes of IPv4 + 20 of TCP, both without options (RFC 9293 §3.7.1)
+TIMESTAMP_OPTION_BYTES = 12  # NOP NOP TS(10) on every segment once timestamps are on
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,13 @@ class PeerSynOptions:
     window_shift: int | None = None  # None: no window scale option
     sack_permitted: bool = False
     timestamps: bool = False
+    tsval: int = 0  # the SYN's TSval, when `timestamps`: the first TS.Recent (RFC 7323 §4.3)
 
 
 def read_syn_options(header: TcpHeader) -> PeerSynOptions:
     mss = shift = None
     sack = timestamps = False
+    tsval = 0
     for option in header.options:
         if isinstance(option, MssOption) and mss is None:
             mss = option.mss
@@ -47,9 +56,9 @@ def read_syn_options(header: TcpHeader) -> PeerSynOptions:
             shift = min(option.shift, MAX_WINDOW_SHIFT)
         elif isinstance(option, SackPermittedOption):
             sack = True
-        elif isinstance(option, TimestampOption):
-            timestamps = True
-    return PeerSynOptions(mss, shift, sack, timestamps)
+        elif isinstance(option, TimestampOption) and not timestamps:
+            timestamps, tsval = True, option.tsval
+    return PeerSynOptions(mss, shift, sack, timestamps, tsval)
 
 
 def mss_for_mtu(mtu: int) -> int:
@@ -65,11 +74,21 @@ def window_shift_for(rcvbuf: int) -> int:
     return shift
 
 
-def syn_options(mss: int, window_shift: int | None) -> tuple[TcpOption, ...]:
-    """Our SYN's options: MSS, then NOP + window scale so the list stays word-aligned."""
-    if window_shift is None:
-        return (MssOption(mss),)
-    return (MssOption(mss), NOP, WindowScaleOption(window_shift))
+def syn_options(
+    mss: int,
+    window_shift: int | None,
+    sack_permitted: bool = False,
+    timestamp: TimestampOption | None = None,
+) -> tuple[TcpOption, ...]:
+    """Our SYN's options, each word-aligned (see the module docstring)."""
+    options: list[TcpOption] = [MssOption(mss)]
+    if timestamp is not None:
+        options += [SACK_PERMITTED, timestamp] if sack_permitted else [NOP, NOP, timestamp]
+    elif sack_permitted:
+        options += [NOP, NOP, SACK_PERMITTED]
+    if window_shift is not None:
+        options += [NOP, WindowScaleOption(window_shift)]
+    return tuple(options)
 
 
 def effective_send_mss(peer_mss: int | None, our_mss: int, default_mss: int) -> int:

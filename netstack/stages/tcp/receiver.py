@@ -17,6 +17,7 @@ Seq) and `rcv_nxt_offset` always name the same place.
 - ACKs: at once for out-of-order data, for data filling a hole, and for a FIN (RFC 5681 §4.2,
   RFC 9293 §3.10.7.4); otherwise delayed, by at most `delayed_ack` seconds and never past a
   second full-sized segment (RFC 1122 §4.2.3.2).
+- With SACK on, the out-of-order blocks are what the ACKs' SACK blocks report (sack.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from netstack.engine.timers import Timer
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
+from netstack.stages.tcp.sack import MAX_BLOCKS, MAX_BLOCKS_WITH_TIMESTAMPS, SackReporter
 from netstack.stages.tcp.seq import Seq
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ class Receiver:
         self.unacked_bytes = 0  # in-order bytes received since we last sent an ACK
         self.largest_segment = min(our_mss, 536)  # our guess of the peer's full segment size
         self.delayed_ack_timer: Timer | None = None
+        self.sack_enabled = False  # both SYNs carried SACK-permitted
+        self.sack_reporter = SackReporter()
 
     def start(self, irs: Seq, syn_window: int) -> None:
         """The peer's SYN arrived: its data starts after IRS."""
@@ -123,6 +127,7 @@ class Receiver:
                 ack_now = True  # out of order, or filling a hole: ACK at once
                 if low > self.rcv_nxt_offset:
                     self.conn.counters.bump("tcp.rx.out_of_order")
+                    self.sack_reporter.segment_stored(low, high)
                 self._store(low, piece)
                 self._drain_blocks()
         elif len(data) or (fin and self.fin_offset is None):
@@ -195,6 +200,25 @@ class Receiver:
                 self._deliver(memoryview(block)[skip:])
 
     # --- ACKs ----------------------------------------------------------------------------
+
+    def _max_sack_blocks(self) -> int:
+        if self.conn.timestamps.enabled:
+            return MAX_BLOCKS_WITH_TIMESTAMPS
+        return MAX_BLOCKS
+
+    def sack_block_count(self) -> int:
+        """How many SACK blocks our next ACK carries (RFC 2018 §3: as many as fit)."""
+        return min(len(self.blocks), self._max_sack_blocks()) if self.sack_enabled else 0
+
+    def sack_blocks(self) -> tuple[tuple[int, int], ...]:
+        """The SACK blocks for our next ACK, as (left, right) sequence numbers, in RFC 2018
+        §4's order; empty when nothing is held out of order (or SACK is off)."""
+        if not self.sack_enabled or not self.blocks:
+            return ()
+        held = [(start, start + len(data)) for start, data in self.blocks]
+        base = self.rcv_nxt - self.rcv_nxt_offset  # the sequence number of offset 0
+        chosen = self.sack_reporter.blocks(held, self._max_sack_blocks())
+        return tuple(((base + low).value, (base + high).value) for low, high in chosen)
 
     def ack_sent(self) -> None:
         """Any segment carrying our current ACK makes a pending delayed ACK unnecessary."""

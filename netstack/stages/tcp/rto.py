@@ -6,10 +6,15 @@
     always:              RTO = SRTT + max(G, K * RTTVAR)  (K = 4), then clamped to
                          [min_rto, max_rto] (§2.4, §2.5)
 
+With timestamps (RFC 7323) nearly every ACK brings a sample, not one per round trip, and
+alpha and beta would then forget the history within a single window. RFC 7323 Appendix G
+divides them by the samples expected per round trip, ExpectedSamples = ceiling(FlightSize /
+(2 * SMSS)), so the estimator's memory stays about one round trip long.
+
 Before any sample the RTO is the initial one (1 s, §2.1). Each expiry of the timer doubles it
 (§5.5, "back off the timer"), up to the maximum; the next valid sample undoes that. Samples
-come only from segments that were not retransmitted (Karn's rule, §3): the connection keeps
-that rule, this class just does the arithmetic.
+come only from segments that were not retransmitted (Karn's rule, §3), unless timestamps say
+which copy an ACK is for: the sender keeps those rules, this class just does the arithmetic.
 """
 
 from __future__ import annotations
@@ -43,14 +48,16 @@ class RtoEstimator:
         """The timeout to arm now: the estimate, doubled once per backoff, clamped."""
         return min(self._base_rto * (2**self.backoffs), self.max_rto)
 
-    def on_sample(self, r: float) -> None:
-        """A round-trip time measured on a segment sent once (RFC 6298 §2.2, §2.3)."""
+    def on_sample(self, r: float, samples_per_rtt: int = 1) -> None:
+        """A round-trip time measured on a segment sent once (RFC 6298 §2.2, §2.3), or
+        from a timestamp, one of `samples_per_rtt` (RFC 7323 Appendix G)."""
         if self.srtt is None or self.rttvar is None:
             self.srtt = r
             self.rttvar = r / 2
         else:
-            self.rttvar = (1 - BETA) * self.rttvar + BETA * abs(self.srtt - r)
-            self.srtt = (1 - ALPHA) * self.srtt + ALPHA * r
+            alpha, beta = ALPHA / samples_per_rtt, BETA / samples_per_rtt
+            self.rttvar = (1 - beta) * self.rttvar + beta * abs(self.srtt - r)
+            self.srtt = (1 - alpha) * self.srtt + alpha * r
         self._base_rto = self._clamp(self.srtt + max(self.granularity, K * self.rttvar))
         self.backoffs = 0
 

@@ -4,9 +4,11 @@ The RFC's text is a list of checks done in order; so is this module. LISTEN live
 stage (a listener is not a connection yet); SYN-SENT has its own section (§3.10.7.3); every
 other state goes through `_other_states` (§3.10.7.4):
 
+    PAWS    with timestamps, an old TSval marks an old duplicate (RFC 7323 §5.3 R1)
     first   the sequence number: is the segment in the window?
     second  RST           (RFC 5961 §3: only an exact one resets)
     fourth  SYN           (RFC 5961 §4: a challenge ACK)
+            then TS.Recent takes the segment's TSval (RFC 7323 §4.3, §5.3 R3)
     fifth   ACK           (RFC 5961 §5: is it acknowledging something we sent?)
     seventh the text      (receiver.py)
     eighth  FIN
@@ -21,9 +23,11 @@ import errno
 from typing import TYPE_CHECKING
 
 from netstack.stages.tcp.options import read_syn_options
+from netstack.stages.tcp.sack import find_sack_blocks
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
-from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
+from netstack.stages.tcp.timestamps import find_timestamp
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader, TimestampOption
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.connection import TcpConnection
@@ -63,12 +67,13 @@ def _syn_sent(conn: TcpConnection, header: TcpHeader, data: memoryview, now: flo
     # Fourth, SYN: learn the peer's ISN and options.
     conn.keepalive.heard_from_peer(now)
     peer = read_syn_options(header)
-    conn.use_peer_options(peer, offered=True)
+    conn.use_peer_options(peer, offered=True, now=now)
     conn.receiver.start(Seq(header.seq), conn.receiver.window_for_syn())
     if flags & FLAG_ACK:
         sender.snd_wnd = sender.max_snd_wnd = header.window  # never scaled in a SYN
         sender.snd_wl1, sender.snd_wl2 = Seq(header.seq), seg_ack
-        sender.on_ack(Seq(header.seq), seg_ack, header.window, 0, now)
+        tsecr = _tsecr(conn, find_timestamp(header))
+        sender.on_ack(Seq(header.seq), seg_ack, header.window, 0, now, tsecr=tsecr)
         conn.send_ack(now)
         conn.establish(now)
         if data or flags & FLAG_FIN:
@@ -101,6 +106,9 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
     syn, fin, rst = flags & FLAG_SYN, flags & FLAG_FIN, flags & FLAG_RST
     seg_len = len(data) + (1 if syn else 0) + (1 if fin else 0)
     state = conn.state
+    timestamp = find_timestamp(header) if conn.timestamps.enabled else None
+    if conn.timestamps.enabled and not rst and not _timestamp_acceptable(conn, timestamp, now):
+        return
 
     # First: the sequence number.
     if not _acceptable(conn, seq, seg_len):
@@ -154,6 +162,11 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
         conn.send_challenge_ack(now)
         return
 
+    # RFC 7323 §4.3: the segment is acceptable; remember its TSval to echo (before any
+    # segment we send in answer to it).
+    if timestamp is not None:
+        conn.timestamps.update_recent(timestamp.tsval, seq, now)
+
     # Fifth: ACK.
     if not flags & FLAG_ACK:
         counters.bump("tcp.drop.no_ack")
@@ -166,9 +179,29 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
         _text_and_fin(conn, seq, data, bool(fin), now)
 
 
+def _timestamp_acceptable(conn: TcpConnection, timestamp: TimestampOption | None,
+                          now: float) -> bool:
+    """RFC 7323 §3.2 and §5.3 R1, for a segment that is not a RST (a RST is never dropped
+    for its timestamp: RFC 5961's checks judge it)."""
+    if timestamp is None:
+        conn.counters.bump("tcp.drop.no_timestamp")  # §3.2: SHOULD be silently dropped
+        return False
+    if conn.timestamps.paws_rejects(timestamp.tsval, now):
+        conn.counters.bump("tcp.rx.paws_drop")
+        conn.send_ack(now)  # R1: so a half-open connection is found out
+        return False
+    return True
+
+
+def _tsecr(conn: TcpConnection, timestamp: TimestampOption | None) -> int | None:
+    return timestamp.tsecr if timestamp is not None and conn.timestamps.enabled else None
+
+
 def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bool:
     """The fifth check. Returns False when the segment was dropped (or the TCB deleted)."""
     sender = conn.sender
+    tsecr = _tsecr(conn, find_timestamp(header))
+    blocks = find_sack_blocks(header) if sender.sack.enabled else None
     # A FIN is not a duplicate ACK either (RFC 5681 §2): the sender sees it as length.
     ack_len = seg_len + (1 if header.flags & FLAG_FIN else 0)
     seg_ack, seg_seq = Seq(header.ack), Seq(header.seq)
@@ -182,7 +215,8 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bo
             # Like Linux, leave the connection half-open; our SYN-ACK will come again.
             conn.counters.bump("tcp.drop.accept_queue_full")
             return False
-        sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now)
+        sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now,
+                      tsecr, blocks)
         conn.establish(now)
         return True
     # RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (our SND.MAX).
@@ -194,7 +228,8 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bo
         conn.counters.bump("tcp.drop.ack_too_old")
         conn.send_challenge_ack(now)
         return False
-    sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now)
+    sender.on_ack(seg_seq, seg_ack, header.window << sender.snd_shift, ack_len, now,
+                  tsecr, blocks)
     if state == TcpState.FIN_WAIT_1 and sender.fin_acked:
         conn.state = TcpState.FIN_WAIT_2
         conn.event()

@@ -15,8 +15,8 @@ What may be sent (`output`) is bounded by the peer's window and the congestion w
 (RFC 5681), then shaped by Nagle's algorithm (RFC 9293 §3.7.4) and sender-side silly window
 avoidance (§3.8.6.2.1). Loss is repaired by the retransmission timer (RFC 6298, go-back-N
 from SND.UNA, paced by cwnd in slow start) and by fast retransmit with NewReno recovery
-(RFC 5681 §3.2, RFC 6582). Without SACK, a loss is only seen as duplicate ACKs, so three
-things make sure they come and are believed:
+(RFC 5681 §3.2, RFC 6582, newreno.py). Without SACK, a loss is only seen as duplicate
+ACKs, so three things make sure they come and are believed:
 
     Limited Transmit (RFC 3042)   new data on the first two dupacks, so small windows bring three
     Early Retransmit (RFC 5827)   fewer dupacks suffice when fewer than 4 segments are out and
@@ -27,6 +27,11 @@ things make sure they come and are believed:
 When the last segments of a flight or their ACKs are lost, no duplicate ACK comes at all: a
 Tail Loss Probe (RFC 8985 §7, tlp.py) draws an ACK after about two round trips instead of
 waiting out the RTO. When the peer's window is closed the persist timer sends probes (§3.8.6.1).
+
+With SACK (both SYNs allowed it) the peer's SACK blocks fill a scoreboard, and RFC 6675's
+recovery (sack_recovery.py) replaces NewReno: every hole is resent in the first round trip.
+With timestamps, RTT samples come from the echoed TSval of every ACK of new data
+(timestamps.py) instead of one timed segment per round trip.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ from typing import TYPE_CHECKING
 
 from netstack.engine.timers import Timer
 from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
+from netstack.stages.tcp.newreno import NewRenoRecovery
 from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.sack import sack_option_bytes
+from netstack.stages.tcp.sack_recovery import SackRecovery
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import SENDING_STATES
 from netstack.stages.tcp.tlp import TailLossProbe
@@ -64,6 +72,8 @@ class Sender:
         self.retransmit_timer: Timer | None = None
         self.persist_timer: Timer | None = None
         self.tlp = TailLossProbe(self)
+        self.newreno = NewRenoRecovery(self)
+        self.sack = SackRecovery(self)
         # After a timeout, until everything sent before it is acknowledged (RFC 6582's
         # recover): go-back-N repairs, and no tail loss probe is armed (RFC 8985 §7.2).
         self.in_timeout_recovery = False
@@ -111,28 +121,50 @@ class Sender:
 
     # --- sending -------------------------------------------------------------------------
 
+    def segment_limit(self) -> int:
+        """The most data the next segment may carry: the MSS (less the timestamp option
+        bytes already, see connection.py), less the SACK blocks it will carry (RFC 6691)."""
+        blocks = self.conn.receiver.sack_block_count()
+        return max(self.mss - sack_option_bytes(blocks), 1)
+
     def output(self, now: float) -> int:
         """Send every segment the windows, Nagle and SWS avoidance allow; returns how many."""
         conn = self.conn
         if conn.state not in SENDING_STATES or self.cc is None:
             return 0
+        sent = self.sack.output(now) if self.sack.in_recovery else self._send_in_window(now)
+        if self.snd_max != self.snd_una:
+            if self.retransmit_timer is None:
+                self.arm_retransmit_timer(now)
+            if sent:
+                self.tlp.arm(now)
+        elif self.has_something_to_send() and self.persist_timer is None:
+            self.persist_timer = conn.stack.timers.schedule(now + self.rto.rto, self._persist)
+        return sent
+
+    def _send_in_window(self, now: float) -> int:
+        assert self.cc is not None
         sent = 0
-        nagle = not conn.options.nodelay
+        nagle = not self.conn.options.nodelay
         while True:
+            hole: int | None = None  # go-back-N with SACK: bytes before SACKed data
+            if self.sack.enabled and self.snd_una < self.snd_nxt < self.snd_max:
+                self.snd_nxt, hole = self.sack.skip_sacked(self.snd_nxt)
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(self.buffer) - offset
             window = min(self.snd_wnd, self.cc.cwnd + self._limited_transmit())
             usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
+            limit = self.segment_limit()
             if unsent > 0:
-                n = min(unsent, self.mss, usable)
+                n = min(unsent, limit, usable, hole if hole is not None else unsent)
                 if n <= 0:
                     break
-                if n < unsent and n < self.mss and n < self.max_snd_wnd // 2:
+                if n < unsent and n < limit and n < self.max_snd_wnd // 2 and n != hole:
                     break  # RFC 9293 §3.8.6.2.1: wait for a useful window (the persist timer
                     # sends anyway if nothing is outstanding to bring an ACK)
                 if (
                     nagle
-                    and n == unsent < self.mss
+                    and n == unsent < limit
                     and self.snd_nxt != self.snd_una
                     and not self.fin_queued
                 ):
@@ -144,14 +176,22 @@ class Sender:
             else:
                 break
             sent += 1
-        if self.snd_max != self.snd_una:
-            if self.retransmit_timer is None:
-                self.arm_retransmit_timer(now)
-            if sent:
-                self.tlp.arm(now)
-        elif self.has_something_to_send() and self.persist_timer is None:
-            self.persist_timer = conn.stack.timers.schedule(now + self.rto.rto, self._persist)
         return sent
+
+    def resend(self, start: Seq, end: Seq, now: float) -> None:
+        """Send [start, end) again (with the FIN if it lies there), leaving snd_nxt alone."""
+        fin = self.fin_queued and end > self.fin_seq
+        data_end = self.fin_seq if fin else end
+        offset: int = start - self.buffer_seq  # type: ignore[assignment]
+        n: int = data_end - start  # type: ignore[assignment]
+        if n <= 0 and not fin:
+            return
+        flags = FLAG_ACK | (FLAG_FIN if fin else 0)
+        if n > 0 and offset + n == len(self.buffer):
+            flags |= FLAG_PSH
+        self.conn.counters.bump("tcp.tx.retransmits")
+        self.rtt_seq = None  # Karn's rule (RFC 6298 §3)
+        self.conn.emit(flags, start, now, offset, max(n, 0))
 
     def _send_data(self, offset: int, n: int, fin: bool, now: float) -> None:
         """Send `n` bytes from buffer[offset] (and the FIN) at snd_nxt, and advance it."""
@@ -165,7 +205,7 @@ class Sender:
         if seq < self.snd_max:
             self.conn.counters.bump("tcp.tx.retransmits")
             self.rtt_seq = None  # Karn's rule (RFC 6298 §3): never time a retransmission
-        elif self.rtt_seq is None:
+        elif self.rtt_seq is None and not self.conn.timestamps.enabled:
             self.rtt_seq, self.rtt_time = end, now
         self.conn.emit(flags, seq, now, offset, n)
         self.snd_nxt = end
@@ -174,23 +214,6 @@ class Sender:
         if self.persist_timer is not None:
             self.persist_timer.cancel()
             self.persist_timer = None
-
-    def _retransmit_first(self, now: float) -> None:
-        """Send the segment at snd_una again, leaving snd_nxt alone (fast retransmit)."""
-        offset: int = self.snd_una - self.buffer_seq  # type: ignore[assignment]
-        n = min(len(self.buffer) - offset, self.mss)
-        fin = self.fin_queued and offset + n == len(self.buffer)
-        if n <= 0 and not fin:
-            return
-        if self.snd_nxt == self.snd_una:
-            # Go-back-N after a timeout was about to resend it: move on past it, so the
-            # next output does not send it twice.
-            self._send_data(offset, max(n, 0), fin, now)
-            return
-        self.conn.counters.bump("tcp.tx.retransmits")
-        self.rtt_seq = None
-        flags = FLAG_ACK | (FLAG_FIN if fin else 0)
-        self.conn.emit(flags, self.snd_una, now, offset, max(n, 0))
 
     def _probe(self, now: float) -> None:
         """RFC 9293 §3.8.6.1: one byte of new data (or the FIN) past a closed window."""
@@ -239,6 +262,7 @@ class Sender:
         self.dupacks = 0
         self.recover = self.snd_max
         self.tlp.cancel()
+        self.sack.on_timeout()
         if conn.resend_syn(now):
             self.arm_retransmit_timer(now)
             return
@@ -255,12 +279,23 @@ class Sender:
 
     # --- acknowledgments -----------------------------------------------------------------
 
-    def on_ack(self, seg_seq: Seq, seg_ack: Seq, window: int, seg_len: int, now: float) -> None:
+    def on_ack(self, seg_seq: Seq, seg_ack: Seq, window: int, seg_len: int, now: float,
+               tsecr: int | None = None,
+               sack_blocks: tuple[tuple[int, int], ...] | None = None) -> None:
         """An acceptable ACK (RFC 9293 §3.10.7.4, fifth check): SND.UNA - MAX.SND.WND <=
-        SEG.ACK <= SND.MAX. `window` is already scaled."""
+        SEG.ACK <= SND.MAX. `window` is already scaled; `tsecr` and `sack_blocks` are the
+        segment's, when timestamps and SACK are on."""
         acked: int = seg_ack - self.snd_una  # type: ignore[assignment]
+        sack = self.sack
+        if sack.enabled:
+            sack.update(sack_blocks, seg_ack)
         if acked > 0:
-            self._new_ack(seg_ack, acked, now)
+            self._new_ack(seg_ack, acked, now, tsecr)
+        elif sack.enabled:
+            # RFC 6675 §2: a duplicate ACK is one that SACKs new data.
+            duplicate = (acked == 0 and seg_len == 0 and self.snd_max != self.snd_una
+                         and sack.is_duplicate_ack(bool(sack_blocks)))
+            sack.after_ack(duplicate, now)
         elif (
             acked == 0
             and seg_len == 0
@@ -268,7 +303,7 @@ class Sender:
             and self.snd_max != self.snd_una
             and self.snd_wnd > 0
         ):
-            self._duplicate_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
+            self.newreno.duplicate_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
         if window == 0 and acked == 0:
             self.retries = 0  # the peer answers our probes: keep probing (RFC 1122 §4.2.2.17)
         # RFC 9293 §3.10.7.4: update the window only from a segment at least as new as the
@@ -285,8 +320,9 @@ class Sender:
             if window > self.max_snd_wnd:
                 self.max_snd_wnd = window
 
-    def _new_ack(self, seg_ack: Seq, acked: int, now: float) -> None:
+    def _new_ack(self, seg_ack: Seq, acked: int, now: float, tsecr: int | None) -> None:
         conn = self.conn
+        flight_before = self.flight_size
         data_acked = min(seg_ack - self.buffer_seq, len(self.buffer))  # type: ignore[type-var]
         if data_acked > 0:
             with conn.guard:
@@ -296,25 +332,28 @@ class Sender:
         self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
+        if self.sack.enabled:
+            self.sack.acknowledged()
         self.retries = 0
         if seg_ack >= self.recover:
             self.in_timeout_recovery = False
-        if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
-            self.rto.on_sample(now - self.rtt_time)
-            self.rtt_seq = None
+        self._sample_rtt(seg_ack, tsecr, flight_before, now)
         cc = self.cc
         if cc is not None:
             if cc.in_recovery:
                 if seg_ack >= self.recover:
                     cc.on_recovery_end(self.flight_size, now)
                     self.dupacks = 0
+                    self.sack.recovery_ended()
+                elif self.sack.enabled:
+                    pass  # RFC 6675 §5 (B), (C): output() resends what pipe allows
                 else:
-                    # RFC 6582 §3.2 step 3, a partial ACK: the next hole is lost too.
-                    self._retransmit_first(now)
-                    cc.on_partial_ack(acked, now)
+                    self.newreno.partial_ack(acked, now)
             else:
                 self.dupacks = 0
                 cc.on_ack(acked, now)
+                if self.sack.enabled:
+                    self.sack.after_ack(False, now)  # SACKed data may show a loss already
         # RFC 6298 §5.2 and §5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max:
             if self.retransmit_timer is not None:
@@ -325,28 +364,22 @@ class Sender:
             self.arm_retransmit_timer(now)
             self.tlp.arm(now)
 
-    def _duplicate_ack(self, now: float) -> None:
-        cc = self.cc
-        if cc is None:
+    def _sample_rtt(self, seg_ack: Seq, tsecr: int | None, flight: int, now: float) -> None:
+        """RFC 6298 samples: from the echoed timestamp of any ACK of new data (RFC 7323 §4,
+        weighted as Appendix G says for many samples per RTT), else from the timed segment."""
+        conn = self.conn
+        if conn.timestamps.enabled:
+            if tsecr is not None:
+                sample = conn.timestamps.rtt_sample(tsecr, now, now - conn.opened_at)
+                if sample is not None:
+                    # ExpectedSamples = ceiling(FlightSize / (SMSS * 2)), at least one.
+                    self.rto.on_sample(sample, max(-(-flight // (2 * self.mss)), 1))
             return
-        self.dupacks += 1
-        if cc.in_recovery:
-            cc.on_dupack(now)  # RFC 5681 §3.2 step 4: one more segment left the network
-        elif self.dupacks >= self._dupack_threshold() and self._dupacks_mean_loss(cc.cwnd):
-            # RFC 5681 §3.2 steps 2-3 and RFC 6582 §3.2 step 2: fast retransmit, and
-            # NewReno recovery until everything sent so far is acknowledged. ssthresh comes
-            # from what is in the network: not the segments Limited Transmit sent beyond
-            # cwnd (RFC 5681 §3.2 step 2), nor, after a timeout, what go-back-N has not
-            # resent yet.
-            self.recover = self.snd_max
-            in_flight: int = min(self.snd_nxt - self.snd_una, cc.cwnd)  # type: ignore[type-var,assignment]
-            cc.on_fast_retransmit(self.dupacks, in_flight, now)
-            self.conn.counters.bump("tcp.tx.fast_retransmit")
-            self._retransmit_first(now)
-            self.arm_retransmit_timer(now)
-            self.tlp.cancel()
+        if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
+            self.rto.on_sample(now - self.rtt_time)
+            self.rtt_seq = None
 
-    def _dupack_threshold(self) -> int:
+    def dupack_threshold(self) -> int:
         """Duplicate ACKs that mean a segment is lost: RFC 5681 §3.2's three, or fewer with
         RFC 5827's (byte-based) Early Retransmit: when less than 4 * MSS is outstanding and
         no duplicate ACK can release new data (§3.1, conditions 2.a and 2.b), three
@@ -355,19 +388,6 @@ class Sender:
         if self.mss < outstanding < 4 * self.mss and not self._new_data_sendable():
             return -(-outstanding // self.mss) - 1
         return DUPACK_THRESHOLD  # (one segment or less outstanding brings no dupacks)
-
-    def _dupacks_mean_loss(self, cwnd: int) -> bool:
-        """RFC 6582 §3.2 step 2: duplicate ACKs for data sent before the last timeout (or
-        recovery) may be the peer's answers to our go-back-N retransmissions of data it
-        already had; three of those must not start another fast retransmit."""
-        if self.snd_una > self.recover or self.recover == self.iss:
-            return True
-        # RFC 6582 §4.1, the ACK heuristic: when the last advance of the cumulative ACK was
-        # small (at most 4 * MSS), the peer was holding little data beyond the hole, so
-        # little of what we resent can be duplicates: these ACKs mean loss. The cwnd check
-        # keeps it from firing right after a timeout, when cwnd is one segment.
-        advance: int = self.snd_una - self.prev_highest_ack  # type: ignore[assignment]
-        return cwnd > self.mss and advance <= 4 * self.mss
 
     def _new_data_sendable(self) -> bool:
         """Whether there is data never sent that the peer's window has room for (RFC 3042

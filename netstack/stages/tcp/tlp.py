@@ -1,4 +1,4 @@
-"""Tail Loss Probe, after RFC 8985 §7, for a sender without SACK.
+"""Tail Loss Probe, after RFC 8985 §7 (without RACK).
 
 Fast retransmit needs duplicate ACKs, and they only come while later segments reach the
 peer. When the last segments of a flight are lost, or the peer's ACKs for them are, no
@@ -18,10 +18,10 @@ Early Retransmit (RFC 5827) or fast retransmit acts on. The RTO stays armed behi
 probe, restarted by it (§7.3), and one tail gets one probe: only an ACK for new data, or
 new data sent, arms the next.
 
-The simplification: RFC 8985 wants SACK (§7.2, conditions 1 and 2), which tells it which
-segment the probe repaired and lets RACK mark the lost ones (§7.4). Without SACK a probe
-only draws an ACK, and the ACK goes through the usual processing: NewReno's fast recovery
-repairs what it reveals, and no congestion response is tied to the probe itself. Like
+The simplification: RFC 8985 pairs the probe with RACK (§7.4), which marks the lost
+segments by time. Here a probe only draws an ACK, and the ACK goes through the usual
+processing: NewReno's fast recovery, or with SACK RFC 6675's (its SACK blocks show which
+segments arrived), repairs what it reveals; no congestion response is tied to the probe. Like
 RFC 8985 (§7.2, condition 3) no probe is armed during fast recovery or while go-back-N
 repairs a timeout; there the duplicate ACKs and the timer already do the work.
 """
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 from netstack.engine.timers import Timer
 from netstack.stages.tcp.seq import seq_max
 from netstack.stages.tcp.state import SENDING_STATES
-from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.sender import Sender
@@ -115,29 +114,20 @@ class TailLossProbe:
         offset: int = sender.snd_nxt - sender.buffer_seq  # type: ignore[assignment]
         unsent = len(sender.buffer) - offset
         room: int = sender.snd_una + sender.snd_wnd - sender.snd_nxt  # type: ignore[assignment]
-        n = min(unsent, sender.mss, room)
-        if n <= 0 or (n < unsent and n < sender.mss):
+        limit = sender.segment_limit()
+        n = min(unsent, limit, room)
+        if n <= 0 or (n < unsent and n < limit):
             return False  # nothing new, or only a sliver of it fits: resend instead
         sender._send_data(offset, n, sender.fin_queued and n == unsent, now)
         return True
 
     def _resend_last_segment(self, now: float) -> None:
         """RFC 8985 §7.3: the highest-sequence segment (up to one MSS ending at SND.MAX, with
-        the FIN if it was sent) again, leaving snd_nxt alone."""
+        the FIN if it was sent) again, leaving snd_nxt alone. `resend` takes no RTT sample
+        from it (Karn's rule, RFC 6298 §3): the ACK the probe draws may be for either copy,
+        and it may cover an earlier timed segment whose own ACK was lost."""
         sender = self.sender
-        end = sender.snd_max
-        fin = sender.fin_queued and end == sender.fin_seq + 1
-        data_end = sender.fin_seq if fin else end
-        start = seq_max(sender.buffer_seq, data_end - sender.mss)  # type: ignore[arg-type]
-        offset: int = start - sender.buffer_seq  # type: ignore[assignment]
-        n: int = data_end - start  # type: ignore[assignment]
-        if n <= 0 and not fin:
-            return
-        flags = FLAG_ACK | (FLAG_FIN if fin else 0)
-        if n > 0 and offset + n == len(sender.buffer):
-            flags |= FLAG_PSH
-        sender.conn.counters.bump("tcp.tx.retransmits")
-        # Karn's rule (RFC 6298 §3): the ACK the probe draws may be for either copy, and it
-        # may cover an earlier timed segment whose own ACK was lost, so take no sample.
-        sender.rtt_seq = None
-        sender.conn.emit(flags, start, now, offset, max(n, 0))
+        fin = sender.fin_queued and sender.snd_max == sender.fin_seq + 1
+        data_end = sender.fin_seq if fin else sender.snd_max
+        start = seq_max(sender.buffer_seq, data_end - sender.segment_limit())  # type: ignore[arg-type]
+        sender.resend(start, sender.snd_max, now)

@@ -79,7 +79,10 @@ int ns_engine_start(ns_engine *engine);
 void ns_engine_stop(ns_engine *engine);
 void ns_engine_free(ns_engine *engine);
 void ns_engine_kick(ns_engine *engine);
+unsigned ns_engine_send(ns_engine *engine, const uintptr_t *words, unsigned n);
 unsigned ns_engine_consumer_idle(ns_engine *engine);
+void ns_engine_set_spin(ns_engine *engine, uint32_t spin_us);
+int ns_engine_spin_rx(ns_engine *engine, uint32_t spin_us, int wake_fd);
 int ns_engine_rx_fd(const ns_engine *engine);
 void ns_engine_stats(const ns_engine *engine, uint64_t *out);
 

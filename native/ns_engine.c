@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ns_cpu.h"
@@ -35,6 +36,7 @@ struct ns_engine {
     uint32_t headroom;
     unsigned burst;
     int busy_poll;
+    uint64_t spin_ns;        /* idle this long (spinning) before sleeping; see engine_main */
     int port_failed;         /* poll() reported an error on the port: stop watching it */
 
     /* Each flag says "I am about to sleep, wake me": set by the sleeper, cleared by the
@@ -49,17 +51,23 @@ struct ns_engine {
     uint8_t overflow[OVERFLOW_SIZE];
 };
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);  /* a vDSO call: no syscall */
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline uintptr_t make_word(uintptr_t index, uint32_t off, uint32_t len)
 {
     return index | ((uintptr_t)off << NS_WORD_OFF_SHIFT) | ((uintptr_t)len << NS_WORD_LEN_SHIFT);
 }
 
-/* Only the engine thread writes a counter, so a relaxed load and store is enough (no
- * locked instruction); the atomics just keep concurrent snapshots well defined. */
+/* The engine thread and, for frames sent directly (ns_engine_send), the Python thread
+ * both count: an atomic add, relaxed (no ordering needed, only no lost updates). */
 static inline void stat_add(ns_engine *e, int which, uint64_t n)
 {
-    uint64_t v = atomic_load_explicit(&e->stats[which], memory_order_relaxed);
-    atomic_store_explicit(&e->stats[which], v + n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->stats[which], n, memory_order_relaxed);
 }
 
 static void eventfd_signal(int fd)
@@ -152,12 +160,11 @@ static unsigned rx_burst(ns_engine *e)
     return frames;
 }
 
-/* One transmit burst: out ring -> port -> buffers back to the pool. Returns frames taken. */
-static unsigned tx_burst(ns_engine *e)
+/* Write the frames of n words (n <= NS_ENGINE_MAX_BURST) to the port, then give their
+ * buffers back to the pool. */
+static void write_words(ns_engine *e, const uintptr_t *words, unsigned n)
 {
-    uintptr_t words[NS_ENGINE_MAX_BURST];
     uintptr_t done[NS_ENGINE_MAX_BURST];
-    unsigned n = ns_ring_dequeue_burst(e->out_ring, words, e->burst);
     unsigned freed = 0;
     uint32_t count = ns_pool_count(e->pool), buf_size = ns_pool_buf_size(e->pool);
     for (unsigned i = 0; i < n; i++) {
@@ -185,6 +192,14 @@ static unsigned tx_burst(ns_engine *e)
     }
     if (freed)
         ns_pool_put_bulk(e->pool, done, freed);
+}
+
+/* One transmit burst: out ring -> port -> buffers back to the pool. Returns frames taken. */
+static unsigned tx_burst(ns_engine *e)
+{
+    uintptr_t words[NS_ENGINE_MAX_BURST];
+    unsigned n = ns_ring_dequeue_burst(e->out_ring, words, e->burst);
+    write_words(e, words, n);
     return n;
 }
 
@@ -218,19 +233,37 @@ static void sleep_until_work(ns_engine *e)
     }
 }
 
+/* The thread. After work it keeps looking for spin_ns before it sleeps: an answer that
+ * Python puts on the out ring within that time, or the next request on the port, then
+ * costs no wake-up (a sleeping thread takes tens of microseconds to wake on this kind of
+ * VM, more than Python needs for an echo). Truly idle, it sleeps in poll(). */
 static void *engine_main(void *arg)
 {
     ns_engine *e = arg;
+    uint64_t idle_since = 0;  /* 0: the last look found work */
     while (!atomic_load_explicit(&e->stopping, memory_order_relaxed)) {
         unsigned work = tx_burst(e);
         if (!e->port_failed)
             work += rx_burst(e);
-        if (work)
+        if (work) {
+            idle_since = 0;
             continue;
-        if (e->busy_poll)
+        }
+        if (e->busy_poll) {
             ns_cpu_relax();  /* DPDK style: never sleep, just look again */
-        else
-            sleep_until_work(e);
+            continue;
+        }
+        if (e->spin_ns) {
+            uint64_t now = now_ns();
+            if (idle_since == 0)
+                idle_since = now;
+            if (now - idle_since < e->spin_ns) {
+                ns_cpu_relax();
+                continue;
+            }
+        }
+        idle_since = 0;
+        sleep_until_work(e);
     }
     return NULL;
 }
@@ -307,6 +340,23 @@ void ns_engine_kick(ns_engine *e)
         eventfd_signal(e->kick_fd);
 }
 
+unsigned ns_engine_send(ns_engine *e, const uintptr_t *words, unsigned n)
+{
+    /* The engine asleep and the out ring empty: every frame queued before was written (the
+     * thread sets its flag only after its last tx_burst), and Python is the ring's only
+     * producer, so writing these here cannot reorder anything. It spares the wake-up of a
+     * sleeping thread, the larger part of a round trip's cost at one request in flight. */
+    if (n <= NS_ENGINE_MAX_BURST && atomic_load(&e->engine_sleeping) &&
+        ns_ring_count(e->out_ring) == 0) {
+        write_words(e, words, n);
+        return n;
+    }
+    unsigned queued = ns_ring_enqueue_burst(e->out_ring, words, n);
+    if (queued)
+        ns_engine_kick(e);
+    return queued;
+}
+
 unsigned ns_engine_consumer_idle(ns_engine *e)
 {
     atomic_store(&e->consumer_sleeping, 1);
@@ -315,6 +365,30 @@ unsigned ns_engine_consumer_idle(ns_engine *e)
     if (waiting > 0)  /* it will not sleep after all: spare us the eventfd write */
         atomic_store(&e->consumer_sleeping, 0);
     return waiting;
+}
+
+void ns_engine_set_spin(ns_engine *e, uint32_t spin_us)
+{
+    e->spin_ns = (uint64_t)spin_us * 1000u;  /* read by the thread: set before ns_engine_start */
+}
+
+int ns_engine_spin_rx(ns_engine *e, uint32_t spin_us, int wake_fd)
+{
+    /* We are awake and looking: the engine need not write our eventfd meanwhile. */
+    atomic_store(&e->consumer_sleeping, 0);
+    uint64_t end = now_ns() + (uint64_t)spin_us * 1000u;
+    for (unsigned i = 1;; i++) {
+        if (ns_ring_count(e->in_ring) > 0)
+            return 1;
+        if ((i & 63) == 0) {  /* every few hundred ns: the other fd and the clock */
+            struct pollfd p = {.fd = wake_fd, .events = POLLIN};
+            if (wake_fd >= 0 && poll(&p, 1, 0) > 0)
+                return 2;
+            if (now_ns() >= end)
+                return 0;
+        }
+        ns_cpu_relax();
+    }
 }
 
 int ns_engine_rx_fd(const ns_engine *e)

@@ -67,9 +67,20 @@ void ns_engine_free(ns_engine *engine);
 
 /* Python -> engine: "I put words on the out ring"; a syscall only if the engine sleeps. */
 void ns_engine_kick(ns_engine *engine);
+/* Python -> port: send n frames. Written at once on the caller's thread when the engine
+ * sleeps with an empty out ring (no wake-up needed), else put on the out ring and kicked.
+ * Returns how many were taken (the rest: the ring was full; they stay the caller's). */
+unsigned ns_engine_send(ns_engine *engine, const uintptr_t *words, unsigned n);
 /* Python is about to sleep: after this, the engine writes the rx eventfd when it adds to
  * the in ring. Returns the in ring's count: if not 0, do not sleep. */
 unsigned ns_engine_consumer_idle(ns_engine *engine);
+/* After work, keep looking for spin_us microseconds before sleeping (0: sleep at once).
+ * Call before ns_engine_start. */
+void ns_engine_set_spin(ns_engine *engine, uint32_t spin_us);
+/* Python, with the GIL released, instead of sleeping at once: spin up to spin_us for words
+ * on the in ring (returns 1) or for `wake_fd` to become readable (2; -1: none); 0 if
+ * neither came. Call ns_engine_consumer_idle again before sleeping after a 0. */
+int ns_engine_spin_rx(ns_engine *engine, uint32_t spin_us, int wake_fd);
 /* The eventfd the Python loop polls for "the in ring has words". */
 int ns_engine_rx_fd(const ns_engine *engine);
 /* Copy the NS_STAT_COUNT counters to `out` (a snapshot while the thread runs). */

@@ -175,6 +175,15 @@ class Stack:
         """Process one Ethernet frame. We copy whatever we keep: the caller may reuse `frame`."""
         self.ethernet.receive(memoryview(frame), now)
 
+    def begin_burst(self) -> None:
+        """The engine dispatches a burst of frames next (receive() for each, then
+        end_burst): TCP may merge in-order segments until then (stages/tcp/gro.py)."""
+        self.tcp.begin_burst()
+
+    def end_burst(self, now: float) -> None:
+        """The burst is dispatched: deliver whatever a stage held back for it."""
+        self.tcp.end_burst(now)
+
     def advance(self, now: float) -> None:
         """Fire every timer due at `now` (ARP retries and aging, reassembly timeouts...)."""
         self.timers.advance(now)

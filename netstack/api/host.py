@@ -68,8 +68,11 @@ class Host:
     @classmethod
     def open(cls, port_spec: str, cidr: str | IPv4Interface, *, mac: bytes | str | None = None,
              gateway: str | IPv4Address | None = None, pool_size: int = 4096, clock: Any = None,
-             capture: str | None = None, **stack_options: Any) -> Host:
+             capture: str | None = None, engine: str = "python", **stack_options: Any) -> Host:
         """Open the port, build the stack and start its engine on a background thread.
+
+        `engine` is "python" (the loop does the port I/O) or "native" (a C thread does it;
+        tap: and afpacket: ports, see netstack/engine/native_loop.py).
 
         `stack_options` are StackConfig fields (mtu, routes, static_arp, udp_rcvbuf...).
         The MAC defaults to one made from the address (192.0.2.2 -> 02:00:c0:00:02:02).
@@ -85,22 +88,31 @@ class Host:
         if mac is None:
             mac = mac_from_ip(address.ip)
         config = StackConfig(mac=mac, address=address, gateway=gateway, **stack_options)
-        pool = MbufPool(pool_size)
+        engine_class, pool_class = Engine, MbufPool
+        if engine == "native":
+            from netstack.engine.native_loop import NativeEngine, check_supported
+            from netstack.engine.native_pool import NativeMbufPool
+
+            check_supported(port_spec)
+            engine_class, pool_class = NativeEngine, NativeMbufPool
+        elif engine != "python":
+            raise ValueError(f"unknown engine {engine!r} (python or native)")
+        pool = pool_class(pool_size)
         stack = Stack(config, pool)
         port = open_port(port_spec, mac=config.mac, mtu=config.mtu, pool=pool,
                          counters=stack.counters)
         try:
-            engine = Engine(stack, port, pool, clock=clock,
-                            capture=Capture(capture) if capture else None)
+            loop = engine_class(stack, port, pool, clock=clock,
+                                capture=Capture(capture) if capture else None)
         except BaseException:
             port.close()
             raise
         try:
-            engine.start()
+            loop.start()
         except BaseException:
-            engine.close()
+            loop.close()
             raise
-        return cls(engine, owns_engine=True)
+        return cls(loop, owns_engine=True)
 
     # --- sockets --------------------------------------------------------------------------
 

@@ -198,6 +198,10 @@ class Engine:
         layer wakes application threads from here: once per burst, not once per datagram."""
         self._pass_hooks.append(fn)
 
+    def remove_pass_hook(self, fn: Callable[[float], None]) -> None:
+        """Undo add_pass_hook (call it on the loop thread, e.g. through call())."""
+        self._pass_hooks.remove(fn)
+
     def _wake(self) -> None:
         # A busy loop looks at its control queue before it next sleeps (_time_to_wait), so
         # the eventfd write, a syscall, is only needed when it is asleep or about to be.
@@ -233,6 +237,10 @@ class Engine:
             except Exception:
                 self.counters.bump("engine.hook_error")
                 log.exception("pass hook failed")
+        if self._control:
+            # A hook may have queued work (a service on the loop answering the datagrams of
+            # this burst): run it now, so the answers leave in this pass, not the next.
+            self._run_control(now)
         self._collect()
         self._transmit(now)
 
@@ -253,7 +261,15 @@ class Engine:
                 self._enqueue(self.out_ring, from_kernel, "ring.drop.out_full")
 
     def _dispatch(self, now: float) -> None:
-        for m in self._take_received(now):
+        received = self._take_received(now)
+        if not received:
+            return
+        # Burst boundaries let the stack merge what belongs together (TCP's receive
+        # coalescing, stages/tcp/gro.py); a stack without them takes frames one by one.
+        begin_burst = getattr(self.stack, "begin_burst", None)
+        if begin_burst is not None:
+            begin_burst()
+        for m in received:
             try:
                 self.stack.receive(m.data(), now)
             except Exception:
@@ -262,6 +278,12 @@ class Engine:
                 log.exception("stack.receive failed on a %d-byte frame", m.data_len)
             finally:
                 self.pool.free(m)
+        if begin_burst is not None:
+            try:
+                self.stack.end_burst(now)
+            except Exception:
+                self.counters.bump("engine.drop.stack_error")
+                log.exception("stack.end_burst failed")
 
     def _collect(self) -> None:
         outgoing = self.stack.outgoing

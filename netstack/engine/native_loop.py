@@ -15,13 +15,20 @@ the very same path on both engines.
 - Idle, both sides block: the C thread in poll() on the port and a kick eventfd (written by
   `ns_engine_kick` after Python queued frames to send), Python in poll() on the engine's rx
   eventfd, the KNI device and its wakeup eventfd, until the next timer is due.
-- `busy_poll=True`: neither side ever sleeps (DPDK-style), for the lowest latency.
+- Before sleeping, each side may spin a little (`spin_us`, off by default) looking for
+  work: the C thread for Python's answer on the out ring, Python for the next frames on the
+  in ring, the latter inside a C call that releases the GIL, so the application threads
+  run meanwhile. Within a round trip nobody sleeps and no eventfd is written; truly idle,
+  both block after that short spin.
+- `busy_poll=True`: neither side ever sleeps (DPDK-style), for the lowest latency. Python
+  spins in the same GIL-free C call, in rounds, so the application threads still run.
 - The KNI device stays in Python: its frames join the out ring like the stack's.
 - Counters kept by the C thread (port.rx, port.tx, drops) are added to the stack's whenever
   the loop is about to sleep, every 1024 passes, and when the engine closes.
 """
 
 import os
+import select
 
 from netstack.engine.loop import Engine
 from netstack.engine.mbuf import HEADROOM, Mbuf
@@ -44,6 +51,12 @@ STAT_NAMES = (
 )
 # Port classes the C thread can drive, by how it must talk to their descriptor.
 SUPPORTED_PORTS = ("tap", "afpacket")
+# Microseconds each side spins for more work before it sleeps (see the module docstring).
+# 0 by default: on the 2-core VM this was measured on, a spinning thread takes the core the
+# kernel side needs, and 100-300 us spins made UDP echo slower, not faster
+# (benchmarks/README.md). Worth trying where cores are to spare.
+SPIN_US = 0
+BUSY_SPIN_US = 1000  # one round of Python's GIL-free spin under busy_poll
 
 
 def check_supported(port_spec: str) -> None:
@@ -72,24 +85,29 @@ class NativeEngine(Engine):
     """`Engine` with the port's I/O on a native thread. Needs a NativeMbufPool."""
 
     def __init__(self, stack, port, pool: NativeMbufPool, kni=None, clock=None, capture=None,
-                 burst: int = 32, ring_size: int = 2048, busy_poll: bool = False) -> None:
+                 burst: int = 32, ring_size: int = 2048, busy_poll: bool = False,
+                 spin_us: int = SPIN_US) -> None:
         if not isinstance(pool, NativeMbufPool):
             raise TypeError("the native engine needs a NativeMbufPool")
         self._port_kind = _port_kind(port)
+        self._spin_us = BUSY_SPIN_US if busy_poll else spin_us
+        self._busy = busy_poll
         self._io = None
         self._stats = ffi.new("uint64_t[]", lib.NS_STAT_COUNT)
         self._reported = [0] * lib.NS_STAT_COUNT
+        # The base loop's busy_poll would spin holding the GIL; we spin in C instead (_sleep).
         super().__init__(stack, port, pool, kni=kni, clock=clock, capture=capture, burst=burst,
-                         ring_size=ring_size, busy_poll=busy_poll)
+                         ring_size=ring_size, busy_poll=False)
 
     # ----------------------------------------------------------------- port I/O, native
     def _open_io(self) -> int | None:
         handle = lib.ns_engine_create(
             self.port.fileno(), self._port_kind, self.pool.handle, self.in_ring.handle,
-            self.out_ring.handle, HEADROOM, self.burst, int(self.busy_poll))
+            self.out_ring.handle, HEADROOM, self.burst, int(self._busy))
         if handle == ffi.NULL:
             raise ConfigError(f"cannot start the native engine on {self.port.name}")
         self._io = ffi.gc(handle, lib.ns_engine_free)  # stops the thread if never closed
+        lib.ns_engine_set_spin(handle, 0 if self._busy else self._spin_us)
         return lib.ns_engine_rx_fd(handle)
 
     def _start_io(self) -> None:
@@ -130,18 +148,31 @@ class NativeEngine(Engine):
         # Every mbuf here is from self.pool (the stack allocates from the pool it was given,
         # KNI reads into it), so its index names a buffer the C thread can reach.
         words = [m.index | (m.data_off << OFF_SHIFT) | (m.data_len << LEN_SHIFT) for m in mbufs]
-        accepted = ring.enqueue_burst(words)
+        # Written here and now if the C thread sleeps with nothing queued (no wake-up to
+        # pay), else queued on the out ring and the thread kicked (ns_engine_send).
+        accepted = lib.ns_engine_send(self._io, ffi.new("uintptr_t[]", words), len(words))
         for m in mbufs[accepted:]:
             self.counters.bump(drop_counter)
             self.pool.free(m)
-        if accepted:
-            lib.ns_engine_kick(self._io)
 
     def _transmit(self, now: float) -> None:
-        pass  # the C thread drains the out ring; _enqueue kicked it
+        pass  # _enqueue wrote the frames, or queued them for the C thread and kicked it
 
     def _sleep(self, wait: float | None) -> list[tuple[int, int]]:
         self._sync_counters()
+        if self._spin_us and (wait is None or wait > 0):
+            spin_us = self._spin_us if wait is None else min(self._spin_us, int(wait * 1e6))
+            found = lib.ns_engine_spin_rx(self._io, spin_us, self._wakeup)  # GIL released
+            if found == 1:
+                return []  # frames on the in ring
+            if found == 2:
+                return [(self._wakeup, select.POLLIN)]  # another thread queued work
+            if self._busy:
+                return []  # busy polling: another pass, then spin again
+            if lib.ns_engine_consumer_idle(self._io):
+                return []  # frames came just now: do not sleep after all
+            if wait is not None:
+                wait = max(0.0, wait - spin_us / 1e6)
         ready = super()._sleep(wait)
         rx_fd = lib.ns_engine_rx_fd(self._io)
         if any(fd == rx_fd for fd, _ in ready):

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from netstack.checksum import internet_checksum, pseudo_header_sum
+from netstack.checksum import internet_checksum, pseudo_header_sum_ints
 from netstack.errors import MalformedPacket
 from netstack.wire.ipv4 import PROTO_TCP
 from netstack.wire.tcp_options import (  # noqa: F401  (re-exported: import options from here)
@@ -147,7 +147,7 @@ def parse(
     if not MIN_HEADER_LEN <= header_len <= len(view):
         raise MalformedPacket("bad_data_offset")
     if src is not None and dst is not None:
-        pseudo = pseudo_header_sum(src.packed, dst.packed, PROTO_TCP, len(view))
+        pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_TCP, len(view))
         if internet_checksum(view, pseudo) != 0:
             raise MalformedPacket("bad_checksum")
     options = parse_options(view[MIN_HEADER_LEN:header_len]) if header_len > MIN_HEADER_LEN else ()
@@ -165,14 +165,26 @@ def parse(
     return header, view[header_len:]
 
 
+# The last options encoded, with their bytes: sending asks for them twice per segment
+# (`header_len`, then `write_header`) and the tuple is immutable, so the same object means
+# the same bytes. One tuple, replaced whole, so threads sharing it see a consistent pair.
+_last_encoded: tuple[tuple[TcpOption, ...], bytes] = ((), b"")
+
+
 def _padded_options(options: tuple[TcpOption, ...]) -> bytes:
+    global _last_encoded
     if not options:  # most segments after the handshake (without timestamps)
         return b""
+    last = _last_encoded
+    if last[0] is options:
+        return last[1]
     encoded = encode_options(options)
     padded_len = -(-len(encoded) // WORD_LEN) * WORD_LEN
     if padded_len > MAX_OPTIONS_LEN:
         raise ValueError(f"TCP options take {len(encoded)} bytes; at most 40 fit")
-    return encoded + bytes(padded_len - len(encoded))
+    padded = encoded + bytes(padded_len - len(encoded))
+    _last_encoded = (options, padded)
+    return padded
 
 
 def write_header(
@@ -217,7 +229,7 @@ def write_header(
     except struct.error as exc:
         raise ValueError(f"TCP field out of range: {exc}") from exc
     buf[offset + MIN_HEADER_LEN : offset + hlen] = options
-    pseudo = pseudo_header_sum(src.packed, dst.packed, PROTO_TCP, segment_len)
+    pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_TCP, segment_len)
     checksum = internet_checksum(memoryview(buf)[offset : offset + segment_len], pseudo)
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
 

@@ -42,8 +42,11 @@ class StackInNamespace:
     netstack Host (192.0.2.2). Leaving the block closes the host and deletes the namespace;
     when the block succeeded, tshark then checks every frame the stack sent."""
 
-    def __init__(self, tmp_path: Path, prefix: str = "nsu", min_frames: int = 1) -> None:
+    def __init__(self, tmp_path: Path, prefix: str = "nsu", min_frames: int = 1,
+                 engine: str = "python") -> None:
         self.tap = unique_name("ut")
+        self.engine = engine  # "python" or "native": which I/O engine the host runs
+        self.stack_options: dict[str, Any] = {}  # StackConfig fields for Host.open
         self.capture = str(tmp_path / f"{self.tap}.pcap")
         self.mac = STACK_MAC
         self.min_frames = min_frames
@@ -56,7 +59,7 @@ class StackInNamespace:
         try:
             # Opened from inside the namespace: the TAP device is created there.
             self.host = self.ns.call(open_captured_host, f"tap:{self.tap}", STACK_CIDR, STACK_MAC,
-                                     self.capture)
+                                     self.capture, engine=self.engine, **self.stack_options)
             self.ns.add_address(self.tap, KERNEL_CIDR)
             self.ns.link_up(self.tap)
         except BaseException:
@@ -90,11 +93,13 @@ class StackInNamespace:
         return sock
 
 
-def open_captured_host(port_spec: str, cidr: str, mac: str, capture_path: str) -> Any:
+def open_captured_host(port_spec: str, cidr: str, mac: str, capture_path: str,
+                       engine: str = "python", **stack_options: Any) -> Any:
     """Host.open with a pcap of every frame, for the tshark check."""
     from netstack.api.host import Host
 
-    return Host.open(port_spec, cidr, mac=mac, capture=capture_path)
+    return Host.open(port_spec, cidr, mac=mac, capture=capture_path, engine=engine,
+                     **stack_options)
 
 
 class KernelUdpEcho:

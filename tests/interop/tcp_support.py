@@ -44,7 +44,7 @@ from netstack.bench.tcp_kernel import (
     drop_tcp,
     dropped_segments,
 )
-from tests.interop.kernel_peer import KERNEL_CIDR, STACK_CIDR, STACK_IP, STACK_MAC
+from tests.interop.kernel_peer import STACK_IP, STACK_MAC
 from tests.interop.stack_in_namespace import KERNEL_IP, StackInNamespace
 from tests.netns import Namespace, wait_until
 
@@ -153,24 +153,7 @@ class TcpStackInNamespace(StackInNamespace):
     as TCP tunables) and, optionally, a larger mbuf pool."""
 
     def __init__(self, tmp_path: Path, prefix: str = "nst", min_frames: int = 1,
-                 **stack_options: Any) -> None:
-        super().__init__(tmp_path, prefix=prefix, min_frames=min_frames)
-        self.stack_options = stack_options
+                 engine: str = "python", **stack_options: Any) -> None:
+        super().__init__(tmp_path, prefix=prefix, min_frames=min_frames, engine=engine)
+        self.stack_options = stack_options  # StackInNamespace opens the host with them
 
-    def __enter__(self) -> TcpStackInNamespace:
-        self.ns.__enter__()
-        try:
-            self.host = self.ns.call(_open_host, f"tap:{self.tap}", STACK_CIDR, STACK_MAC,
-                                     self.capture, self.stack_options)
-            self.ns.add_address(self.tap, KERNEL_CIDR)
-            self.ns.link_up(self.tap)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-
-def _open_host(port_spec: str, cidr: str, mac: str, capture: str, options: dict[str, Any]) -> Any:
-    from netstack.api.host import Host  # noqa: PLC0415
-
-    return Host.open(port_spec, cidr, mac=mac, capture=capture, **options)

@@ -25,10 +25,11 @@ ECHO_BYTES = 20 * MB  # the issue's echo transfer
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory) -> Iterator[KernelPeer]:
-    """One stack for the module, serving http on 80 and tcp-echo on 7."""
+def bench(tmp_path_factory, engine) -> Iterator[KernelPeer]:
+    """One stack per engine for the module, serving http on 80 and tcp-echo on 7."""
     tmp_path = tmp_path_factory.mktemp("tcp-kernel-clients")
-    with KernelPeer(tmp_path, "--service", "http:80", "--service", "tcp-echo:7") as peer:
+    with KernelPeer(tmp_path, "--service", "http:80", "--service", "tcp-echo:7",
+                    "--engine", engine) as peer:
         yield peer
         if peer.stack.returncode is None:  # not stopped by the last test
             peer.stop()

@@ -78,10 +78,10 @@ def settled(bench: TcpStackInNamespace, baseline: dict[str, int]) -> dict[str, i
     return now if now == baseline else None
 
 
-def test_two_thousand_connections_leave_no_trace(tmp_path):
+def test_two_thousand_connections_leave_no_trace(tmp_path, engine):
     from netstack.services import stream_runner, tcp_echo
 
-    with TcpStackInNamespace(tmp_path, **tcp_options()) as bench, \
+    with TcpStackInNamespace(tmp_path, engine=engine, **tcp_options()) as bench, \
             stream_runner.ServiceRunner(bench.host, [(tcp_echo.Handler(), ECHO_PORT)]):
         assert run_cycles(bench, WARMUP_CYCLES)["cycles"] == str(WARMUP_CYCLES)
         # Idle: nothing but the listener is left (connections close in the background).

@@ -39,8 +39,8 @@ STACK_PORT = 5001
 KERNEL_PORT = 5002
 
 
-def lossy_bench(tmp_path) -> TcpStackInNamespace:
-    return TcpStackInNamespace(tmp_path, prefix="nsl")
+def lossy_bench(tmp_path, engine: str) -> TcpStackInNamespace:
+    return TcpStackInNamespace(tmp_path, prefix="nsl", engine=engine)
 
 
 def start_loss(bench: TcpStackInNamespace) -> None:
@@ -67,8 +67,8 @@ def read_to_eof(sock, deadline: float) -> tuple[int, str]:
         total += len(chunk)
 
 
-def test_kernel_to_stack_twenty_megabytes_survive_five_percent_loss(tmp_path, record_property):
-    with lossy_bench(tmp_path) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as listener:
+def test_kernel_to_stack_twenty_megabytes_survive_five_percent_loss(tmp_path, record_property, engine):
+    with lossy_bench(tmp_path, engine) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as listener:
         listener.bind(("0.0.0.0", STACK_PORT))
         listener.listen(1)
         start_loss(bench)
@@ -90,9 +90,9 @@ def test_kernel_to_stack_twenty_megabytes_survive_five_percent_loss(tmp_path, re
     assert dropped["to_far"] > 0 and dropped["from_far"] > 0, f"the loss rules dropped nothing: {dropped}"
 
 
-def test_stack_to_kernel_twenty_megabytes_survive_five_percent_loss(tmp_path, record_property):
+def test_stack_to_kernel_twenty_megabytes_survive_five_percent_loss(tmp_path, record_property, engine):
     data = known_bytes(TRANSFER, 22)
-    with lossy_bench(tmp_path) as bench, KernelProgram(bench.ns, SINK_SERVER, KERNEL_IP, str(KERNEL_PORT)) as sink:
+    with lossy_bench(tmp_path, engine) as bench, KernelProgram(bench.ns, SINK_SERVER, KERNEL_IP, str(KERNEL_PORT)) as sink:
         sink.wait_for_line("listening")
         start_loss(bench)
         started = time.monotonic()

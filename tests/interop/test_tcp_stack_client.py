@@ -48,11 +48,11 @@ def read_http_response(sock) -> tuple[bytes, int, hashlib._Hash]:
     return head, length, digest
 
 
-def test_stack_client_downloads_twenty_megabytes_from_the_kernels_http_server(tmp_path):
+def test_stack_client_downloads_twenty_megabytes_from_the_kernels_http_server(tmp_path, engine):
     served = tmp_path / "www"
     served.mkdir()
     (served / "known.bin").write_bytes(known_bytes(FILE_BYTES, seed=11))
-    with TcpStackInNamespace(tmp_path) as bench:
+    with TcpStackInNamespace(tmp_path, engine=engine) as bench:
         bench.ns.popen([sys.executable, "-m", "http.server", "--bind", KERNEL_IP,
                         "--directory", str(served), str(HTTP_PORT)])
         wait_for_listener(bench.ns, HTTP_PORT)
@@ -68,16 +68,16 @@ def test_stack_client_downloads_twenty_megabytes_from_the_kernels_http_server(tm
         "the download has the right length but different bytes"
 
 
-def test_stack_socket_connecting_to_a_closed_kernel_port_gets_econnrefused(tmp_path):
-    with TcpStackInNamespace(tmp_path) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as sock:
+def test_stack_socket_connecting_to_a_closed_kernel_port_gets_econnrefused(tmp_path, engine):
+    with TcpStackInNamespace(tmp_path, engine=engine) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as sock:
         sock.settimeout(10)
         with pytest.raises(ConnectionRefusedError) as refused:
             sock.connect((KERNEL_IP, CLOSED_PORT))  # the kernel answers our SYN with a RST
         assert refused.value.errno == errno.ECONNREFUSED
 
 
-def test_nonblocking_connect_to_a_closed_kernel_port_reports_econnrefused(tmp_path):
-    with TcpStackInNamespace(tmp_path) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as sock:
+def test_nonblocking_connect_to_a_closed_kernel_port_reports_econnrefused(tmp_path, engine):
+    with TcpStackInNamespace(tmp_path, engine=engine) as bench, bench.host.socket(api.AF_INET, api.SOCK_STREAM) as sock:
         sock.setblocking(False)
         assert sock.connect_ex((KERNEL_IP, CLOSED_PORT)) == errno.EINPROGRESS
         poller = api.poll()

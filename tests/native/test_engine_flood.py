@@ -43,7 +43,7 @@ def numbered_frame(seq: int) -> bytes:
 class EngineOnTap:
     """The native engine on a new TAP device in `ns`, with its pool and rings."""
 
-    def __init__(self, ns: Namespace) -> None:
+    def __init__(self, ns: Namespace, spin_us: int = 0) -> None:
         from netstack.engine.ports.tap import TapPort
         from netstack.native import Ring, ffi, lib
 
@@ -58,6 +58,7 @@ class EngineOnTap:
                                       32, 0)
         assert handle != ffi.NULL
         self.handle = ffi.gc(handle, lib.ns_engine_free)
+        lib.ns_engine_set_spin(self.handle, spin_us)
         assert lib.ns_engine_start(self.handle) == 0
 
     def stats(self) -> dict[str, int]:
@@ -71,11 +72,12 @@ class EngineOnTap:
 
 
 @pytest.fixture
-def bench():
+def bench(request):
+    spin_us = getattr(request, "param", 0)  # indirect parametrization: the C thread's spin
     with Namespace("nsfl") as ns:
         ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
         ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-        engine = EngineOnTap(ns)
+        engine = EngineOnTap(ns, spin_us)
         try:
             ns.link_up(engine.name)
 
@@ -99,6 +101,7 @@ def tap_tx_dropped(ns: Namespace, name: str) -> int:
     return int(ns.run(["cat", f"/sys/class/net/{name}/statistics/tx_dropped"]).stdout)
 
 
+@pytest.mark.parametrize("bench", [0, 200], indirect=True)  # C thread: sleeps / spins
 def test_a_flood_from_the_kernel_arrives_exactly_once(bench):
     engine, kernel, ns = bench
     counts = bytearray(RX_FRAMES)
@@ -149,6 +152,7 @@ def test_a_flood_from_the_kernel_arrives_exactly_once(bench):
     assert engine.pool.available == len(engine.pool)
 
 
+@pytest.mark.parametrize("bench", [0, 200], indirect=True)  # C thread: sleeps / spins
 def test_a_flood_to_the_kernel_arrives_exactly_once(bench):
     engine, kernel, ns = bench
     kernel.setblocking(False)
@@ -188,3 +192,35 @@ def test_a_flood_to_the_kernel_arrives_exactly_once(bench):
     assert stats["port.drop.tx_error"] == stats["port.drop.tx_busy"] == 0
     assert [s for s, n in enumerate(counts) if n != 1][:5] == []
     assert engine.pool.available == len(engine.pool)
+
+
+SPIN_FRAMES = 2_000
+
+
+@pytest.mark.parametrize("bench", [200], indirect=True)  # the C thread spins 200 us when idle
+def test_spin_rx_sees_each_frame_of_a_ping_pong_once(bench):
+    """One frame at a time, as at one request in flight: Python waits in ns_engine_spin_rx
+    (the GIL released) instead of poll(); every frame is reported once, none is lost."""
+    import os
+
+    engine, kernel, _ns = bench
+    lib = engine.lib
+    seen = []
+    for seq in range(SPIN_FRAMES):
+        kernel.send(numbered_frame(seq))
+        assert lib.ns_engine_spin_rx(engine.handle, 2_000_000, -1) == 1, f"frame {seq} lost"
+        for word in engine.in_ring.dequeue_burst(8):
+            index, off, length = unpack_word(word)
+            m = engine.pool.mbufs[index]
+            if length == 60 and m.buf[off + 12 : off + 14] == b"\x88\xb5":
+                seen.append(struct.unpack_from("!Q", m.buf, off + 14)[0])
+            engine.pool.free(m)
+    assert seen == list(range(SPIN_FRAMES))
+    # Nothing arrives: the spin ends empty-handed after its time; a written fd ends it at once.
+    assert lib.ns_engine_spin_rx(engine.handle, 1_000, -1) == 0
+    wake = os.eventfd(1, os.EFD_NONBLOCK)
+    try:
+        assert lib.ns_engine_spin_rx(engine.handle, 5_000_000, wake) == 2
+    finally:
+        os.close(wake)
+    assert engine.stats()["port.rx"] >= SPIN_FRAMES

@@ -26,9 +26,12 @@ from netstack.engine.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error
+from netstack.stages.tcp.autotune import ReceiveBufferTuner
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
-from netstack.stages.tcp.congestion import CongestionFactory, Reno
+from netstack.stages.tcp.congestion import CongestionControl, CongestionFactory, Reno
 from netstack.stages.tcp.connection import TcpConnection
+from netstack.stages.tcp.cubic import Cubic
+from netstack.stages.tcp.gro import HeldSegment, mergeable
 from netstack.stages.tcp.isn import IsnGenerator
 from netstack.stages.tcp.options import mss_for_mtu, read_syn_options, window_shift_for
 from netstack.stages.tcp.rto import RtoEstimator
@@ -94,13 +97,18 @@ class TcpStage:
         )
         self.isn_generator = IsnGenerator(secret)
         self.isn_hook: IsnHook | None = None  # tests force an ISN (e.g. near 2^32) here
-        self.congestion_factory: CongestionFactory = Reno
+        # None: each connection uses the algorithm its options name (TCP_CONGESTION, by
+        # default TcpConfig.congestion_control). A test or lab may force one here instead.
+        self.congestion_factory: CongestionFactory | None = None
         self._connections: dict[FourTuple, TcpConnection] = {}
         self._challenge_second = -1
         self._challenge_count = 0
         pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
         self._max_segment_payload = pool_buffer - HEADROOM - MAX_TCP_HEADER
         stack.icmp.add_error_listener(self._icmp_error)
+        # Receive coalescing (gro.py): on while the engine dispatches a burst.
+        self._in_burst = False
+        self._held: HeldSegment | None = None
 
     # --- the application's calls -----------------------------------------------------------
 
@@ -208,8 +216,51 @@ class TcpStage:
         mtu = min(route.mtu or config.mtu, config.mtu) if route is not None else config.mtu
         return max(min(mss_for_mtu(mtu), self._max_segment_payload), 1)
 
-    def window_shift_to_offer(self, rcvbuf: int) -> int | None:
-        return window_shift_for(rcvbuf) if self.config.window_scaling else None
+    def window_shift_to_offer(self, rcvbuf: int, locked: bool = False) -> int | None:
+        """The shift for our SYN (fixed at the handshake, RFC 7323 §2.2). It covers the
+        largest buffer autotuning may grow to, as Linux's does; a buffer the application
+        chose (SO_RCVBUF, `locked`) is not tuned, so its own size is enough, and a
+        smaller shift keeps the window's granularity fine (Linux's window_clamp)."""
+        if not self.config.window_scaling:
+            return None
+        if self.config.rcvbuf_autotune and not locked:
+            rcvbuf = max(rcvbuf, self.config.rcvbuf_max)
+        return window_shift_for(rcvbuf)
+
+    def new_congestion_control(self, conn: TcpConnection) -> CongestionControl:
+        """The congestion control for a connection just established."""
+        mss = conn.sender.mss
+        if self.congestion_factory is not None:
+            return self.congestion_factory(mss)
+        if conn.options.congestion_control == "cubic":
+            sender = conn.sender
+            return Cubic(mss, srtt=lambda: sender.rto.srtt)  # RFC 6298 SRTT, read per ACK
+        return Reno(mss)
+
+    def change_congestion_control(self, conn: TcpConnection) -> None:
+        """TCP_CONGESTION on an established connection: the new algorithm starts from the
+        old one's window and threshold (its own history starts empty), as on Linux."""
+        old = conn.sender.cc
+        if old is None:
+            return  # not established yet: establish() will pick the new one
+        new = self.new_congestion_control(conn)
+        new.cwnd, new.ssthresh, new.in_recovery = old.cwnd, old.ssthresh, old.in_recovery
+        conn.sender.cc = new
+
+    def autotune_receive_buffer(self, conn: TcpConnection, now: float) -> None:
+        """After the application read: let the receive buffer follow how fast it drains
+        (autotune.py), unless the application chose SO_RCVBUF itself."""
+        tuner = conn.rcvbuf_tuner
+        if tuner is None or conn.options.rcvbuf_locked:
+            return
+        receiver = conn.receiver
+        # Every byte put in `ready` and no longer there was read (the FIN takes one offset).
+        copied = receiver.rcv_nxt_offset - receiver.fin_received - len(receiver.ready)
+        conn.options.rcvbuf = tuner.on_read(copied, now, conn.sender.rto.srtt,
+                                            conn.options.rcvbuf)
+
+    def new_rcvbuf_tuner(self) -> ReceiveBufferTuner | None:
+        return ReceiveBufferTuner(self.config.rcvbuf_max) if self.config.rcvbuf_autotune else None
 
     def new_rto_estimator(self) -> RtoEstimator:
         c = self.config
@@ -283,6 +334,8 @@ class TcpStage:
             return
         key = (ip_header.dst, header.dst_port, ip_header.src, header.src_port)
         conn = self._connections.get(key)
+        if self._in_burst and self._hold(conn, header, data, now):
+            return
         if conn is not None:
             if conn.state == TcpState.TIME_WAIT and self._new_syn_ends_time_wait(conn, header):
                 conn.release(now)
@@ -295,6 +348,41 @@ class TcpStage:
             return
         counters.bump("tcp.drop.no_socket")
         self.send_reset_for(ip_header.dst, ip_header.src, header, len(data), now)
+
+    # --- receive coalescing (gro.py) ----------------------------------------------------------
+
+    def begin_burst(self) -> None:
+        """The engine is about to dispatch a burst of frames: segments may be merged."""
+        self._in_burst = True
+
+    def end_burst(self, now: float) -> None:
+        """The burst is dispatched: deliver what is held, and merge nothing more."""
+        self._in_burst = False
+        self._release_held(now)
+
+    def _hold(self, conn: TcpConnection | None, header: TcpHeader, data: memoryview,
+              now: float) -> bool:
+        """Hold or merge a data segment (True), or release what is held first (False)."""
+        held = self._held
+        mergeable_now = conn is not None and mergeable(conn, header, len(data))
+        if held is not None:
+            if mergeable_now and held.extends(conn, header, len(data)):
+                held.add(header, data)
+                return True
+            self._release_held(now)  # anything else goes after it, in arrival order
+        if mergeable_now:
+            self._held = HeldSegment(conn, header, data)
+            return True
+        return False
+
+    def _release_held(self, now: float) -> None:
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        if held.segments > 1:
+            self.stack.counters.bump("tcp.rx.coalesced", held.segments - 1)
+        held.conn.segment_arrives(held.merged_header(), memoryview(held.data), now)
 
     def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:
         """RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN above the old connection's
@@ -351,6 +439,7 @@ class TcpStage:
         quoted = report.quoted_header
         if quoted.protocol != PROTO_TCP or quoted.src != self.our_ip:
             return
+        self._release_held(now)  # what arrived before the error is processed before it
         if len(report.quoted_payload) < _PORTS_AND_SEQ.size:
             return
         src_port, dst_port, seq = _PORTS_AND_SEQ.unpack_from(report.quoted_payload)

@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from netstack.bench.common import DEFAULT, QUICK, BenchError, Result, Settings, Skipped
+from netstack.bench.chart import write_png
+from netstack.bench.common import DEFAULT, QUICK, BenchError, Result, Settings, Skipped, progress
+from netstack.bench.hold import bench_hold
 from netstack.bench.micro import bench_checksum, bench_ring
 from netstack.bench.ping import bench_ping
-from netstack.bench.tcp import bench_tcp
+from netstack.bench.tcp import bench_tcp, bench_tcp_loss
 from netstack.bench.udp import MAX_INFLIGHT, MAX_SIZE, MIN_SIZE, bench_udp
 from netstack.netns import NamespaceError
 
@@ -24,33 +26,46 @@ RUNNERS: dict[str, Callable[[Settings], list[Result]]] = {
     "ping": bench_ping,
     "udp": bench_udp,
     "tcp": bench_tcp,
+    "hold": bench_hold,
+    "tcp-loss": bench_tcp_loss,
 }
 BENCHMARKS = tuple(RUNNERS)
+MAX_HOLD = 15_000  # the client needs a file descriptor per connection (RLIMIT_NOFILE)
 
 
 def _format_value(value: float, unit: str) -> str:
+    if value != value:  # NaN: nothing measured
+        return "-"
     if unit == "items/s":
         return f"{value / 1e6:.2f} M items/s"
     if unit == "ms":
         return f"{value * 1000:.0f} us"
     if unit in ("s", "Mbit/s"):
         return f"{value:,.1f} {unit}"
+    if unit == "bytes":
+        return f"{value:,.0f} B"
     return f"{value:,.0f} {unit}"
 
 
 def format_table(results: Sequence[Result]) -> str:
-    rows = [("benchmark", "subject", "reference", "ratio")]
+    """One line per row: netstack, its reference, other references, ratio and the target."""
+    rows = [("benchmark", "netstack (subject)", "reference", "also", "ratio", "target", "")]
     for r in results:
         better = "higher is better" if r.higher_is_better else "lower is better"
+        also = ", ".join(f"{label} {_format_value(value, r.unit)}" for label, value in r.extra.items())
+        ratio = f"{r.ratio:.2f}x ({better})" if r.ratio == r.ratio else "-"
         rows.append(
             (
                 r.name,
                 f"{r.subject_label} {_format_value(r.subject, r.unit)}",
                 f"{r.reference_label} {_format_value(r.reference, r.unit)}",
-                f"{r.ratio:.2f}x ({better})",
+                also,
+                ratio,
+                r.target.text if r.target else "",
+                r.verdict,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
@@ -118,6 +133,19 @@ def _positive_count(value: str) -> int:
     return count
 
 
+def _hold_count(value: str) -> int:
+    count = _positive_count(value)
+    if count > MAX_HOLD:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_HOLD:,} connections, got {value!r}")
+    return count
+
+
+def _port_spec(value: str) -> str:
+    if ":" not in value or value.startswith(":"):
+        raise argparse.ArgumentTypeError(f"expected a port spec such as tap:{{tap}}, got {value!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netstack bench",
@@ -132,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run only these benchmarks ({', '.join(BENCHMARKS)}); repeat or comma-separate",
     )
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write results as JSON")
+    parser.add_argument("--png", metavar="FILE", type=Path,
+                        help="also draw the results as a PNG chart (needs matplotlib)")
     parser.add_argument(
         "--ping-count",
         metavar="N",
@@ -179,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the I/O engine `netstack run` uses in the TAP benchmarks (default: python)",
     )
     parser.add_argument(
+        "--hold-connections",
+        metavar="N",
+        type=_hold_count,
+        help=f"idle connections the hold benchmark opens (default: {DEFAULT.hold_connections:,}, "
+        f"{QUICK.hold_connections} with --quick)",
+    )
+    parser.add_argument(
+        "--port",
+        metavar="SPEC",
+        type=_port_spec,
+        help="the port `netstack run` uses in the TAP benchmarks; {tap} becomes the device "
+        "name the benchmark picks (default: tap:{tap}; e.g. dpdk:net_tap0,iface={tap})",
+    )
+    parser.add_argument(
         "--busy-poll",
         action="store_true",
         default=None,
@@ -197,6 +241,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "udp_size": args.udp_size,
         "tcp_bytes": args.tcp_mb,
         "tcp_cycles": args.tcp_cycles,
+        "hold_connections": args.hold_connections,
+        "port": args.port,
         "engine": args.engine,
         "busy_poll": args.busy_poll,
     }
@@ -221,11 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
     started = time.monotonic()
+    chosen = [name for name in BENCHMARKS if name in selected]
     try:
-        for name in BENCHMARKS:
-            if name not in selected:
-                continue
-            print(f"running {name}...", file=sys.stderr, flush=True)
+        for number, name in enumerate(chosen, 1):
+            progress(f"[{number}/{len(chosen)}] {name} ({time.monotonic() - started:.0f} s so far)")
             try:
                 results.extend(RUNNERS[name](settings))
             except Skipped as exc:
@@ -245,15 +290,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, reason in failed.items():
         print(f"{name}: FAILED: {reason}")
     elapsed = time.monotonic() - started
-    print(f"({elapsed:.1f} s{', quick' if args.quick else ''})")
+    verdicts = [r.verdict for r in results if r.verdict]
+    print(f"({elapsed:.1f} s{', quick' if args.quick else ''}; targets: "
+          f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS)")
 
     if args.json is not None:
-        report = {
-            "quick": args.quick,
-            "seconds": round(elapsed, 2),
-            "results": [{**asdict(r), "ratio": r.ratio} for r in results],
-            "skipped": skipped,
-            "failed": failed,
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.json, results, skipped, failed, elapsed, args.quick, settings)
+        print(f"wrote {args.json}")
+    if args.png is not None:
+        try:
+            write_png(results, args.png, title=f"netstack bench ({elapsed:.0f} s"
+                      f"{', quick' if args.quick else ''})")
+            print(f"wrote {args.png}")
+        except BenchError as exc:
+            failed["png"] = str(exc)
+            print(f"png: FAILED: {exc}")
     return 1 if failed else 0
+
+
+def write_json(path: Path, results: Sequence[Result], skipped: dict[str, str],
+               failed: dict[str, str], seconds: float, quick: bool, settings: Settings) -> None:
+    def row(r: Result) -> dict[str, object]:
+        fields = asdict(r)
+        fields["target"] = None if r.target is None else {**asdict(r.target), "text": r.target.text}
+        return {**fields, "ratio": _finite(r.ratio), "verdict": r.verdict,
+                "subject": _finite(r.subject), "reference": _finite(r.reference)}
+
+    report = {
+        "quick": quick,
+        "seconds": round(seconds, 2),
+        "settings": asdict(settings),
+        "results": [row(r) for r in results],
+        "skipped": skipped,
+        "failed": failed,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a figure that was not measured is null."""
+    return None if value != value else value

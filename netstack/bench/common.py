@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,8 +47,12 @@ class Settings:
     tcp_cycles: int = 300  # connect/echo/close cycles per round
     tcp_loss_rounds: int = 1  # rounds of the 5%-loss transfers (the slowest workload)
     tcp_loss_bytes: int = 20_000_000  # bytes per 5%-loss transfer (the loss test's size)
+    tcp_reference_bytes: int = 200_000_000  # bytes per bulk transfer of Linux over veth
+    tcp_echo_seconds: float = 1.0  # seconds of one TCP echo round-trip round
+    hold_connections: int = 10_000  # concurrent idle connections to open and hold
     engine: str = "python"  # `netstack run --engine` in the TAP benchmarks
     busy_poll: bool = False  # `netstack run --busy-poll` in the TAP benchmarks
+    port: str = "tap:{tap}"  # `netstack run --port`; {tap} becomes a fresh device name
 
     def run_options(self) -> tuple[str, ...]:
         """The `netstack run` options these settings ask for (nothing for the defaults)."""
@@ -57,7 +62,32 @@ class Settings:
 
 DEFAULT = Settings(rounds=5, round_seconds=0.15, ping_count=300, udp_seconds=0.5)
 QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2, tcp_rounds=1,
-                 tcp_bytes=2_000_000, tcp_cycles=100, tcp_loss_bytes=5_000_000)
+                 tcp_bytes=2_000_000, tcp_cycles=100, tcp_loss_bytes=5_000_000,
+                 tcp_reference_bytes=50_000_000, tcp_echo_seconds=0.3, hold_connections=500)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What issue 5 asks of a row: `on` the ratio or the subject's own figure, at least
+    (`at_least`) or at most `threshold`."""
+
+    threshold: float
+    at_least: bool = True
+    on: str = "ratio"  # "ratio" (subject / reference) or "subject"
+    unit: str = ""  # for `on="subject"`: how to print the threshold
+
+    def met(self, result: Result) -> bool | None:
+        value = result.ratio if self.on == "ratio" else result.subject
+        if value != value:  # NaN: nothing to judge
+            return None
+        return value >= self.threshold if self.at_least else value <= self.threshold
+
+    @property
+    def text(self) -> str:
+        sign = ">=" if self.at_least else "<="
+        if self.on == "ratio":
+            return f"ratio {sign} {self.threshold:g}"
+        return f"{sign} {self.threshold:,g} {self.unit}".rstrip()
 
 
 @dataclass
@@ -70,10 +100,23 @@ class Result:
     reference: float
     higher_is_better: bool
     details: dict[str, object] = field(default_factory=dict)
+    target: Target | None = None  # issue 5's target for this row, if it sets one
+    extra: dict[str, float] = field(default_factory=dict)  # other references: label -> figure
 
     @property
     def ratio(self) -> float:
         return self.subject / self.reference if self.reference else float("nan")
+
+    @property
+    def verdict(self) -> str:
+        """PASS or MISS against the target; "" when the row has none (or no figure)."""
+        met = self.target.met(self) if self.target is not None else None
+        return "" if met is None else "PASS" if met else "MISS"
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (the table goes to stdout, so it stays clean)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _calibrate(fn: Callable[[int], None], target_seconds: float) -> int:

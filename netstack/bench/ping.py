@@ -1,4 +1,7 @@
-"""ping RTT: the kernel pings `netstack run` and the C responder, alternating rounds."""
+"""ping RTT: the kernel pings `netstack run`, the C responder and Linux over a veth, in turn.
+
+The target (issue 5) is netstack's RTT at most twice the C responder's; Linux answering over a
+veth is shown too, for scale (it skips the TAP, so it is not the yardstick)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from contextlib import ExitStack
 from dataclasses import asdict
 
 from netstack.bench import tap
-from netstack.bench.common import BenchError, Result, Settings
+from netstack.bench.common import BenchError, Result, Settings, Target, progress
 from netstack.bench.tap import PingStats, ping_round, responder_on_tap
+from netstack.bench.tcp_kernel import KernelPair
 from netstack.netns import NamespaceError
 
 
@@ -43,13 +47,15 @@ def bench_ping(settings: Settings) -> list[Result]:
     per_round = max(1, settings.ping_count // settings.rounds)
     c_rounds: list[PingStats] = []
     stack_rounds: list[PingStats] = []
+    linux_rounds: list[PingStats] = []
     with ExitStack() as namespaces:
         try:
             c_ns = namespaces.enter_context(responder_on_tap(tap.responder_command(binary)))
         except (NamespaceError, BenchError) as exc:
             raise BenchError(f"C responder failed: {exc}") from exc
         try:
-            stack_ns = namespaces.enter_context(responder_on_tap(tap.netstack_run_command(*settings.run_options())))
+            command = tap.netstack_run_command(*settings.run_options(), port=settings.port)
+            stack_ns = namespaces.enter_context(responder_on_tap(command))
         except (NamespaceError, BenchError) as exc:
             # Still measure the yardstick: its figure tells whether the machine is sane.
             c_only = ping_round(c_ns, per_round)
@@ -57,14 +63,20 @@ def bench_ping(settings: Settings) -> list[Result]:
                 f"netstack run failed: {exc} "
                 f"(C responder alone: avg {c_only.rtt_avg_ms * 1000:.0f} us)"
             ) from exc
-        for _ in range(settings.rounds):
+        try:  # the third target: Linux answering over a veth, for scale (no ratio target)
+            pair = namespaces.enter_context(KernelPair(one_segment=False))
+        except NamespaceError as exc:
+            raise BenchError(f"the Linux veth pair failed: {exc}") from exc
+        for number in range(settings.rounds):
+            progress(f"  ping: round {number + 1}/{settings.rounds}, {per_round} pings each")
             for name, ns, rounds in (("C responder", c_ns, c_rounds),
-                                     ("netstack run", stack_ns, stack_rounds)):  # fmt: skip
+                                     ("netstack run", stack_ns, stack_rounds),
+                                     ("Linux over veth", pair.near, linux_rounds)):  # fmt: skip
                 try:
                     rounds.append(ping_round(ns, per_round))
                 except (NamespaceError, BenchError) as exc:
                     raise BenchError(f"{name} failed: {exc}") from exc
-    native, stack = best_round(c_rounds), best_round(stack_rounds)
+    native, stack, linux = best_round(c_rounds), best_round(stack_rounds), best_round(linux_rounds)
     return [
         Result(
             name="ping RTT avg",
@@ -79,8 +91,12 @@ def bench_ping(settings: Settings) -> list[Result]:
                 "pings_per_round": per_round,
                 "netstack": asdict(stack),
                 "c_responder": asdict(native),
+                "linux_veth": asdict(linux),
                 "netstack_round_avgs_ms": [r.rtt_avg_ms for r in stack_rounds],
                 "c_responder_round_avgs_ms": [r.rtt_avg_ms for r in c_rounds],
+                "linux_veth_round_avgs_ms": [r.rtt_avg_ms for r in linux_rounds],
             },
+            target=Target(2.0, at_least=False),
+            extra={with_loss("Linux over veth", linux.transmitted, linux.received): linux.rtt_avg_ms},
         )
     ]

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ RESPONDER_MAC = "02:00:00:00:00:02"
 PING_INTERVAL = "0.01"  # intervals under 0.2 s are allowed to root only, which we are here
 STARTUP_TIMEOUT = 15.0  # seconds for a responder to print "ready"
 WARMUP_PINGS = 5
+LOG_LINES = 1000  # a responder's last output lines kept: `netstack run` ends with its counters
 
 RESPONDER_SOURCE = BENCHMARKS_DIR / "tap_responder.c"
 
@@ -95,21 +100,46 @@ def netstack_command() -> list[str]:
     return [sys.executable, "-m", "netstack"]
 
 
-def netstack_run_command(*extra: str) -> Callable[[str], list[str]]:
-    """`netstack run` on a TAP at 192.0.2.2/24, plus `extra` options (e.g. a service)."""
+def netstack_run_command(*extra: str, port: str = "tap:{tap}") -> Callable[[str], list[str]]:
+    """`netstack run --port PORT --ip 192.0.2.2/24`, plus `extra` options (e.g. a service).
+
+    `port` is a port spec in which `{tap}` becomes the fresh device name the benchmark picked
+    (`tap:{tap}`, or a DPDK TAP such as `dpdk:net_tap0,iface={tap}`). A spec without `{tap}`
+    is passed as it is; the device it creates is then found in the namespace."""
     return lambda tap: [
         *netstack_command(),
         "run",
         "--port",
-        f"tap:{tap}",
+        port.replace("{tap}", tap),
         "--ip",
         STACK_CIDR,
         *extra,
     ]
 
 
+@dataclass
+class Responder:
+    """A responder started by `responder_process_on_tap`: its namespace, process and log."""
+
+    ns: Namespace
+    proc: subprocess.Popen[bytes]
+    log: deque[str]  # its last output lines (the counters `netstack run` prints on exit)
+    device: str  # the kernel's side of its TAP
+    stopped: bool = False  # stopped on purpose (stop_and_read_counters), not by a crash
+
+
+def tap_device(ns: Namespace) -> str:
+    """The one device besides lo in a responder's namespace: its TAP."""
+    names = [line.split(":")[1].strip().split("@")[0]
+             for line in ns.run(["ip", "-o", "link", "show"]).stdout.splitlines()]  # fmt: skip
+    devices = [n for n in names if n != "lo"]
+    if len(devices) != 1:
+        raise BenchError(f"expected one TAP device in {ns.name}, found {devices}")
+    return devices[0]
+
+
 @contextmanager
-def responder_on_tap(start_cmd: Callable[[str], list[str]]) -> Iterator[Namespace]:
+def responder_process_on_tap(start_cmd: Callable[[str], list[str]]) -> Iterator[Responder]:
     """A fresh namespace with a responder on a new TAP, answering at 192.0.2.2.
 
     `start_cmd(tap_name)` is the responder's command line; it must print a line starting
@@ -121,14 +151,54 @@ def responder_on_tap(start_cmd: Callable[[str], list[str]]) -> Iterator[Namespac
         # neither responder wants them, and they only add noise.
         ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
         ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-        tap = unique_name("nsb")
-        cmd = start_cmd(tap)
+        cmd = start_cmd(unique_name("nsb"))
         proc = ns.popen(cmd)
         wait_for_line(proc, "ready", STARTUP_TIMEOUT)
-        drain_in_background(proc)  # a responder that logs must never block on a full pipe
-        ns.add_address(tap, KERNEL_CIDR)
-        ns.link_up(tap)
+        # A responder that logs must never block on a full pipe; keep enough for its counters.
+        log = drain_in_background(proc, keep_lines=LOG_LINES)
+        device = tap_device(ns)
+        ns.add_address(device, KERNEL_CIDR)
+        ns.link_up(device)
         ping_round(ns, WARMUP_PINGS)
-        yield ns
-        if proc.poll() is not None:
+        responder = Responder(ns, proc, log, device)
+        yield responder
+        if proc.poll() is not None and not responder.stopped:
             raise BenchError(f"{Path(cmd[0]).name} exited with {proc.returncode} during the run")
+
+
+@contextmanager
+def responder_on_tap(start_cmd: Callable[[str], list[str]]) -> Iterator[Namespace]:
+    """`responder_process_on_tap`, when only the namespace matters."""
+    with responder_process_on_tap(start_cmd) as responder:
+        yield responder.ns
+
+
+def stop_and_read_counters(responder: Responder, timeout: float = 30.0) -> dict[str, int]:
+    """SIGTERM `netstack run` and read the counters it prints as it exits."""
+    proc = responder.proc
+    responder.stopped = True
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"netstack run did not stop within {timeout:g} s") from None
+    # The drain thread reads the last lines just after the exit: wait until they stop coming.
+    deadline = time.monotonic() + 5
+    seen = -1
+    while time.monotonic() < deadline and seen != len(responder.log):
+        seen = len(responder.log)
+        time.sleep(0.2)
+    return _counters(responder.log)
+
+
+def _counters(lines: deque[str]) -> dict[str, int]:
+    counters: dict[str, int] = {}
+    after = False
+    for line in list(lines):
+        if line.startswith("counters:"):
+            after, counters = True, {}
+        elif after and line.startswith("  ") and len(line.split()) == 2:
+            name, value = line.split()
+            counters[name] = int(value)
+    return counters

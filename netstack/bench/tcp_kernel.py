@@ -14,6 +14,11 @@ connections, then serve until they are killed. They use only the standard librar
     SEND_CLIENT HOST PORT NBYTES SEED   send NBYTES, shut down writing, wait for the peer's
                                         close: `seconds` covers delivering the last byte
     RECV_CLIENT HOST PORT NBYTES        read NBYTES (from a chargen, say), then close
+    BULK_SEND_CLIENT HOST PORT NBYTES   SEND_CLIENT without the checksum: a 256 KB block over
+                                        and over (fast enough for Linux's 15+ Gbit/s)
+    ECHO_RTT_CLIENT HOST PORT SECONDS SIZE
+                                        one connection, one SIZE-byte message in flight:
+                                        echo round trips per second
     CYCLE_CLIENT HOST PORT COUNT        COUNT times: connect, echo 32 bytes, close
     SINK_SERVER ADDR PORT [COUNT]       accept COUNT connections one at a time, read each to EOF,
                                         print its byte count and sha256
@@ -40,6 +45,7 @@ def known_bytes(n, seed):
     return random.Random(seed).randbytes(n)
 def report(**fields):
     print("result " + " ".join(f"{k}={v}" for k, v in fields.items()), flush=True)
+BULK_CHUNK = 1 << 18
 """
 
 ECHO_CLIENT = PRELUDE + """
@@ -89,14 +95,56 @@ host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = socket.create_connection((host, port), timeout=60)
 started = time.monotonic()
 count = 0
+buffer = bytearray(BULK_CHUNK)  # large reads: Python's per-call cost must not be the limit
 while count < n:
-    chunk = s.recv(min(1 << 16, n - count))
-    if not chunk:
+    got = s.recv_into(buffer, min(BULK_CHUNK, n - count))
+    if not got:
         sys.exit(f"the server closed after {count} of {n} bytes")
-    count += len(chunk)
+    count += got
 elapsed = time.monotonic() - started
 s.close()
-report(received=count, seconds=f"{elapsed:.3f}")
+report(received=count, seconds=f"{elapsed:.6f}")
+"""
+
+BULK_SEND_CLIENT = PRELUDE + """
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+block = known_bytes(BULK_CHUNK, 1)  # the same 256 KB over and over: no n-byte buffer to build
+s = socket.create_connection((host, port), timeout=60)
+started = time.monotonic()
+view = memoryview(block)
+left = n
+while left:
+    step = min(left, BULK_CHUNK)
+    s.sendall(view[:step])
+    left -= step
+s.shutdown(socket.SHUT_WR)
+while s.recv(BULK_CHUNK):  # the server's close: every byte was delivered
+    pass
+report(sent=n, seconds=f"{time.monotonic() - started:.6f}")
+"""
+
+ECHO_RTT_CLIENT = PRELUDE + """
+host, port, seconds, size = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+s = socket.create_connection((host, port), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+message = known_bytes(size, 7)
+count = 0
+started = time.monotonic()
+deadline = started + seconds
+while time.monotonic() < deadline:
+    s.sendall(message)  # one message in flight: each round trip waits for its echo
+    echoed = b""
+    while len(echoed) < size:
+        chunk = s.recv(size - len(echoed))
+        if not chunk:
+            sys.exit(f"the server closed after {count} round trips")
+        echoed += chunk
+    if echoed != message:
+        sys.exit(f"round trip {count}: echoed {echoed!r}")
+    count += 1
+elapsed = time.monotonic() - started
+s.close()
+report(round_trips=count, seconds=f"{elapsed:.3f}", per_second=f"{count / elapsed:.1f}")
 """
 
 CYCLE_CLIENT = PRELUDE + """
@@ -161,6 +209,7 @@ def guarded(handle, conn):
 
 ECHO_SERVER = _THREADED_SERVER + """
 def echo(conn):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     while chunk := conn.recv(1 << 16):
         conn.sendall(chunk)
 serve(echo)
@@ -168,7 +217,8 @@ serve(echo)
 
 DISCARD_SERVER = _THREADED_SERVER + """
 def discard(conn):
-    while conn.recv(1 << 16):
+    buffer = bytearray(BULK_CHUNK)
+    while conn.recv_into(buffer):
         pass
 serve(discard)
 """
@@ -177,7 +227,7 @@ serve(discard)
 CHARGEN_SERVER = _THREADED_SERVER + """
 printable = bytes(range(32, 127))
 lines = b"".join((printable * 2)[i:i + 72] + b"\\r\\n" for i in range(95))
-block = lines * (65536 // len(lines) + 1)
+block = lines * (BULK_CHUNK // len(lines) + 1)
 def chargen(conn):
     while True:
         conn.sendall(block)
@@ -248,12 +298,15 @@ class KernelPair:
     the stack's kernel peer), `far` is 192.0.2.2 (servers, in the stack's place). Linux on both
     ends: the reference for every TCP workload. Leaving the block deletes both.
 
-    Both ends send one segment per packet, as the kernel does to a TAP (which has no segment
-    offload): the same wire, and the same meaning for "drop 5% of segments"."""
+    With `one_segment` (the default, what the loss workloads and tests need) both ends send
+    one segment per packet, as the kernel does to a TAP (which has no segment offload): the
+    same wire, and the same meaning for "drop 5% of segments". Without it the veth keeps
+    Linux's normal offloads (GSO/GRO/TSO): Linux at its best, the bulk reference."""
 
-    def __init__(self) -> None:
+    def __init__(self, one_segment: bool = True) -> None:
         self.near = Namespace("kpn")
         self.far = Namespace("kpf")
+        self.one_segment = one_segment
 
     def __enter__(self) -> KernelPair:
         try:
@@ -264,7 +317,8 @@ class KernelPair:
                            "netns", self.far.name])
             for ns, dev, cidr in ((self.near, near_dev, KERNEL_CIDR), (self.far, far_dev, FAR_CIDR)):
                 ns.add_address(dev, cidr)
-                one_segment_per_packet(ns, dev)
+                if self.one_segment:
+                    one_segment_per_packet(ns, dev)
                 ns.link_up(dev)
         except BaseException:
             self.close()

@@ -3,8 +3,10 @@
 The driver (benchmarks/udp_driver.c) is a kernel-side UDP client started in each responder's
 namespace. It keeps a fixed number of datagrams in flight and counts the echoes for a fixed
 time: with 1 in flight the rate is 1 / round-trip time (latency-bound), with 16 it is what
-the responder can sustain (throughput). Rounds alternate between the two responders and each
-side keeps its best round, as in the other benchmarks.
+the responder can sustain (throughput). The target (issue 5) is netstack at half the C
+responder's rate or better. Linux over a veth runs too, with benchmarks/udp_echo_server.c on a
+kernel socket: the kernel's own stack, shown for scale. Rounds alternate between the three and
+each keeps its best round, as in the other benchmarks.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from netstack.bench import tap
-from netstack.bench.common import BenchError, Result, Settings, build_c_tool
+from netstack.bench.common import BenchError, Result, Settings, Target, build_c_tool, progress
 from netstack.bench.ping import with_loss
 from netstack.bench.tap import STACK_IP, responder_on_tap
-from netstack.netns import Namespace, NamespaceError
+from netstack.bench.tcp_kernel import KernelPair
+from netstack.netns import Namespace, NamespaceError, wait_for_line
 
 ECHO_PORT = 7
 DRIVER_WARMUP = 0.05  # seconds of traffic before counting: caches and the first echo warm
@@ -117,8 +120,8 @@ def bench_udp(settings: Settings) -> list[Result]:
     tap.require_root()
     responder = tap.build_responder()
     driver = build_udp_driver()
-    sides = {"C responder": {n: _Side() for n in settings.udp_inflight},
-             "netstack run": {n: _Side() for n in settings.udp_inflight}}  # fmt: skip
+    sides = {name: {n: _Side() for n in settings.udp_inflight}
+             for name in ("C responder", "netstack run", "Linux over veth")}
     with ExitStack() as namespaces:
         try:
             c_ns = namespaces.enter_context(responder_on_tap(tap.responder_command(responder)))
@@ -126,7 +129,8 @@ def bench_udp(settings: Settings) -> list[Result]:
             raise BenchError(f"C responder failed: {exc}") from exc
         try:
             stack_ns = namespaces.enter_context(
-                responder_on_tap(tap.netstack_run_command("--service", SERVICE, *settings.run_options()))
+                responder_on_tap(tap.netstack_run_command("--service", SERVICE, *settings.run_options(),
+                                                          port=settings.port))
             )
             # A first short run proves the echo service answers before anything is timed.
             run_driver(stack_ns, driver, 1, settings.udp_size, DRIVER_WARMUP)
@@ -137,9 +141,12 @@ def bench_udp(settings: Settings) -> list[Result]:
                 f"netstack run --service {SERVICE} failed: {exc} "
                 f"(C responder alone: {c_only.rate:,.0f} round trips/s at 1 in flight)"
             ) from exc
-        for _ in range(settings.rounds):
+        linux_ns = _linux_over_veth(namespaces)
+        for number in range(settings.rounds):
+            progress(f"  udp: round {number + 1}/{settings.rounds}")
             for inflight in settings.udp_inflight:
-                for name, ns in (("C responder", c_ns), ("netstack run", stack_ns)):
+                for name, ns in (("C responder", c_ns), ("netstack run", stack_ns),
+                                 ("Linux over veth", linux_ns)):
                     try:
                         result = run_driver(
                             ns, driver, inflight, settings.udp_size, settings.udp_seconds
@@ -147,12 +154,25 @@ def bench_udp(settings: Settings) -> list[Result]:
                     except (NamespaceError, BenchError) as exc:
                         raise BenchError(f"{name} failed: {exc}") from exc
                     sides[name][inflight].add(result)
-    return [_row(settings, n, sides["netstack run"][n], sides["C responder"][n])
-            for n in settings.udp_inflight]  # fmt: skip
+    return [_row(settings, n, sides["netstack run"][n], sides["C responder"][n],
+                 sides["Linux over veth"][n]) for n in settings.udp_inflight]  # fmt: skip
 
 
-def _row(settings: Settings, inflight: int, stack: _Side, native: _Side) -> Result:
-    assert stack.best is not None and native.best is not None
+def _linux_over_veth(namespaces: ExitStack) -> Namespace:
+    """The third target: udp_echo_server.c on a kernel socket at the far end of a veth pair
+    (Linux's own UDP stack plus the least user-space work); returns the near namespace."""
+    server = build_c_tool("udp_echo_server")
+    try:
+        pair = namespaces.enter_context(KernelPair(one_segment=False))
+        proc = pair.far.popen([str(server), STACK_IP, str(ECHO_PORT)])
+        wait_for_line(proc, "listening", tap.STARTUP_TIMEOUT)
+    except NamespaceError as exc:
+        raise BenchError(f"the Linux veth reference failed to start: {exc}") from exc
+    return pair.near
+
+
+def _row(settings: Settings, inflight: int, stack: _Side, native: _Side, linux: _Side) -> Result:
+    assert stack.best is not None and native.best is not None and linux.best is not None
     return Result(
         name=f"UDP echo {settings.udp_size} B, {inflight} in flight",
         unit="round trips/s",
@@ -168,5 +188,9 @@ def _row(settings: Settings, inflight: int, stack: _Side, native: _Side) -> Resu
             "c_responder": asdict(native.best),
             "netstack_round_rates": stack.rates,
             "c_responder_round_rates": native.rates,
+            "linux_veth": asdict(linux.best),
+            "linux_veth_round_rates": linux.rates,
         },
+        target=Target(0.5),
+        extra={linux.label("Linux over veth"): linux.best.rate},
     )

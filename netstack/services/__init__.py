@@ -8,6 +8,8 @@
     tcp-discard  port 9    every byte is read and dropped (RFC 863)
     tcp-chargen  port 19   the RFC 864 character pattern, until the client closes
     http         port 80   a small HTTP/1.1 server: /, /bytes/N, POST /echo
+    tcp-hold     port 7    echo too, but event-driven: one thread and one epoll hold
+                           thousands of idle connections (what `netstack bench` counts)
 
 Each service module has a handler class and `serve(host, port, stop)`, which serves until the
 `threading.Event` `stop` is set. `netstack run --service udp-echo:7 --service http:80` runs
@@ -45,6 +47,8 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo("tcp-chargen", 19, None, "send the RFC 864 pattern until the client "
                     "closes", "tcp_chargen"),
         ServiceInfo("http", 80, None, "HTTP/1.1: /, /bytes/N, POST /echo", "http"),
+        ServiceInfo("tcp-hold", 7, None, "echo, holding thousands of idle connections on "
+                    "one thread", "tcp_hold"),
     )
 }
 

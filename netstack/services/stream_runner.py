@@ -11,7 +11,9 @@ loop stops accepting, and new clients wait in the listen backlog, as with any bu
     serve_streams(host, [(tcp_echo.Handler(), 7), (http.Handler(), 80)], stop)
 
 `ServiceRunner` runs datagram and stream services side by side on background threads; it
-is what `netstack run --service NAME:PORT` uses.
+is what `netstack run --service NAME:PORT` uses. A service that runs its own event loop
+(`serve_loop`, such as tcp-hold, which holds thousands of connections on one thread) gets a
+thread of its own.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ StreamBinding = tuple[StreamHandler, int]  # (handler, TCP port)
 
 def is_stream_handler(handler: Any) -> bool:
     return callable(getattr(handler, "serve_connection", None))
+
+
+def is_loop_handler(handler: Any) -> bool:
+    """A service that runs its own event loop: `serve_loop(host, port, stop, on_ready)`."""
+    return callable(getattr(handler, "serve_loop", None))
 
 
 class _Connections:
@@ -136,19 +143,26 @@ def _accept_one(listener: Any, handler: StreamHandler, connections: _Connections
     return True
 
 
+def _loop_of(host: Any, handler: Any, port: int) -> Callable[[threading.Event, Callable[[], None]], None]:
+    return lambda stop, on_ready: handler.serve_loop(host, port, stop, on_ready)
+
+
 class ServiceRunner:
     """Datagram and stream services on background threads. start() returns once every port
     is bound (or raises why one could not be); stop() ends them and waits.
 
     `bindings` are (handler, port): a handler with `serve_connection` is a stream (TCP)
-    service, one with `handle` a datagram (UDP) service."""
+    service, one with `serve_loop` runs its own event loop on a thread of its own (tcp-hold),
+    one with `handle` a datagram (UDP) service."""
 
     def __init__(self, host: Any, bindings: Sequence[tuple[Any, int]]) -> None:
         self.host = host
         self.bindings = list(bindings)
         streams = [(h, p) for h, p in self.bindings if is_stream_handler(h)]
-        datagrams = [(h, p) for h, p in self.bindings if not is_stream_handler(h)]
-        self._datagrams = datagram_runner.ServiceRunner(host, datagrams) if datagrams else None
+        loops = [(h, p) for h, p in self.bindings if is_loop_handler(h)]
+        datagrams = [(h, p) for h, p in self.bindings
+                     if not is_stream_handler(h) and not is_loop_handler(h)]
+        self._datagrams = datagram_runner.datagram_services(host, datagrams) if datagrams else None
         self._streams = (
             datagram_runner.ServiceThread(
                 lambda stop, on_ready: serve_streams(host, streams, stop, on_ready=on_ready),
@@ -156,6 +170,8 @@ class ServiceRunner:
             )
             if streams else None
         )
+        self._loops = [datagram_runner.ServiceThread(_loop_of(host, h, p), name=f"service-{p}")
+                       for h, p in loops]
 
     @classmethod
     def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
@@ -166,33 +182,36 @@ class ServiceRunner:
         return cls(host, [(handler, port) for name, port in services
                           for handler in make_handlers(name)])
 
+    def _parts(self) -> list[Any]:
+        return [p for p in (self._streams, *self._loops, self._datagrams) if p is not None]
+
     @property
     def error(self) -> BaseException | None:
         """What ended a loop, if not stop()."""
-        for part in (self._streams, self._datagrams):
-            if part is not None and part.error is not None:
+        for part in self._parts():
+            if part.error is not None:
                 return part.error
         return None
 
     def start(self, timeout: float = 10.0) -> None:
         if self._datagrams is not None:
             self._datagrams.start(timeout)
-        if self._streams is not None:
-            try:
-                self._streams.start(timeout)
-            except BaseException:
-                self.stop()
-                raise
+        try:
+            for part in (self._streams, *self._loops):
+                if part is not None:
+                    part.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
-        for part in (self._streams, self._datagrams):
-            if part is not None:
-                part.stop(timeout)
+        for part in self._parts():
+            part.stop(timeout)
 
     @property
     def running(self) -> bool:
         """Every part that was started is still serving (false once one has died)."""
-        return all(part.running for part in (self._streams, self._datagrams) if part is not None)
+        return all(part.running for part in self._parts())
 
     def __enter__(self) -> ServiceRunner:
         self.start()

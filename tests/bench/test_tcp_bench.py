@@ -3,6 +3,8 @@ root) that every workload's kernel-side client measures something against Linux 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from netstack import bench
@@ -35,9 +37,17 @@ def test_bad_tcp_options_exit_2(argv: list[str], capsys: pytest.CaptureFixture[s
 def test_figures_come_from_the_client_result_lines() -> None:
     by_name = {w.name: w for w in bench_tcp.workloads()}
     bulk = by_name["TCP bulk kernel->stack"]
-    assert bulk.figure({"seconds": "2.0"}, QUICK) == pytest.approx(QUICK.tcp_bytes * 8 / 2.0 / 1e6)
+    assert bulk.figure({"seconds": "2.0"}, QUICK, False) == pytest.approx(QUICK.tcp_bytes * 8 / 2.0 / 1e6)
+    # Linux over veth moves more bytes per transfer: its rate uses its own byte count.
+    assert bulk.figure({"seconds": "2.0"}, QUICK, True) == pytest.approx(
+        QUICK.tcp_reference_bytes * 8 / 2.0 / 1e6)
+    assert bulk.args(QUICK, True)[-1] == str(QUICK.tcp_reference_bytes)
     cycles = by_name["TCP connect/echo/close"]
-    assert cycles.figure({"per_second": "812.5"}, QUICK) == 812.5
+    assert cycles.figure({"per_second": "812.5"}, QUICK, False) == 812.5
+    echo = by_name["TCP echo 64 B, 1 in flight"]
+    assert echo.figure({"per_second": "9000.0"}, QUICK, True) == 9000.0
+    assert echo.target is None and cycles.target.threshold == 0.4
+    assert bulk.target.threshold == 0.04 and by_name["TCP bulk stack->kernel"].target.threshold == 0.04
     lossy = [w for w in bench_tcp.workloads() if w.lossy]
     assert len(lossy) == 2 and all(not w.higher_is_better and w.unit == "s" for w in lossy)
 
@@ -60,7 +70,7 @@ def test_a_partial_failure_still_prints_the_rows_that_were_measured(monkeypatch,
 def test_every_workload_measures_linux_over_veth() -> None:
     """The reference half of the benchmark, on its own: each client gets a positive figure
     from the Linux servers, the loss rules included."""
-    settings = QUICK
+    settings = dataclasses.replace(QUICK, tcp_reference_bytes=QUICK.tcp_bytes, tcp_echo_seconds=0.1)
     with KernelPair() as pair:
         for script, port in ((bench_tcp.ECHO_SERVER, bench_tcp.ECHO_PORT),
                              (bench_tcp.DISCARD_SERVER, bench_tcp.DISCARD_PORT),
@@ -72,7 +82,7 @@ def test_every_workload_measures_linux_over_veth() -> None:
             if w.lossy and "loss" not in figures:
                 drop_tcp(pair.near, bench_tcp.LOSS_PERCENT)
                 figures["loss"] = 0.0
-            figures[w.name] = bench_tcp.run_client(pair.near, w, settings)
+            figures[w.name] = bench_tcp.run_client(pair.near, w, settings, True)
         dropped = dropped_segments(pair.near)
     assert all(value > 0 for name, value in figures.items() if name != "loss"), figures
     assert dropped["to_far"] > 0 and dropped["from_far"] > 0, dropped

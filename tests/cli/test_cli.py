@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from netstack.services import SERVICES
 from tests.netns import NetstackProcess, unique_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ OK = ("--port", "memory:x", "--ip", "192.0.2.2/24")
     (("run", *OK, "--mac", "02:00:zz:00:00:01"), "bad MAC address"),
     (("run", *OK, "--mac", "01:00:5e:00:00:01"), "multicast"),
     (("run", "--port", "wifi:wlan0", "--ip", "192.0.2.2/24"), "unknown port kind 'wifi'"),
-    (("run", *OK, "--service", "echo:7"), "unknown service 'echo' (known: daytime, http, tcp-chargen, tcp-discard, tcp-echo, udp-discard, udp-echo)"),
+    (("run", *OK, "--service", "echo:7"), f"unknown service 'echo' (known: {', '.join(sorted(SERVICES))})"),
     (("run", *OK, "--route", "198.51.100.0/33=192.0.2.1"), "bad route"),
     (("run", *OK, "--arp", "192.0.2.1"), "expected KEY=VALUE"),
     (("run", *OK, "--mtu", "100"), "bad mtu 100"),

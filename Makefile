@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NATIVE := netstack/native/.built
 # Debian packages the interop tests and the demo use (installed only when running as root).
-DEB_PACKAGES := iproute2 iputils-ping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl
+DEB_PACKAGES := iproute2 iputils-ping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl dpdk libdpdk-dev pkg-config
 
 .PHONY: setup system-packages native demo test bench lint clean
 
@@ -29,8 +29,11 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
-$(NATIVE): $(STAMP) $(wildcard native/*.c native/*.h native/*.py)
+# The DPDK binding (native/dpdk/) is built only where `pkg-config libdpdk` finds DPDK; its
+# build script says why when it skips, and the DPDK tests then report themselves skipped.
+$(NATIVE): $(STAMP) $(wildcard native/*.c native/*.h native/*.py native/dpdk/*.c native/dpdk/*.h native/dpdk/*.py)
 	$(PY) native/build.py
+	$(PY) native/dpdk/build.py
 	touch $(NATIVE)
 
 native: $(NATIVE)
@@ -42,10 +45,10 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(VENV)/bin/netstack bench
+	$(VENV)/bin/netstack bench --json bench-results/results.json --png bench-results/results.png
 
 lint: setup
 	$(VENV)/bin/ruff check netstack tests native benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info netstack/native/_native*.so $(NATIVE) native/_build
+	rm -rf $(VENV) build *.egg-info netstack/native/_native*.so netstack/native/_dpdk*.so $(NATIVE) native/_build

@@ -32,6 +32,9 @@ STACK_MAC = "02:00:c0:00:02:02"
 class KernelPeer:
     """A namespace whose kernel is 192.0.2.1 on a TAP, and netstack as 192.0.2.2 on it."""
 
+    # The stack's --port, given the TAP's name. Subclasses swap it (tests/dpdk: DPDK's TAP PMD).
+    PORT_SPEC = "tap:{tap}"
+
     def __init__(self, tmp_path: Path, *extra_args: str, kernel_mtu: int | None = None) -> None:
         self.tap = unique_name("nt")
         self.capture = str(tmp_path / f"{self.tap}.pcap")
@@ -39,7 +42,7 @@ class KernelPeer:
         self.kernel_mtu = kernel_mtu
         self.ns = Namespace("nsi")
         self.stack = NetstackProcess(
-            self.ns, "--port", f"tap:{self.tap}", "--ip", STACK_CIDR, "--mac", STACK_MAC,
+            self.ns, "--port", self.PORT_SPEC.format(tap=self.tap), "--ip", STACK_CIDR, "--mac", STACK_MAC,
             "--capture", self.capture, *extra_args,
         )
 

@@ -14,6 +14,7 @@ Specs:
     afpacket:IFNAME   a raw socket bound to an existing interface, e.g. one end of a veth pair
     pcap:IN[,OUT]     replay a capture file as received frames; write what we send to OUT
     memory:NAME       an in-process cable: the two ports opened with the same NAME are joined
+    dpdk:VDEV-ARGS    a DPDK virtual device, e.g. dpdk:net_tap0,iface=dtap0 (ports/dpdk.py)
 
 Any spec may end in "?key=value&..." to put a link emulator in front of the port, e.g.
 "memory:lab?loss=0.1&delay=0.005&seed=7" (see `linkemu.py` for the keys).
@@ -189,9 +190,14 @@ def open_port(
         from netstack.engine.ports.memory import MemoryPort
 
         port = MemoryPort(argument, **common)
+    elif kind == "dpdk":
+        # The EAL and its mempool come first (dpdk_engine.DpdkRuntime): `pool` must be it.
+        from netstack.engine.ports.dpdk import DpdkPort
+
+        port = DpdkPort(argument, mtu=mtu, **common)
     else:
         raise ConfigError(
-            f"unknown port kind {kind!r} in {spec!r} (use tap:, afpacket:, pcap: or memory:)"
+            f"unknown port kind {kind!r} in {spec!r} (use tap:, afpacket:, pcap:, memory: or dpdk:)"
         )
     if emulation:
         from netstack.engine.ports.linkemu import LinkEmulator, parse_conditions

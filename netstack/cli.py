@@ -19,6 +19,8 @@ EXIT_USAGE = 2
 RUN_EPILOG = """\
 port specs:
   tap:NAME          a TAP device (created if missing); the kernel on NAME is your peer
+  tap:NAME,offload  the same with the kernel's checksum and TCP segmentation offloads
+                    (virtio-net header): 64 KB TCP frames each way; a separate mode
   afpacket:IFNAME   raw frames on an existing interface, e.g. one end of a veth pair
   pcap:IN[,OUT]     replay IN as received frames, write what the stack sends to OUT
   memory:NAME       an in-process cable to another stack (tests, experiments)
@@ -175,14 +177,21 @@ def serve(options) -> int:
 
         pool: MbufPool = NativeMbufPool(4096)
     else:
+        from netstack.engine.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
+        from netstack.engine.ports.tap import is_offload_spec
+
         engine_class = Engine
-        pool = MbufPool(4096)
+        # tap:NAME,offload moves 64 KB frames: fewer, bigger buffers (engine/vnet.py).
+        big = is_offload_spec(options.port)
+        pool = MbufPool(OFFLOAD_POOL_COUNT, OFFLOAD_BUFFER_SIZE) if big else MbufPool(4096)
     stack = Stack(options.stack_config(), pool, counters)
     opened: list = [dpdk] if dpdk is not None else []  # closed in reverse order, whatever happens
     engine = None
     try:
         port = open_port(options.port, mac=options.mac, mtu=options.mtu, pool=pool, counters=counters)
         opened.append(port)
+        if hasattr(port, "configure_stack"):
+            port.configure_stack(stack)  # what the port offloads (tap:NAME,offload)
         kni = Kni(options.kni, mac=options.mac, mtu=options.mtu, counters=counters) if options.kni else None
         if kni is not None:
             opened.append(kni)

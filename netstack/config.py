@@ -150,6 +150,9 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         from netstack.engine.native_loop import check_supported
 
         check_supported(str(merged["port"]))
+        if ",offload" in str(merged["port"]):
+            raise ConfigError("tap:NAME,offload needs --engine python (the native engine has "
+                              "no virtio-net header support)")
     busy_poll = merged.get("busy_poll", False)
     if not isinstance(busy_poll, bool):
         raise ConfigError(f"bad busy_poll {busy_poll!r}: expected true or false")

@@ -25,6 +25,9 @@ interleaved, and reports the ratio subject / reference:
 - tcp-loss: the bulk transfers with nftables dropping 5% of segments each way, seconds
             for 20 MB, against Linux over veth at one segment per packet. Needs root and
             nft.                                                                  tcp.py
+- tcp-offload: the two bulk transfers with `netstack run --port tap:NAME,offload` (64 KB
+            TCP frames through the TAP's virtio-net header): a separate mode, its own rows,
+            no target. Needs root.                                                tcp.py
 
 Each benchmark alternates rounds of the subject and of the reference and keeps each side's
 best round: noise only ever makes things slower, and a noisy moment hits both sides. Rows

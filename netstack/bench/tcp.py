@@ -10,6 +10,9 @@ kernel-side Python programs on both (tcp_kernel.py):
 - connect/echo/close: CYCLE_CLIENT, one connection after the other, 32 bytes echoed each;
 - bulk kernel -> stack: BULK_SEND_CLIENT pushes N bytes into discard and waits for its close;
 - bulk stack -> kernel: RECV_CLIENT reads N bytes from chargen;
+- `tcp-offload`: the two bulk transfers with the stack on `tap:NAME,offload` (64 KB TCP frames
+  both ways through the TAP's virtio-net header, ports/tap.py): a separate mode, reported in
+  rows of its own with no issue-5 target (those are for plain MTU-1500 frames);
 - `tcp-loss`: the two bulk transfers with nftables dropping 5% of TCP segments each way in the
   client's namespace (figure: seconds for the transfer).
 
@@ -26,6 +29,7 @@ measured and reported, and the failure is printed with its reason.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -55,6 +59,7 @@ ECHO_PORT, DISCARD_PORT, CHARGEN_PORT = 7, 9, 19
 SERVICES = ("--service", f"tcp-echo:{ECHO_PORT}", "--service", f"tcp-discard:{DISCARD_PORT}",
             "--service", f"tcp-chargen:{CHARGEN_PORT}")  # fmt: skip
 LOSS_PERCENT = 5
+OFFLOAD_LABEL = " (TAP offload)"
 ECHO_SIZE = 64  # bytes per echo round trip
 SLOWEST_RATE = 250_000  # bytes/s: a transfer's deadline is its size at this rate, plus slack
 DEADLINE_SLACK = 30.0  # seconds
@@ -155,14 +160,27 @@ def bench_tcp(settings: Settings) -> list[Result]:
     return _bench(settings, lossy=False)
 
 
+def bench_tcp_offload(settings: Settings) -> list[Result]:
+    """The bulk transfers with the stack's TAP offloads on (`tap:NAME,offload`, python
+    engine): rows of their own, never counted against the MTU-1500 targets."""
+    if not settings.port.startswith("tap:"):
+        raise BenchError(f"tcp-offload needs a tap: port, not {settings.port!r}")
+    port = settings.port.partition("?")[0].split(",")[0] + ",offload"
+    return _bench(dataclasses.replace(settings, port=port, engine="python"), lossy=False,
+                  offload=True)
+
+
 def bench_tcp_loss(settings: Settings) -> list[Result]:
     """The bulk transfers with 5% of segments dropped each way, one segment per packet."""
     return _bench(settings, lossy=True)
 
 
-def _bench(settings: Settings, lossy: bool) -> list[Result]:
+def _bench(settings: Settings, lossy: bool, offload: bool = False) -> list[Result]:
     tap.require_root("nft")
     loads = [w for w in workloads() if w.lossy == lossy]
+    if offload:  # the bulk rows only, renamed, with no target: a separate mode
+        loads = [dataclasses.replace(w, name=w.name + OFFLOAD_LABEL, target=None)
+                 for w in loads if w.unit == "Mbit/s"]
     with ExitStack() as stack:
         try:
             # Normal offloads for the plain workloads; for the lossy ones "5% of segments"
@@ -222,7 +240,7 @@ def _row(w: Workload, settings: Settings) -> Result:
     return Result(
         name=label,
         unit=w.unit,
-        subject_label="netstack run",
+        subject_label="netstack run" + (OFFLOAD_LABEL if w.name.endswith(OFFLOAD_LABEL) else ""),
         subject=_best(w.subject, w.higher_is_better),
         reference_label="Linux over veth",
         reference=_best(w.reference, w.higher_is_better),

@@ -17,6 +17,10 @@ from netstack.errors import NetstackError
 
 HEADROOM = 128  # room for Ethernet + VLAN + IPv4 with options + TCP with options
 BUFFER_SIZE = 2048 + HEADROOM  # a full 1518-byte frame (plus VLAN tags) fits after the headroom
+# With a TAP's offloads on (ports/tap.py, engine/vnet.py) one frame carries a whole 64 KB
+# IPv4 datagram, in both directions: 14 + 65535 bytes, plus VLAN tags, after the headroom.
+OFFLOAD_BUFFER_SIZE = 65536 + 64 + HEADROOM
+OFFLOAD_POOL_COUNT = 1024  # 1024 such buffers are 66 MB; 4096 small ones are 8.5 MB
 
 
 class MbufError(NetstackError):

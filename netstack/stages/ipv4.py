@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from netstack.engine.mbuf import HEADROOM, Mbuf
 from netstack.errors import MalformedPacket
+from netstack.stages.ethernet import MIN_FRAME_LEN
 from netstack.stages.fragmentation import fragment
 from netstack.stages.reassembly import Reassembler
 from netstack.wire import icmp as wire_icmp
@@ -67,6 +68,9 @@ class Ipv4Stage:
         # The largest datagram one pool mbuf can hold with room for an Ethernet header.
         pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
         self._max_datagram_per_mbuf = pool_buffer - HEADROOM
+        # A port with TCP segmentation offload (TAP offload mode, engine/vnet.py) cuts TCP
+        # datagrams up to this size itself: we send them whole, never fragmented. 0: none.
+        self.tso_max = 0
 
     def register_protocol(self, protocol: int, handler: ProtocolHandler) -> None:
         self._handlers[protocol] = handler
@@ -181,7 +185,9 @@ class Ipv4Stage:
             return False
         next_hop, mtu = path
         payload_len = len(mbuf)
-        if wire_ipv4.MIN_HEADER_LEN + payload_len <= mtu:
+        if wire_ipv4.MIN_HEADER_LEN + payload_len <= mtu or (
+            protocol == PROTO_TCP and wire_ipv4.MIN_HEADER_LEN + payload_len <= self.tso_max
+        ):
             # The common case: the header goes into the headroom, the payload stays put.
             offset = mbuf.prepend(wire_ipv4.MIN_HEADER_LEN)
             wire_ipv4.write_plain_header(
@@ -202,6 +208,34 @@ class Ipv4Stage:
         sent = self._send_fragments(header, mbuf.data(), next_hop, mtu, now)
         self.stack.pool.free(mbuf)
         return sent
+
+    def send_like(self, template: Mbuf, mbuf: Mbuf) -> bool:
+        """`send` for a transport payload going where the frame `template` goes: a frame
+        `send` queued moments ago (same burst, so the route and the ARP entry are the ones
+        it used), whose plain header has the addresses, protocol, TTL and DF flag this
+        payload needs, as a TCP connection's segments do. The Ethernet header is copied and
+        the IPv4 header copied with our length and identification, instead of asking
+        routing and ARP again: a bulk sender's segments share one path.
+
+        Returns False, having done nothing, when `mbuf` must take the full path: larger
+        than the template (the MTU was only checked for that size) or small enough that
+        Ethernet would pad it."""
+        template_ip = template.data_off + ETHERNET_HEADER_LEN
+        buf = template.buf
+        template_len = (buf[template_ip + 2] << 8) | buf[template_ip + 3]
+        total_len = wire_ipv4.MIN_HEADER_LEN + len(mbuf)
+        if total_len > template_len or ETHERNET_HEADER_LEN + total_len < MIN_FRAME_LEN:
+            return False
+        offset = mbuf.prepend(wire_ipv4.MIN_HEADER_LEN)
+        wire_ipv4.copy_plain_header(buf, template_ip, mbuf.buf, offset,
+                                    self._take_identification(), len(mbuf) - wire_ipv4.MIN_HEADER_LEN)
+        start = mbuf.prepend(ETHERNET_HEADER_LEN)
+        mbuf.buf[start:offset] = buf[template.data_off : template_ip]
+        counters = self.stack.counters
+        counters.bump("ipv4.tx.packets")
+        self.stack.outgoing.append(mbuf)
+        counters.bump("eth.tx.frames")
+        return True
 
     def send_payload(
         self,

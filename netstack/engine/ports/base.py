@@ -11,6 +11,7 @@ outside world and mbufs, the way a DPDK poll-mode driver does:
 
 Specs:
     tap:NAME          a Linux TAP device (created if missing); the kernel owns the other side
+    tap:NAME,offload  the same with checksum and segmentation offloads: 64 KB TCP frames (tap.py)
     afpacket:IFNAME   a raw socket bound to an existing interface, e.g. one end of a veth pair
     pcap:IN[,OUT]     replay a capture file as received frames; write what we send to OUT
     memory:NAME       an in-process cable: the two ports opened with the same NAME are joined
@@ -174,9 +175,10 @@ def open_port(
     common = {"pool": pool, "counters": counters}
     port: BasePort
     if kind == "tap":
-        from netstack.engine.ports.tap import TapPort
+        from netstack.engine.ports.tap import TapPort, parse_tap_argument
 
-        port = TapPort(argument, mtu=mtu, **common)
+        ifname, offload = parse_tap_argument(argument, spec)
+        port = TapPort(ifname, mtu=mtu, offload=offload, **common)
     elif kind == "afpacket":
         from netstack.engine.ports.afpacket import AfPacketPort
 

@@ -42,6 +42,7 @@ from netstack.api.tcp_options import TcpOptionsMixin
 from netstack.api.tcp_ports import PortReservation, reserved_port, restore_reservation
 from netstack.api.udp_socket import parse_address
 from netstack.stages.ports import os_error
+from netstack.stages.tcp.connection import SEND_LOW_WATER_SHARE
 from netstack.stages.tcp.state import TcpState
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ ANY = ("0.0.0.0", 0)
 CONNECTING = frozenset({TcpState.SYN_SENT, TcpState.SYN_RECEIVED})
 # States where the application may still hand over bytes to send.
 WRITABLE_STATES = frozenset({TcpState.ESTABLISHED, TcpState.CLOSE_WAIT})
-# A blocked sender is woken when this share of SO_SNDBUF is free (Linux wakes writers at a
-# third): waking for every freed segment would make a bulk sendall copy a few bytes a time.
-SEND_LOW_WATER_SHARE = 4
-
 
 def _address(pair: Any) -> tuple[str, int]:
     return ANY if pair is None else (str(pair[0]), int(pair[1]))
@@ -348,6 +345,10 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         self._read_scheduled = False
         conn = self._conn
         if conn is not None and not self._closed:
+            if self._write_scheduled:
+                # Send what was written since first (an echo, an answer): its segment
+                # carries the window this read opened, so no pure window update is needed.
+                self._did_write(stack, now)
             conn.app_did_read(now)
 
     # --- shutting down and closing --------------------------------------------------------

@@ -13,9 +13,10 @@
 
 Each service module has a handler class and `serve(host, port, stop)`, which serves until the
 `threading.Event` `stop` is set. `netstack run --service udp-echo:7 --service http:80` runs
-the datagram services from one thread and one epoll loop (runner.py) and the stream
-services from an accept loop with a thread per connection (stream_runner.py);
-`ServiceRunner` (stream_runner.py) starts both.
+the datagram services and the simple stream services (tcp-echo, daytime) on the engine's
+loop thread (runner.py LoopServices, loop_streams.py), and the others (http) from an accept
+loop with a thread per connection (stream_runner.py); `ServiceRunner` (stream_runner.py)
+starts them all.
 
 This registry imports nothing heavy, so `netstack.config` can check names against it.
 """

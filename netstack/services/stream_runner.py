@@ -10,10 +10,12 @@ loop stops accepting, and new clients wait in the listen backlog, as with any bu
     stop = threading.Event()
     serve_streams(host, [(tcp_echo.Handler(), 7), (http.Handler(), 80)], stop)
 
-`ServiceRunner` runs datagram and stream services side by side on background threads; it
-is what `netstack run --service NAME:PORT` uses. A service that runs its own event loop
-(`serve_loop`, such as tcp-hold, which holds thousands of connections on one thread) gets a
-thread of its own.
+`ServiceRunner` runs datagram and stream services side by side; it is what `netstack run
+--service NAME:PORT` uses. A stream handler that also has the loop callbacks
+(`data_received`..., see loop_streams.py: echo, daytime) is served by the engine's loop
+thread when the engine allows it; the others (http) by the threads here. A service that
+runs its own event loop (`serve_loop`, such as tcp-hold, which holds thousands of
+connections on one thread) gets a thread of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 
 from netstack import api
 from netstack.services import runner as datagram_runner
+from netstack.services.loop_streams import LoopStreams, is_loop_stream_handler
 
 log = logging.getLogger(__name__)
 
@@ -148,21 +151,30 @@ def _loop_of(host: Any, handler: Any, port: int) -> Callable[[threading.Event, C
 
 
 class ServiceRunner:
-    """Datagram and stream services on background threads. start() returns once every port
-    is bound (or raises why one could not be); stop() ends them and waits.
+    """Datagram and stream services, on the engine's loop or on background threads. start()
+    returns once every port is bound (or raises why one could not be); stop() ends them.
 
     `bindings` are (handler, port): a handler with `serve_connection` is a stream (TCP)
     service, one with `serve_loop` runs its own event loop on a thread of its own (tcp-hold),
-    one with `handle` a datagram (UDP) service."""
+    one with `handle` a datagram (UDP) service. `on_loop=False` keeps every service off the
+    loop thread (a thread per stream connection); None lets the engine decide."""
 
-    def __init__(self, host: Any, bindings: Sequence[tuple[Any, int]]) -> None:
+    def __init__(self, host: Any, bindings: Sequence[tuple[Any, int]],
+                 on_loop: bool | None = None) -> None:
         self.host = host
         self.bindings = list(bindings)
-        streams = [(h, p) for h, p in self.bindings if is_stream_handler(h)]
+        if on_loop is None:
+            on_loop = LoopStreams.possible(host)
+        looped = [(h, p) for h, p in self.bindings
+                  if on_loop and is_stream_handler(h) and is_loop_stream_handler(h)]
+        self._loop_streams = LoopStreams(host, looped) if looped else None
+        streams = [(h, p) for h, p in self.bindings
+                   if is_stream_handler(h) and (h, p) not in looped]
         loops = [(h, p) for h, p in self.bindings if is_loop_handler(h)]
         datagrams = [(h, p) for h, p in self.bindings
                      if not is_stream_handler(h) and not is_loop_handler(h)]
-        self._datagrams = datagram_runner.datagram_services(host, datagrams) if datagrams else None
+        self._datagrams = (datagram_runner.datagram_services(host, datagrams, on_loop)
+                           if datagrams else None)
         self._streams = (
             datagram_runner.ServiceThread(
                 lambda stop, on_ready: serve_streams(host, streams, stop, on_ready=on_ready),
@@ -183,7 +195,8 @@ class ServiceRunner:
                           for handler in make_handlers(name)])
 
     def _parts(self) -> list[Any]:
-        return [p for p in (self._streams, *self._loops, self._datagrams) if p is not None]
+        return [p for p in (self._loop_streams, self._streams, *self._loops, self._datagrams)
+                if p is not None]
 
     @property
     def error(self) -> BaseException | None:
@@ -197,7 +210,7 @@ class ServiceRunner:
         if self._datagrams is not None:
             self._datagrams.start(timeout)
         try:
-            for part in (self._streams, *self._loops):
+            for part in (self._loop_streams, self._streams, *self._loops):
                 if part is not None:
                     part.start(timeout)
         except BaseException:

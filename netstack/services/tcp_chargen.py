@@ -31,8 +31,9 @@ def _line(k: int) -> bytes:
 
 
 CYCLE = b"".join(_line(k) for k in range(len(PRINTABLE)))  # 95 lines, then it repeats
-# What one sendall hands over: whole cycles, about 64 KB, so the stream stays in phase.
-BLOCK = CYCLE * (65536 // len(CYCLE))
+# What one sendall hands over: whole cycles, so the stream stays in phase; about 256 KB, a
+# whole send buffer, so a bulk transfer costs the service thread few calls.
+BLOCK = CYCLE * (262144 // len(CYCLE))
 
 
 def chargen_bytes(n: int) -> bytes:

@@ -2,7 +2,8 @@
 
 Whatever the client sends is ignored. The text is the UDP service's (daytime.py), so both
 transports of the `daytime` service answer alike; `netstack run --service daytime:13`
-serves both on port 13, as inetd's daytime does.
+serves both on port 13, as inetd's daytime does. Like tcp_echo, the handler serves a
+thread per connection (`serve_connection`) or the engine's loop thread (the callbacks).
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ class Handler:
     def serve_connection(self, sock: Any, peer: tuple[str, int]) -> None:
         sock.sendall(format_daytime(self.clock()).encode("ascii"))
         self.answered += 1  # the runner's close() sends our FIN after the line
+
+    # --- on the loop thread (loop_streams.py) ----------------------------------------------
+
+    def connection_made(self, conn: Any) -> None:
+        conn.write(format_daytime(self.clock()).encode("ascii"))
+        self.answered += 1
+        conn.close()  # our FIN follows the line
+
+    def data_received(self, conn: Any, data: bytes) -> None:
+        pass  # whatever the client sends is ignored (the socket is closed already)
+
+    def eof_received(self, conn: Any) -> None:
+        pass
 
 
 def serve(host: Any, port: int = DEFAULT_PORT, stop: threading.Event | None = None) -> None:

@@ -93,6 +93,8 @@ _FLAG_LETTERS = (
 )
 
 _HEADER = struct.Struct("!HHIIHHHH")
+_NOP_NOP_TS = struct.Struct("!BBBBII")
+TIMESTAMP_LEN = 10  # kind, length, TSval, TSecr
 _U16 = struct.Struct("!H")
 UNSPECIFIED = IPv4Address(0)
 
@@ -150,7 +152,8 @@ def parse(
         pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_TCP, len(view))
         if internet_checksum(view, pseudo) != 0:
             raise MalformedPacket("bad_checksum")
-    options = parse_options(view[MIN_HEADER_LEN:header_len]) if header_len > MIN_HEADER_LEN else ()
+    options = _parse_options_cached(view[MIN_HEADER_LEN:header_len]) if (
+        header_len > MIN_HEADER_LEN) else ()
     header = TcpHeader(
         src_port,
         dst_port,
@@ -165,10 +168,32 @@ def parse(
     return header, view[header_len:]
 
 
+# The last option bytes parsed, with their options. A bulk sender's segments carry the same
+# options (its timestamp clock ticks every millisecond or so), so most segments skip the
+# parse; the options are immutable, so sharing the tuple is safe. Replaced whole, as below.
+_last_parsed: tuple[bytes, tuple[TcpOption, ...]] = (b"", ())
+
+
+def _parse_options_cached(data: memoryview) -> tuple[TcpOption, ...]:
+    global _last_parsed
+    raw = bytes(data)
+    last = _last_parsed
+    if last[0] == raw:
+        return last[1]
+    options = parse_options(raw)  # raises MalformedPacket for bad bytes: never cached
+    _last_parsed = (raw, options)
+    return options
+
+
 # The last options encoded, with their bytes: sending asks for them twice per segment
 # (`header_len`, then `write_header`) and the tuple is immutable, so the same object means
 # the same bytes. One tuple, replaced whole, so threads sharing it see a consistent pair.
 _last_encoded: tuple[tuple[TcpOption, ...], bytes] = ((), b"")
+
+
+def padded_options(options: tuple[TcpOption, ...]) -> bytes:
+    """The options' bytes, padded with zeros (End) to a multiple of 4."""
+    return _padded_options(options)
 
 
 def _padded_options(options: tuple[TcpOption, ...]) -> bytes:
@@ -199,38 +224,70 @@ def write_header(
 
     `header.header_len` says how many bytes to `Mbuf.prepend` first.
     """
-    options = _padded_options(header.options)
+    if not 0 <= header.flags <= FLAGS_MASK or not 0 <= header.reserved <= RESERVED_MASK:
+        raise ValueError("TCP flags are 8 bits and reserved is 4 bits")
+    write_header_fields(
+        buf, offset, header.src_port, header.dst_port, header.seq, header.ack,
+        header.reserved << RESERVED_SHIFT | header.flags, header.window,
+        _padded_options(header.options), payload_len, pseudo_header_base(src, dst),
+        header.urgent,
+    )
+
+
+def pseudo_header_base(src: IPv4Address, dst: IPv4Address) -> int:
+    """The pseudo-header sum (RFC 9293 §3.1) without the length: a connection's constant."""
+    return pseudo_header_sum_ints(int(src), int(dst), PROTO_TCP, 0)
+
+
+def timestamp_option_bytes(tsval: int, tsecr: int) -> bytes:
+    """NOP NOP TS (RFC 7323 Appendix A's layout): `encode_options((NOP, NOP,
+    TimestampOption(tsval, tsecr)))`, without making the option objects per segment."""
+    return _NOP_NOP_TS.pack(KIND_NOP, KIND_NOP, KIND_TIMESTAMP, TIMESTAMP_LEN, tsval, tsecr)
+
+
+def write_header_fields(
+    buf: bytearray,
+    offset: int,
+    src_port: int,
+    dst_port: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    window: int,
+    options: bytes,
+    payload_len: int,
+    pseudo_base: int,
+    urgent: int = 0,
+) -> None:
+    """`write_header` from plain values, for the per-segment send path: `flags` may include
+    the reserved bits (<< RESERVED_SHIFT), `options` is padded to a multiple of 4 and
+    `pseudo_base` is `pseudo_header_base(src, dst)`."""
     hlen = MIN_HEADER_LEN + len(options)
     segment_len = hlen + payload_len
     if segment_len > MAX_SEGMENT_LEN:
         raise ValueError(f"TCP segment of {segment_len} bytes is too long")
     if offset + segment_len > len(buf):
         raise ValueError("payload_len runs past the end of the buffer")
-    if not 0 <= header.flags <= FLAGS_MASK or not 0 <= header.reserved <= RESERVED_MASK:
-        raise ValueError("TCP flags are 8 bits and reserved is 4 bits")
-    offset_flags = (
-        (hlen // WORD_LEN) << DATA_OFFSET_SHIFT
-        | header.reserved << RESERVED_SHIFT
-        | header.flags
-    )
     try:
         _HEADER.pack_into(
             buf,
             offset,
-            header.src_port,
-            header.dst_port,
-            header.seq,
-            header.ack,
-            offset_flags,
-            header.window,
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            (hlen // WORD_LEN) << DATA_OFFSET_SHIFT | flags,
+            window,
             0,  # checksum: computed below with this field zero
-            header.urgent,
+            urgent,
         )
     except struct.error as exc:
         raise ValueError(f"TCP field out of range: {exc}") from exc
-    buf[offset + MIN_HEADER_LEN : offset + hlen] = options
-    pseudo = pseudo_header_sum_ints(int(src), int(dst), PROTO_TCP, segment_len)
-    checksum = internet_checksum(memoryview(buf)[offset : offset + segment_len], pseudo)
+    if options:
+        buf[offset + MIN_HEADER_LEN : offset + hlen] = options
+    # The pseudo-header's length word is the segment length; the sum folds in the checksum.
+    checksum = internet_checksum(memoryview(buf)[offset : offset + segment_len],
+                                 pseudo_base + segment_len)
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
 
 

@@ -70,9 +70,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_an_idle_stack_on_the_native_engine_sleeps(tmp_path):
-    """A resource bound, not a speed: idle, both threads block, so CPU use stays under 2%."""
-    with KernelPeer(tmp_path, "--engine", "native", "--service", "udp-echo:7") as bench:
+def test_an_idle_stack_sleeps(tmp_path, engine):
+    """A resource bound, not a speed: idle, the loop (and the native engine's C thread)
+    block, so CPU use stays under 2% — with services on the loop thread and on threads."""
+    services = ("--service", "udp-echo:7", "--service", "tcp-echo:7", "--service", "http:80",
+                "--service", "tcp-discard:9")
+    with KernelPeer(tmp_path, "--engine", engine, *services) as bench:
         assert ping_ok(bench.ping("-c", "2", "-i", "0.05"), 2)
         time.sleep(0.5)  # let the start-up work (imports, ARP, IPv6 chatter) settle
         pid = bench.stack.proc.pid  # `ip netns exec` execs the stack: the same process

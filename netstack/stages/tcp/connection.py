@@ -37,6 +37,7 @@ from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
+from netstack.wire import tcp as wire_tcp
 from netstack.wire.tcp import (
     FLAG_ACK,
     FLAG_RST,
@@ -55,6 +56,10 @@ Address = tuple[IPv4Address, int]
 WRITABLE_STATES = frozenset(
     {TcpState.SYN_SENT, TcpState.SYN_RECEIVED, TcpState.ESTABLISHED, TcpState.CLOSE_WAIT}
 )
+# A blocked writer is woken when this share of SO_SNDBUF is free (Linux wakes writers at a
+# third); waking on every ACK would make a bulk sendall copy a few bytes at a time.
+# api/tcp_socket.py waits for the same share.
+SEND_LOW_WATER_SHARE = 4
 # RFC 9293 §3.10.4 (ABORT): these states send a RST; the others just delete the TCB.
 RESET_ON_ABORT = frozenset(
     {
@@ -105,6 +110,8 @@ class TcpConnection:
         self.close_timer: Timer | None = None  # TIME-WAIT, or an orphaned FIN-WAIT-2
         self.keepalive = Keepalive(self)
         self._event_pending = False
+        # (our address, the peer's, their pseudo-header sum): the same for every segment
+        self._pseudo_header: tuple[object, object, int] = (None, None, 0)
 
     def __repr__(self) -> str:
         (lip, lport), (rip, rport) = self.local, self.remote
@@ -128,6 +135,12 @@ class TcpConnection:
         if self.sender.fin_queued or self.fin_after_handshake or self.state not in WRITABLE_STATES:
             return 0
         return max(self.options.sndbuf - len(self.sender.buffer), 0)
+
+    @property
+    def send_low_water(self) -> int:
+        """Free send-buffer bytes worth waking a writer for: a quarter of SO_SNDBUF (what
+        api/tcp_socket.py's SEND_LOW_WATER_SHARE waits for, and Linux's sk_stream_wspace)."""
+        return max(1, self.options.sndbuf // SEND_LOW_WATER_SHARE)
 
     # --- application thread (holding guard) -----------------------------------------------
 
@@ -164,6 +177,7 @@ class TcpConnection:
             self.keepalive.start(now)
         else:
             self.keepalive.cancel()
+        self.event()  # a new SO_SNDBUF moves the low-water mark a blocked writer waits for
         self.sender.output(now)
         self.notify_if_needed()
 
@@ -402,26 +416,47 @@ class TcpConnection:
         else:
             window = 0
         ack = receiver.rcv_nxt.value if flags & FLAG_ACK else 0
-        if not flags & FLAG_SYN:
-            options = self._segment_options(flags, now)
+        if flags & FLAG_SYN:
+            option_bytes = wire_tcp.padded_options(options)
+        else:
+            option_bytes = self._segment_option_bytes(flags, now)
         if flags & FLAG_ACK:
             self.timestamps.last_ack_sent = receiver.rcv_nxt  # RFC 7323 §4.3's Last.ACK.sent
-        header = TcpHeader(
-            self.local[1], self.remote[1], seq.value, ack, flags, window, options=options
-        )
+        (local_ip, local_port), (remote_ip, remote_port) = self.local, self.remote
+        pseudo = self._pseudo_header
+        if pseudo[0] is not local_ip or pseudo[1] is not remote_ip:
+            pseudo = (local_ip, remote_ip, wire_tcp.pseudo_header_base(local_ip, remote_ip))
+            self._pseudo_header = pseudo
         if length:
             with self.guard, memoryview(self.sender.buffer) as view:
-                self.stage.send_segment(
-                    header, self.local[0], self.remote[0], now, view[offset : offset + length]
-                )
+                self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
+                                       seq.value, ack, flags, window, option_bytes, now,
+                                       view[offset : offset + length])
         else:
-            self.stage.send_segment(header, self.local[0], self.remote[0], now)
+            self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
+                                   seq.value, ack, flags, window, option_bytes, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()
 
-    def _segment_options(self, flags: int, now: float) -> tuple[TcpOption, ...]:
+    def _segment_option_bytes(self, flags: int, now: float) -> bytes:
         """NOP NOP TS on every segment once timestamps are on (RFC 7323 §3.2, a RST too);
-        then NOP NOP SACK on an ACK while data is held out of order (RFC 2018 §4)."""
+        then NOP NOP SACK on an ACK while data is held out of order (RFC 2018 §4). The
+        bytes `wire_tcp.padded_options` makes of `_segment_options`, built directly: this
+        runs for every segment."""
+        option_bytes = b""
+        timestamps = self.timestamps
+        if timestamps.enabled:
+            option_bytes = wire_tcp.timestamp_option_bytes(timestamps.clock(now),
+                                                           timestamps.ts_recent)
+        if flags & FLAG_ACK and not flags & FLAG_RST and self.receiver.blocks:
+            blocks = self.receiver.sack_blocks()
+            if blocks:
+                option_bytes += wire_tcp.padded_options((NOP, NOP, SackOption(blocks)))
+                self.counters.bump("tcp.tx.sack_blocks", len(blocks))
+        return option_bytes
+
+    def _segment_options(self, flags: int, now: float) -> tuple[TcpOption, ...]:
+        """The options `_segment_option_bytes` encodes, as objects (for tests and tools)."""
         options: tuple[TcpOption, ...] = ()
         if self.timestamps.enabled:
             options = (NOP, NOP, self.timestamps.option(now))
@@ -429,7 +464,6 @@ class TcpConnection:
             blocks = self.receiver.sack_blocks()
             if blocks:
                 options += (NOP, NOP, SackOption(blocks))
-                self.counters.bump("tcp.tx.sack_blocks", len(blocks))
         return options
 
     def send_ack(self, now: float) -> None:

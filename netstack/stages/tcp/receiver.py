@@ -80,13 +80,22 @@ class Receiver:
         return min(self._free_space(), MAX_UNSCALED_WINDOW)
 
     def advertise(self) -> int:
-        """The window field for the segment we are about to send; moves rcv_adv."""
+        """The window field for the segment we are about to send; moves rcv_adv.
+
+        RFC 7323 §2.4: the field is the window shifted right, so rounded down, and we never
+        offer more than is free. Only when rounding down would move the right edge left
+        (RFC 9293 §3.8.6.2.2 forbids shrinking) is it rounded up instead, by less than
+        2^shift. Always rounding up (as we once did) offered up to 2^shift - 1 bytes past
+        the buffer on every ACK, so a full buffer never showed a zero window.
+        """
         current = self.rcv_wnd
         free = self._free_space()
         window = free if free - current >= self._useful_increase() else current
         shift = self.window_shift
-        # Round up, as Linux does, so the right edge never appears to move left.
-        field = min((window + (1 << shift) - 1) >> shift, MAX_UNSCALED_WINDOW)
+        field = window >> shift
+        if field << shift < current:
+            field = (current + (1 << shift) - 1) >> shift  # the smallest that keeps the edge
+        field = min(field, MAX_UNSCALED_WINDOW)
         self.rcv_adv = self.rcv_nxt + (field << shift)
         return field
 

@@ -171,7 +171,7 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
     if not flags & FLAG_ACK:
         counters.bump("tcp.drop.no_ack")
         return
-    if not _ack(conn, header, len(data), now):
+    if not _ack(conn, header, len(data), now, timestamp):
         return
 
     # Seventh and eighth: the text, and the FIN.
@@ -197,10 +197,12 @@ def _tsecr(conn: TcpConnection, timestamp: TimestampOption | None) -> int | None
     return timestamp.tsecr if timestamp is not None and conn.timestamps.enabled else None
 
 
-def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float) -> bool:
-    """The fifth check. Returns False when the segment was dropped (or the TCB deleted)."""
+def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float,
+         timestamp: TimestampOption | None = None) -> bool:
+    """The fifth check. Returns False when the segment was dropped (or the TCB deleted).
+    `timestamp`: the segment's, when the caller looked it up already."""
     sender = conn.sender
-    tsecr = _tsecr(conn, find_timestamp(header))
+    tsecr = _tsecr(conn, timestamp if timestamp is not None else find_timestamp(header))
     blocks = find_sack_blocks(header) if sender.sack.enabled else None
     # A FIN is not a duplicate ACK either (RFC 5681 §2): the sender sees it as length.
     ack_len = seg_len + (1 if header.flags & FLAG_FIN else 0)

@@ -132,7 +132,12 @@ class Sender:
         conn = self.conn
         if conn.state not in SENDING_STATES or self.cc is None:
             return 0
-        sent = self.sack.output(now) if self.sack.in_recovery else self._send_in_window(now)
+        stage = conn.stage
+        stage.begin_tx_burst()  # the segments share one route: see TcpStage.begin_tx_burst
+        try:
+            sent = self.sack.output(now) if self.sack.in_recovery else self._send_in_window(now)
+        finally:
+            stage.end_tx_burst()
         if self.snd_max != self.snd_una:
             if self.retransmit_timer is None:
                 self.arm_retransmit_timer(now)
@@ -152,10 +157,10 @@ class Sender:
                 self.snd_nxt, hole = self.sack.skip_sacked(self.snd_nxt)
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(self.buffer) - offset
-            window = min(self.snd_wnd, self.cc.cwnd + self._limited_transmit())
-            usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
-            limit = self.segment_limit()
             if unsent > 0:
+                window = min(self.snd_wnd, self.cc.cwnd + self._limited_transmit())
+                usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
+                limit = self.segment_limit()
                 n = min(unsent, limit, usable, hole if hole is not None else unsent)
                 if n <= 0:
                     break
@@ -169,6 +174,9 @@ class Sender:
                     and not self.fin_queued
                 ):
                     break  # RFC 9293 §3.7.4 Nagle: one small segment in flight at a time
+                tso_max = self.conn.stage.tso_max
+                if n == limit and tso_max > limit:  # the port cuts big segments (TSO, vnet.py)
+                    n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
                 fin = self.fin_queued and n == unsent
                 self._send_data(offset, n, fin, now)
             elif unsent == 0 and self.fin_queued and self.snd_nxt == self.fin_seq:
@@ -216,16 +224,21 @@ class Sender:
             self.persist_timer = None
 
     def _probe(self, now: float) -> None:
-        """RFC 9293 §3.8.6.1: one byte of new data (or the FIN) past a closed window."""
+        """RFC 9293 §3.8.6.1: one byte of new data (or the FIN) past a closed window. When
+        the window is open but too small for silly window avoidance, this is §3.8.6.2.1's
+        override timeout instead: send what the window takes, filling it to its edge (so
+        a full receiver can show a zero window)."""
         offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
         unsent = len(self.buffer) - offset
+        usable: int = (self.snd_una + self.snd_wnd) - self.snd_nxt  # type: ignore[assignment]
         if unsent > 0:
-            self._send_data(offset, 1, self.fin_queued and unsent == 1, now)
+            n = max(min(unsent, usable, self.segment_limit()), 1)
+            self._send_data(offset, n, self.fin_queued and unsent == n, now)
         elif self.fin_queued and self.snd_nxt == self.fin_seq:
             self._send_data(offset, 0, True, now)
         else:
             return
-        self.conn.counters.bump("tcp.tx.window_probe")
+        self.conn.counters.bump("tcp.tx.window_probe" if usable <= 0 else "tcp.tx.sws_override")
 
     # --- timers --------------------------------------------------------------------------
 
@@ -326,9 +339,15 @@ class Sender:
         data_acked = min(seg_ack - self.buffer_seq, len(self.buffer))  # type: ignore[type-var]
         if data_acked > 0:
             with conn.guard:
+                free_before = conn.writable
                 del self.buffer[:data_acked]
+                room_now = conn.writable
             self.buffer_seq = self.buffer_seq + data_acked
-            conn.event()  # room in the send buffer
+            low_water = conn.send_low_water
+            if free_before < low_water <= room_now:
+                # Wake a writer once there is a useful amount of room, not on every ACK:
+                # a writer (or poller) waits for at least this much (the socket layer's rule).
+                conn.event()
         self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent

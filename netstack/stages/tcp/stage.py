@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import HEADROOM
+from netstack.engine.mbuf import HEADROOM, Mbuf
 from netstack.errors import MalformedPacket
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error
@@ -105,10 +105,14 @@ class TcpStage:
         self._challenge_count = 0
         pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
         self._max_segment_payload = pool_buffer - HEADROOM - MAX_TCP_HEADER
+        self.tso_max = 0  # >0: the port segments TCP payloads up to this size (ports/tap.py)
         stack.icmp.add_error_listener(self._icmp_error)
         # Receive coalescing (gro.py): on while the engine dispatches a burst.
         self._in_burst = False
         self._held: HeldSegment | None = None
+        # Sending a burst (begin_tx_burst): the first frame's (dst, src, mbuf), once queued.
+        self._in_tx_burst = False
+        self._tx_template: tuple[IPv4Address, IPv4Address, Mbuf] | None = None
 
     # --- the application's calls -----------------------------------------------------------
 
@@ -282,22 +286,64 @@ class TcpStage:
     def send_segment(self, header: TcpHeader, src: IPv4Address, dst: IPv4Address, now: float,
                      payload: bytes | memoryview | None = None) -> bool:
         """Write the segment into a pool mbuf (the payload copied once) and send it."""
+        if not 0 <= header.flags <= wire_tcp.FLAGS_MASK or not (
+                0 <= header.reserved <= wire_tcp.RESERVED_MASK):
+            raise ValueError("TCP flags are 8 bits and reserved is 4 bits")
+        return self.send_fields(
+            src, dst, wire_tcp.pseudo_header_base(src, dst), header.src_port, header.dst_port,
+            header.seq, header.ack, header.reserved << wire_tcp.RESERVED_SHIFT | header.flags,
+            header.window, wire_tcp.padded_options(header.options), now, payload,
+        )
+
+    def send_fields(self, src: IPv4Address, dst: IPv4Address, pseudo_base: int,
+                    src_port: int, dst_port: int, seq: int, ack: int, flags: int,
+                    window: int, options: bytes, now: float,
+                    payload: bytes | memoryview | None = None) -> bool:
+        """`send_segment` from plain values (wire_tcp.write_header_fields): what a
+        connection sends per segment, without building a TcpHeader each time."""
         counters = self.stack.counters
         mbuf = self.stack.alloc_mbuf()
         if mbuf is None:
             counters.bump("tcp.drop.no_mbuf")
             return False
         payload_len = len(payload) if payload is not None else 0
-        header_len = header.header_len
+        header_len = wire_tcp.MIN_HEADER_LEN + len(options)
         offset = mbuf.append(header_len + payload_len)
         if payload_len:
             start = offset + header_len
             mbuf.buf[start : start + payload_len] = payload  # type: ignore[index]
-        wire_tcp.write_header(header, mbuf.buf, offset, payload_len, src, dst)
+        try:
+            wire_tcp.write_header_fields(mbuf.buf, offset, src_port, dst_port, seq, ack, flags,
+                                         window, options, payload_len, pseudo_base)
+        except ValueError:
+            self.stack.pool.free(mbuf)
+            raise
         counters.bump("tcp.tx.segments")
-        if header.flags & FLAG_RST:
+        if flags & FLAG_RST:
             counters.bump("tcp.tx.rst")
-        return self.stack.ipv4.send(dst, PROTO_TCP, mbuf, now)
+        template = self._tx_template
+        same_path = template is not None and template[0] is dst and template[1] is src
+        if same_path and self.stack.ipv4.send_like(template[2], mbuf):  # type: ignore[index]
+            return True
+        sent = self.stack.ipv4.send(dst, PROTO_TCP, mbuf, now)
+        outgoing = self.stack.outgoing
+        if self._in_tx_burst and sent and outgoing and outgoing[-1] is mbuf and (
+            not same_path or len(mbuf) > len(template[2])  # type: ignore[index]
+        ):
+            self._tx_template = (dst, src, mbuf)  # it went out whole, as one frame
+        return sent
+
+    def begin_tx_burst(self) -> None:
+        """A connection is about to send several segments at once (Sender.output): the
+        frames after the first may copy its Ethernet and IPv4 headers (Ipv4Stage.send_like)
+        instead of looking up the route and ARP entry again. Nothing can change those
+        before `end_tx_burst`, the same loop-thread call."""
+        self._in_tx_burst = True
+        self._tx_template = None
+
+    def end_tx_burst(self) -> None:
+        self._in_tx_burst = False
+        self._tx_template = None
 
     def send_reset_for(self, local_ip: IPv4Address, remote_ip: IPv4Address,
                        header: TcpHeader, data_len: int, now: float) -> None:

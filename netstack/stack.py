@@ -16,7 +16,7 @@ drains `outgoing` to the port and `to_kni` to the kernel.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
@@ -36,6 +36,7 @@ from netstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
 
 MIN_MTU = 68  # RFC 791: every IPv4 module must pass a 68-byte datagram unfragmented
 MAX_MTU = 9000  # jumbo frames; beyond that an mbuf would need chaining, which we do not do
+FLUSH_AT = 256  # frames queued in one pass before the engine sends them mid-pass (alloc_mbuf)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class Stack:
         self.counters = counters if counters is not None else Counters()
         self.timers = TimerWheel()
         self.outgoing: deque[Mbuf] = deque()
+        self.flush: Callable[[], None] | None = None  # set by the engine: send `outgoing` now
         self.to_kni: deque[bytes] = deque()
         self.routes = RoutingTable.for_interface(config.address, config.gateway, config.routes)
         # Each stage finds the others through the stack, so they are built before any runs.
@@ -194,11 +196,27 @@ class Stack:
     # --- helpers the stages share ---------------------------------------------------------
 
     def alloc_mbuf(self) -> Mbuf | None:
-        """An empty mbuf from the pool, or None (counted) when the pool is exhausted."""
+        """An empty mbuf from the pool, or None (counted) when the pool is exhausted.
+
+        Frames wait in `outgoing` until the engine collects them after the pass. A pass
+        that answers thousands of connections at once would fill the out ring and empty
+        the pool long before that, so past FLUSH_AT queued frames (or with the pool dry)
+        the engine moves them out now, through `flush`."""
+        outgoing = self.outgoing
+        if len(outgoing) >= FLUSH_AT and self.flush is not None:
+            self._flush()
         mbuf = self.pool.alloc()
+        if mbuf is None and outgoing and self.flush is not None:
+            self._flush()
+            mbuf = self.pool.alloc()
         if mbuf is None:
             self.counters.bump("mbuf.drop.alloc_failed")
         return mbuf
+
+    def _flush(self) -> None:
+        self.tcp.forget_tx_template()  # its template frame is about to leave (and be freed)
+        self.counters.bump("engine.midpass_flush")
+        self.flush()  # type: ignore[misc]
 
     def send_to_kni(self, frame: bytes | bytearray | memoryview) -> None:
         self.to_kni.append(bytes(frame))

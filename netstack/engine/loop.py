@@ -66,6 +66,8 @@ class Engine:
             port.clock = self.clock  # a link emulator keeps time with us
         if capture is not None:
             capture.anchor(self.clock.now())
+        if hasattr(stack, "flush"):
+            stack.flush = self._flush_outgoing  # see Stack.alloc_mbuf
 
         self._control: deque[ControlFn] = deque()  # append/popleft are atomic: no lock needed
         # Run at the end of every pass's receive work (see add_pass_hook).
@@ -287,11 +289,9 @@ class Engine:
 
     def _collect(self) -> None:
         outgoing = self.stack.outgoing
-        batch: list[Mbuf] = []
         while outgoing:
-            batch.append(outgoing.popleft())
-        if batch:
-            self._enqueue(self.out_ring, batch, "ring.drop.out_full")
+            batch = [outgoing.popleft() for _ in range(min(len(outgoing), self.burst))]
+            self._enqueue_out(batch)
         to_kni = self.stack.to_kni
         while to_kni:
             frame = to_kni.popleft()
@@ -335,6 +335,28 @@ class Engine:
                 for m in mbufs:
                     self.capture.record(m.data(), now)
             self.counters.bump("port.tx", self.port.tx_burst(mbufs))
+
+    def _enqueue_out(self, mbufs: list[Mbuf]) -> None:
+        """Queue frames for the port. A full out ring is back-pressure, not a reason to drop:
+        send what it holds now, then queue the rest (dropped and counted only if the port
+        could not take anything)."""
+        while True:
+            mbufs = mbufs[self.out_ring.enqueue_burst([m.index for m in mbufs]):]
+            if not mbufs:
+                return
+            queued = self.out_ring.count()
+            self._transmit(self.clock.now())
+            if self.out_ring.count() >= queued:
+                break  # the port took nothing
+        for m in mbufs:
+            self.counters.bump("ring.drop.out_full")
+            self.pool.free(m)
+
+    def _flush_outgoing(self) -> None:
+        """Mid-pass (Stack.alloc_mbuf asks): move the stack's queued frames out to the port,
+        so that one pass answering thousands of connections does not run the pool dry."""
+        self._collect()
+        self._transmit(self.clock.now())
 
     def _enqueue(self, ring: Ring, mbufs: list[Mbuf], drop_counter: str) -> None:
         accepted = ring.enqueue_burst([m.index for m in mbufs])

@@ -29,6 +29,7 @@ the very same path on both engines.
 
 import os
 import select
+import time
 
 from netstack.engine.loop import Engine
 from netstack.engine.mbuf import HEADROOM, Mbuf
@@ -51,6 +52,7 @@ STAT_NAMES = (
 )
 # Port classes the C thread can drive, by how it must talk to their descriptor.
 SUPPORTED_PORTS = ("tap", "afpacket")
+OUT_FULL_WAIT = 0.05  # seconds to wait for room on a full out ring before dropping
 # Microseconds each side spins for more work before it sleeps (see the module docstring).
 # 0 by default: on the 2-core VM this was measured on, a spinning thread takes the core the
 # kernel side needs, and 100-300 us spins made UDP echo slower, not faster
@@ -151,9 +153,19 @@ class NativeEngine(Engine):
         # Written here and now if the C thread sleeps with nothing queued (no wake-up to
         # pay), else queued on the out ring and the thread kicked (ns_engine_send).
         accepted = lib.ns_engine_send(self._io, ffi.new("uintptr_t[]", words), len(words))
+        deadline = time.monotonic() + OUT_FULL_WAIT
+        while accepted < len(words) and time.monotonic() < deadline:
+            # The ring is full and the C thread is writing it out: back-pressure, as on the
+            # Python engine, rather than dropping; bounded, in case the port is stuck.
+            os.sched_yield()
+            rest = words[accepted:]
+            accepted += lib.ns_engine_send(self._io, ffi.new("uintptr_t[]", rest), len(rest))
         for m in mbufs[accepted:]:
             self.counters.bump(drop_counter)
             self.pool.free(m)
+
+    def _enqueue_out(self, mbufs: list[Mbuf]) -> None:
+        self._enqueue(self.out_ring, mbufs, "ring.drop.out_full")
 
     def _transmit(self, now: float) -> None:
         pass  # _enqueue wrote the frames, or queued them for the C thread and kicked it

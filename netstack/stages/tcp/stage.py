@@ -333,6 +333,11 @@ class TcpStage:
             self._tx_template = (dst, src, mbuf)  # it went out whole, as one frame
         return sent
 
+    def forget_tx_template(self) -> None:
+        """The engine is sending the queued frames now (Stack.alloc_mbuf), the template
+        among them: the next segment takes the full path and becomes the template."""
+        self._tx_template = None
+
     def begin_tx_burst(self) -> None:
         """A connection is about to send several segments at once (Sender.output): the
         frames after the first may copy its Ethernet and IPv4 headers (Ipv4Stage.send_like)

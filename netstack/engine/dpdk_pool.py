@@ -16,22 +16,24 @@ pointers and `get(index)` turns one back into its Mbuf. data_off and data_len ar
 the rte_mbuf when a burst is received and written back into it just before a burst is sent
 (ns_dpdk_rx_burst / ns_dpdk_tx_burst).
 
-Allocation is rte_pktmbuf_alloc_bulk, with a small Python cache in front (as rte_mempool
-keeps a per-lcore cache): most allocs and frees are a list pop or append.
+Allocation is rte_pktmbuf_alloc_bulk, with a small Python cache in front (cached_pool.py, as
+rte_mempool keeps a per-lcore cache): most allocs and frees are a list pop or append.
 """
 
+from netstack.engine.cached_pool import CachedMbufPool
 from netstack.engine.dpdk_eal import Eal, ffi, lib, require_binding
-from netstack.engine.mbuf import BUFFER_SIZE, HEADROOM, Mbuf, MbufPool
+from netstack.engine.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
 
 DATA_ROOM = BUFFER_SIZE  # RTE_MBUF_DEFAULT_BUF_SIZE: 2048 + RTE_PKTMBUF_HEADROOM (128)
-CACHE_BATCH = 32
-CACHE_MAX = 4 * CACHE_BATCH
 
 
-class DpdkMbufPool(MbufPool):
+class DpdkMbufPool(CachedMbufPool):
     """An MbufPool whose buffers are the rte_mbufs of one DPDK mempool."""
 
+    cache_batch = 32
+
     def __init__(self, count: int = 8191, name: str = "netstack_mbufs") -> None:
+        super().__init__()
         require_binding()
         if Eal.current() is None:
             raise RuntimeError("DpdkMbufPool needs the EAL: call Eal.init() first")
@@ -45,8 +47,7 @@ class DpdkMbufPool(MbufPool):
         addresses = ffi.new("uintptr_t[]", count)
         listed = lib.ns_dpdk_pool_list(handle, addresses, count)
         self.mbufs = [self._wrap(address) for address in ffi.unpack(addresses, listed)]
-        self._by_address = {m.index: m for m in self.mbufs}
-        self._cache: list[int] = []  # list.pop/append are atomic in CPython
+        self._by_address = self._slots = {m.index: m for m in self.mbufs}
 
     @staticmethod
     def _wrap(address: int) -> Mbuf:
@@ -58,23 +59,6 @@ class DpdkMbufPool(MbufPool):
         return Mbuf(address, buf=view)
 
     # ----------------------------------------------------------------- MbufPool interface
-    def alloc(self) -> Mbuf | None:
-        try:
-            address = self._cache.pop()
-        except IndexError:
-            address = self._refill()
-            if address is None:
-                return None
-        m = self._by_address[address]
-        m.reset()
-        return m
-
-    def free(self, m: Mbuf) -> None:
-        cache = self._cache
-        cache.append(m.index)
-        if len(cache) > CACHE_MAX:
-            self._flush(CACHE_BATCH)
-
     def get(self, index: int) -> Mbuf:
         """The Mbuf of an rte_mbuf pointer (what our rte_rings carry)."""
         return self._by_address[index]
@@ -87,27 +71,18 @@ class DpdkMbufPool(MbufPool):
         return lib.ns_dpdk_pool_available(self.handle) + len(self._cache)
 
     # ----------------------------------------------------------------- the DPDK side
-    def _refill(self) -> int | None:
+    def _take(self, n: int) -> list[int]:
         # A fresh array per call: application threads may allocate at the same time.
-        scratch = ffi.new("uintptr_t[]", CACHE_BATCH)
-        if lib.ns_dpdk_alloc_bulk(self.handle, scratch, CACHE_BATCH) != 0:
-            # All or nothing: fewer than a batch left. Take them one at a time.
+        scratch = ffi.new("uintptr_t[]", n)
+        if lib.ns_dpdk_alloc_bulk(self.handle, scratch, n) != 0:
+            # All or nothing: fewer than n left. Take them one at a time.
             if lib.ns_dpdk_alloc_bulk(self.handle, scratch, 1) != 0:
-                return None
-            return scratch[0]
-        addresses = ffi.unpack(scratch, CACHE_BATCH)
-        self._cache.extend(addresses[1:])
-        return addresses[0]
+                return []
+            return [scratch[0]]
+        return ffi.unpack(scratch, n)
 
-    def _flush(self, n: int) -> None:
-        batch = []
-        try:
-            for _ in range(n):
-                batch.append(self._cache.pop(0))  # the oldest: the newest are warm in the cache
-        except IndexError:
-            pass
-        if batch:
-            lib.ns_dpdk_free_bulk(ffi.new("uintptr_t[]", batch), len(batch))
+    def _give(self, keys: list[int]) -> None:
+        lib.ns_dpdk_free_bulk(ffi.new("uintptr_t[]", keys), len(keys))
 
     def close(self) -> None:
         """Give the cached mbufs back and free the mempool (before the EAL is cleaned up)."""

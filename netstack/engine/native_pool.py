@@ -7,10 +7,9 @@ slice as `buf`: the stages write into it with slice assignment and `struct.pack_
 exactly as they write into a bytearray.
 
 The free list is a native multi-producer/multi-consumer ring (inside ns_pool), shared by the
-engine thread and Python. Python keeps a small cache of free indices in front of it, like
-rte_mempool's per-lcore cache: most allocs and frees are a list pop or append, and only
-every CACHE_BATCH-th one crosses into C (each cffi call releases the GIL, which costs a
-thread switch when another thread wants it).
+engine thread and Python. Python keeps a small cache of free indices in front of it
+(cached_pool.py, like rte_mempool's per-lcore cache): most allocs and frees are a list pop
+or append, and only every CACHE_BATCH-th one crosses into C.
 
 Ring words: what crosses between the threads is one 64-bit word per frame,
 
@@ -21,7 +20,8 @@ Ring words: what crosses between the threads is one 64-bit word per frame,
 (`pack_word`/`unpack_word`; ns_engine.h documents the same layout for the C side.)
 """
 
-from netstack.engine.mbuf import BUFFER_SIZE, Mbuf, MbufPool
+from netstack.engine.cached_pool import CachedMbufPool
+from netstack.engine.mbuf import BUFFER_SIZE, Mbuf
 
 try:
     from netstack.native import ffi, lib
@@ -36,7 +36,6 @@ OFF_SHIFT = 32
 LEN_SHIFT = 48
 FIELD_MASK = 0xFFFF
 CACHE_BATCH = 64  # indices moved between the Python cache and the native free ring at once
-CACHE_MAX = 4 * CACHE_BATCH
 
 
 def pack_word(m: Mbuf) -> int:
@@ -49,13 +48,16 @@ def unpack_word(word: int) -> tuple[int, int, int]:
     return word & INDEX_MASK, (word >> OFF_SHIFT) & FIELD_MASK, word >> LEN_SHIFT
 
 
-class NativeMbufPool(MbufPool):
+class NativeMbufPool(CachedMbufPool):
     """An MbufPool whose buffers are native memory, shared with the C engine thread.
 
     Same interface as MbufPool. `handle` is the ns_pool the C engine takes buffers from.
     """
 
+    cache_batch = CACHE_BATCH
+
     def __init__(self, count: int = 4096, size: int = BUFFER_SIZE) -> None:
+        super().__init__()
         if not AVAILABLE:
             raise RuntimeError("the native engine is not built: run python native/build.py")
         if size > FIELD_MASK:
@@ -67,48 +69,17 @@ class NativeMbufPool(MbufPool):
             raise MemoryError(f"cannot create a native pool of {count} buffers")
         self.handle = ffi.gc(handle, lib.ns_pool_free)
         arena = memoryview(ffi.buffer(self._memory))
-        self.mbufs = [Mbuf(i, buf=arena[i * size : (i + 1) * size]) for i in range(count)]
-        self._cache: list[int] = []  # list.pop/append are atomic in CPython, as deque's are
-
-    def alloc(self) -> Mbuf | None:
-        try:
-            index = self._cache.pop()
-        except IndexError:
-            index = self._refill()
-            if index is None:
-                return None
-        m = self.mbufs[index]
-        m.reset()
-        return m
-
-    def free(self, m: Mbuf) -> None:
-        cache = self._cache
-        cache.append(m.index)
-        if len(cache) > CACHE_MAX:
-            self._flush()
+        self.mbufs = self._slots = [Mbuf(i, buf=arena[i * size : (i + 1) * size])
+                                    for i in range(count)]
 
     @property
     def available(self) -> int:
         return lib.ns_pool_available(self.handle) + len(self._cache)
 
-    def _refill(self) -> int | None:
+    def _take(self, n: int) -> list[int]:
         # A fresh array per call: application threads may refill at the same time.
-        scratch = ffi.new("uintptr_t[]", CACHE_BATCH)
-        got = lib.ns_pool_get_burst(self.handle, scratch, CACHE_BATCH)
-        if got == 0:
-            return None
-        indices = ffi.unpack(scratch, got)
-        self._cache.extend(indices[1:])
-        return indices[0]
+        scratch = ffi.new("uintptr_t[]", n)
+        return ffi.unpack(scratch, lib.ns_pool_get_burst(self.handle, scratch, n))
 
-    def _flush(self) -> None:
-        batch = []
-        cache = self._cache
-        try:
-            for _ in range(CACHE_BATCH):
-                batch.append(cache.pop(0))  # the oldest: the newest are warm in the CPU cache
-        except IndexError:
-            pass  # another thread flushed too
-        if batch:
-            scratch = ffi.new("uintptr_t[]", batch)
-            lib.ns_pool_put_bulk(self.handle, scratch, len(batch))
+    def _give(self, keys: list[int]) -> None:
+        lib.ns_pool_put_bulk(self.handle, ffi.new("uintptr_t[]", keys), len(keys))

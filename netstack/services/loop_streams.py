@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from netstack import api
+from netstack.services.listeners import open_listener
+from netstack.services.loop_hook import PassHookService
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,6 @@ MAX_CONNECTIONS = 1024  # beyond this the listener is not served: clients wait i
 LISTEN_BACKLOG = 128
 CHUNK = 65536  # bytes taken per recv
 READS_PER_REPORT = 16  # recv calls per connection per pass: one busy client cannot hog it
-ANY_ADDRESS = "0.0.0.0"
 
 
 class LoopStreamHandler(Protocol):
@@ -106,63 +107,37 @@ def _send_some(sock: Any, data: Any) -> int:
         return 0
 
 
-class LoopStreams:
-    """Stream services served in the engine's passes. Interface of ServiceThread (runner.py):
-    start (raises why a port could not be listened on), stop, running, error."""
+class LoopStreams(PassHookService):
+    """Stream services served in the engine's passes. The hook and its plumbing are
+    PassHookService's (loop_hook.py). Interface of ServiceThread (runner.py): start (raises
+    why a port could not be listened on), stop, running, error."""
+
+    what = "stream services"
 
     def __init__(self, host: Any, bindings: Sequence[tuple[LoopStreamHandler, int]],
-                 max_connections: int = MAX_CONNECTIONS) -> None:
-        self.host = host
-        self.bindings = list(bindings)
+                 max_connections: int = MAX_CONNECTIONS,
+                 listen_backlog: int = LISTEN_BACKLOG) -> None:
+        super().__init__(host, bindings)
         self.max_connections = max_connections
-        self.error: BaseException | None = None
-        self._poller: Any = None
+        self.listen_backlog = listen_backlog
         self._listeners: dict[int, tuple[Any, LoopStreamHandler]] = {}
         self._connections: dict[int, LoopConnection] = {}
         self._accepting = True  # False while max_connections are open
-        self._hooked = False
 
-    @staticmethod
-    def possible(host: Any) -> bool:
-        """True when the host's engine can run services in its passes."""
-        engine = host.engine
-        return hasattr(engine, "add_pass_hook") and hasattr(engine, "remove_pass_hook")
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Listen on every port (raising why one could not), then hook into the loop."""
-        self._poller = api.epoll()
-        try:
-            for handler, port in self.bindings:
-                sock = self.host.socket(api.AF_INET, api.SOCK_STREAM)
-                self._listeners[sock.fileno()] = (sock, handler)  # first: closed if bind fails
-                sock.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
-                sock.bind((ANY_ADDRESS, port))
-                sock.listen(LISTEN_BACKLOG)
-                sock.setblocking(False)
-                self._poller.register(sock, api.EPOLLIN)
-            self.host.call(lambda stack, now: self.host.engine.add_pass_hook(self._serve),
-                           timeout)
-            self._hooked = True
-        except BaseException:
-            self._close_all()
-            raise
+    def _open(self, handler: LoopStreamHandler, port: int) -> None:
+        sock = open_listener(self.host, port, self.listen_backlog)
+        self._listeners[sock.fileno()] = (sock, handler)
+        self._poller.register(sock, api.EPOLLIN)
 
     # --- on the loop thread ---------------------------------------------------------------
 
-    def _serve(self, now: float) -> None:
-        """Pass hook: accept, read and answer on every socket that is ready."""
-        try:
-            for fileno, events in self._poller.poll(0):
-                conn = self._connections.get(fileno)
-                if conn is not None:
-                    self._serve_connection(conn, events)
-                elif fileno in self._listeners:
-                    self._accept_all(*self._listeners[fileno])
-        except (OSError, ValueError) as exc:  # ENETDOWN, or the poller closed by stop()
-            if not isinstance(exc, ValueError) and exc.errno != errno.ENETDOWN:
-                self.error = exc
-                log.exception("stream services stopped")
-            self._unhook_here()
+    def _ready(self, fileno: int, events: int) -> None:
+        """Accept, read and answer on one socket that is ready."""
+        conn = self._connections.get(fileno)
+        if conn is not None:
+            self._serve_connection(conn, events)
+        elif fileno in self._listeners:
+            self._accept_all(*self._listeners[fileno])
 
     def _accept_all(self, listener: Any, handler: LoopStreamHandler) -> None:
         while self._accepting:
@@ -258,41 +233,17 @@ class LoopStreams:
         for sock, _handler in self._listeners.values():
             self._poller.modify(sock, api.EPOLLIN if accepting else 0)
 
-    def _unhook_here(self) -> None:
-        if self._hooked:
-            self._hooked = False
-            self.host.engine.remove_pass_hook(self._serve)
-
     # --- stopping -------------------------------------------------------------------------
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Unhook, then close every connection and listener (on the loop thread if it runs)."""
-        if self._hooked and not self.host.closed:
-            try:
-                self.host.call(lambda stack, now: (self._unhook_here(), self._close_all()),
-                               timeout)
-            except OSError:
-                pass  # the host stopped meanwhile: its loop runs no more hooks
-        self._hooked = False
+    def _stop_here(self) -> None:
+        """On the loop thread: unhook, then close every connection and listener."""
+        self._unhook_here()
         self._close_all()
 
-    def _close_all(self) -> None:
+    def _close_sockets(self) -> None:
         for conn in list(self._connections.values()):
             conn.sock.close()
         self._connections.clear()
         for sock, _handler in self._listeners.values():
             sock.close()
         self._listeners.clear()
-        if self._poller is not None:
-            self._poller.close()
-
-    @property
-    def running(self) -> bool:
-        return self._hooked and not self.host.closed
-
-    def __enter__(self) -> LoopStreams:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

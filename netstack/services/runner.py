@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from netstack import api
+from netstack.services.loop_hook import PassHookService
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class ServiceThread:
         self.stop()
 
 
-class LoopServices:
+class LoopServices(PassHookService):
     """The same datagram services, served by the engine's own loop thread.
 
     The socket calls are the same ones serve_datagrams makes (recvfrom with MSG_DONTWAIT,
@@ -165,84 +166,32 @@ class LoopServices:
     cores a wake-up of a sleeping thread costs tens of microseconds, more than an echo.
 
     Handlers must not block (they run on the thread that moves every frame): the datagram
-    services here only read and send. Interface of ServiceThread: start, stop, running, error.
+    services here only read and send. The hook and its plumbing are PassHookService's
+    (loop_hook.py). Interface of ServiceThread: start, stop, running, error.
     """
 
+    what = "datagram services"
+
     def __init__(self, host: Any, bindings: Sequence[Binding]) -> None:
-        self.host = host
-        self.bindings = list(bindings)
-        self.error: BaseException | None = None
-        self._poller: Any = None
+        super().__init__(host, bindings)
         self._sockets: dict[int, tuple[Any, DatagramHandler]] = {}
-        self._hooked = False
 
-    @staticmethod
-    def possible(host: Any) -> bool:
-        """True when the host's engine can run services in its passes."""
-        engine = host.engine
-        return hasattr(engine, "add_pass_hook") and hasattr(engine, "remove_pass_hook")
+    def _open(self, handler: DatagramHandler, port: int) -> None:
+        sock = self.host.socket(api.AF_INET, api.SOCK_DGRAM)
+        self._sockets[sock.fileno()] = (sock, handler)  # recorded first: closed if bind fails
+        sock.bind((ANY_ADDRESS, port))
+        sock.setblocking(False)  # a full send buffer drops, never blocks the loop
+        self._poller.register(sock, api.EPOLLIN)
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind every socket (raising why one could not be), then hook into the loop."""
-        self._poller = api.epoll()
-        try:
-            for handler, port in self.bindings:
-                sock = self.host.socket(api.AF_INET, api.SOCK_DGRAM)
-                self._sockets[sock.fileno()] = (sock, handler)
-                sock.bind((ANY_ADDRESS, port))
-                sock.setblocking(False)  # a full send buffer drops, never blocks the loop
-                self._poller.register(sock, api.EPOLLIN)
-            self.host.call(lambda stack, now: self.host.engine.add_pass_hook(self._serve),
-                           timeout)
-            self._hooked = True
-        except BaseException:
-            self._close_sockets()
-            raise
-
-    def _serve(self, now: float) -> None:
-        """Pass hook, on the loop thread: serve every socket with datagrams queued."""
-        try:
-            for fileno, _events in self._poller.poll(0):
-                entry = self._sockets.get(fileno)
-                if entry is not None:
-                    _serve_ready(*entry)
-        except (OSError, ValueError) as exc:  # ENETDOWN, or the poller closed by stop()
-            if not isinstance(exc, ValueError) and exc.errno != errno.ENETDOWN:
-                self.error = exc
-                log.exception("datagram services stopped")
-            self._unhook_here()
-
-    def _unhook_here(self) -> None:
-        if self._hooked:
-            self._hooked = False
-            self.host.engine.remove_pass_hook(self._serve)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._hooked and not self.host.closed:
-            try:
-                self.host.call(lambda stack, now: self._unhook_here(), timeout)
-            except OSError:
-                pass  # the host stopped meanwhile: its loop runs no more hooks
-        self._hooked = False
-        self._close_sockets()
+    def _ready(self, fileno: int, events: int) -> None:
+        entry = self._sockets.get(fileno)
+        if entry is not None:
+            _serve_ready(*entry)
 
     def _close_sockets(self) -> None:
-        if self._poller is not None:
-            self._poller.close()
         for sock, _handler in self._sockets.values():
             sock.close()
         self._sockets.clear()
-
-    @property
-    def running(self) -> bool:
-        return self._hooked and not self.host.closed
-
-    def __enter__(self) -> LoopServices:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class ServiceRunner(ServiceThread):

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from netstack import api
 from netstack.services import runner as datagram_runner
+from netstack.services.listeners import open_listener
 from netstack.services.loop_streams import LoopStreams, is_loop_stream_handler
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ MAX_CONNECTIONS = 64  # connection threads per serve_streams loop
 LISTEN_BACKLOG = 128
 STOP_CHECK_INTERVAL = 0.1  # seconds the accept loop sleeps in epoll before it looks at `stop`
 JOIN_TIMEOUT = 2.0  # how long stopping waits for connection threads to notice
-ANY_ADDRESS = "0.0.0.0"
 
 
 class StreamHandler(Protocol):
@@ -105,12 +105,8 @@ def serve_streams(host: Any, bindings: Sequence[StreamBinding], stop: threading.
     connections = _Connections(max_connections)
     try:
         for handler, port in bindings:
-            sock = host.socket(api.AF_INET, api.SOCK_STREAM)
-            listeners[sock.fileno()] = (sock, handler)  # recorded first: closed if bind fails
-            sock.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
-            sock.bind((ANY_ADDRESS, port))
-            sock.listen(LISTEN_BACKLOG)
-            sock.setblocking(False)
+            sock = open_listener(host, port, LISTEN_BACKLOG)
+            listeners[sock.fileno()] = (sock, handler)
             poller.register(sock, api.EPOLLIN)
         if on_ready is not None:
             on_ready()

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netstack import api
+from netstack.services.listeners import open_listener
 
 DEFAULT_PORT = 7
 LISTEN_BACKLOG = 4096  # the stack caps it at TcpConfig.backlog_limit
@@ -44,14 +45,11 @@ class Handler:
     def serve_loop(self, host: Any, port: int, stop: threading.Event,
                    on_ready: Callable[[], None] | None = None) -> None:
         poller = api.epoll()
-        listener = host.socket(api.AF_INET, api.SOCK_STREAM)
+        listener = None
         connections: dict[int, Any] = {}
         pending: dict[int, memoryview] = {}  # echo bytes the send buffer has not taken yet
         try:
-            listener.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
-            listener.bind(("0.0.0.0", port))
-            listener.listen(LISTEN_BACKLOG)
-            listener.setblocking(False)
+            listener = open_listener(host, port, LISTEN_BACKLOG)
             poller.register(listener, api.EPOLLIN)
             if on_ready is not None:
                 on_ready()
@@ -66,7 +64,8 @@ class Handler:
                 raise
         finally:
             poller.close()
-            listener.close()
+            if listener is not None:
+                listener.close()
             for sock in connections.values():
                 sock.close()
 

@@ -13,35 +13,18 @@ import threading
 import pytest
 
 from netstack import api
-from netstack.services import http, loop_streams, tcp_daytime, tcp_echo
+from netstack.services import http, loop_streams, tcp_echo
 from netstack.services.loop_streams import CHUNK, LoopStreams
 from netstack.services.stream_runner import ServiceRunner
-from tests.api.tcp_fixtures import (
-    SERVER_IP,
-    TIMEOUT,
-    TcpPair,
-    open_pair,
-    recv_all,
-    run_in_thread,
-    wait_for,
+from tests.api import tcp_fixtures
+from tests.api.tcp_fixtures import TIMEOUT, recv_all, run_in_thread, wait_for
+from tests.services.stream_checks import (
+    check_daytime_sends_one_line_and_closes,
+    check_stop_ends_connections_and_frees_the_port,
+    dial,
 )
 
-
-@pytest.fixture
-def tcp_hosts():
-    opened = open_pair("lst")
-    try:
-        yield TcpPair(*opened)
-    finally:
-        for host in opened:
-            host.close()
-
-
-def dial(host, port=7):
-    sock = host.socket(api.AF_INET, api.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
-    sock.connect((SERVER_IP, port))
-    return sock
+tcp_hosts = tcp_fixtures.tcp_hosts  # the fixture: two hosts on a memory cable
 
 
 def only_the_listener_left(host) -> bool:
@@ -104,10 +87,7 @@ def test_a_client_that_never_reads_cannot_make_the_service_buffer_without_limit(
 
 
 def test_daytime_on_the_loop_sends_one_line_and_closes(tcp_hosts):
-    handler = tcp_daytime.Handler(clock=lambda: 0.0)
-    with LoopStreams(tcp_hosts.server, [(handler, 13)]), dial(tcp_hosts.client, 13) as sock:
-        assert recv_all(sock) == b"Thursday, January 01, 1970 00:00:00-UTC\r\n"
-    assert handler.answered == 1
+    check_daytime_sends_one_line_and_closes(tcp_hosts, LoopStreams)
 
 
 def test_the_echo_carries_the_opened_window_so_no_pure_window_update_is_sent(tcp_hosts):
@@ -172,18 +152,8 @@ def test_beyond_max_connections_clients_wait_in_the_backlog(tcp_hosts):
 
 def test_stop_unhooks_closes_every_connection_and_frees_the_port(tcp_hosts):
     streams = LoopStreams(tcp_hosts.server, [(tcp_echo.Handler(), 7)])
-    streams.start()
-    sock = dial(tcp_hosts.client)
-    sock.sendall(b"hi")
-    assert sock.recv(10) == b"hi"
-    streams.stop()
-    assert not streams.running
+    check_stop_ends_connections_and_frees_the_port(tcp_hosts, streams)
     assert streams._serve not in tcp_hosts.server.engine._pass_hooks
-    assert tcp_hosts.server.sockets() == []
-    assert recv_all(sock) == b""  # the service's close reached us
-    sock.close()
-    with tcp_hosts.server.socket(api.AF_INET, api.SOCK_STREAM) as again:
-        again.bind(("", 7))
 
 
 def test_a_port_in_use_is_raised_by_start_and_nothing_stays_hooked(tcp_hosts):

@@ -15,7 +15,6 @@ from netstack.services import (
     ServiceRunner,
     make_handlers,
     tcp_chargen,
-    tcp_daytime,
     tcp_discard,
     tcp_echo,
     udp_echo,
@@ -27,13 +26,11 @@ from tests.api.tcp_fixtures import (
     run_in_thread,
     wait_for,
 )
-
-
-def dial(host, port):
-    sock = host.socket(api.AF_INET, api.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
-    sock.connect((SERVER_IP, port))
-    return sock
+from tests.services.stream_checks import (
+    check_daytime_sends_one_line_and_closes,
+    check_stop_ends_connections_and_frees_the_port,
+    dial,
+)
 
 
 def only_the_listener_left(host) -> bool:
@@ -100,10 +97,7 @@ def test_chargen_stops_at_the_client_s_fin(tcp_hosts):
 
 
 def test_daytime_over_tcp_sends_one_line_and_closes(tcp_hosts):
-    handler = tcp_daytime.Handler(clock=lambda: 0.0)
-    with ServiceRunner(tcp_hosts.server, [(handler, 13)]), dial(tcp_hosts.client, 13) as sock:
-        assert recv_all(sock) == b"Thursday, January 01, 1970 00:00:00-UTC\r\n"
-    assert handler.answered == 1
+    check_daytime_sends_one_line_and_closes(tcp_hosts, ServiceRunner)
 
 
 def test_daytime_by_name_serves_udp_and_tcp_on_one_port(tcp_hosts):
@@ -130,17 +124,7 @@ def test_udp_and_tcp_echo_share_port_7(tcp_hosts):
 
 def test_stopping_the_runner_ends_open_connections_and_frees_the_port(tcp_hosts):
     runner = ServiceRunner(tcp_hosts.server, [(tcp_echo.Handler(), 7)])
-    runner.start()
-    sock = dial(tcp_hosts.client, 7)
-    sock.sendall(b"hi")
-    assert sock.recv(10) == b"hi"
-    runner.stop()
-    assert not runner.running
-    assert tcp_hosts.server.sockets() == []
-    assert recv_all(sock) == b""  # the service's close reached us
-    sock.close()
-    with tcp_hosts.server.socket(api.AF_INET, api.SOCK_STREAM) as again:
-        again.bind(("", 7))
+    check_stop_ends_connections_and_frees_the_port(tcp_hosts, runner)
 
 
 def test_a_port_in_use_stops_the_runner_from_starting(tcp_hosts):

@@ -15,8 +15,11 @@
     receiver.py        receive buffer, reassembly, window, delayed ACK
     autotune.py        receive-buffer autotuning (grows SO_RCVBUF for fast readers)
     connection.py      the TCB: state, application side, keepalive, TIME-WAIT
+    emit.py            how a connection's segments leave: emit, SYN/ACK/RST, their options
     segment_arrives.py RFC 9293 §3.10.7, check by check
-    stage.py           demultiplexing, listeners, SYN queue, RSTs for closed ports
+    stage.py           demultiplexing, RSTs for closed ports, ICMP errors, shared state
+    listener.py        listeners: passive open, SYN queue, accept queue (backlog)
+    output.py          segments written into pool mbufs, the TX header template
     config.py          TcpConfig (stack-wide) and TcpSocketOptions (per connection)
 
 Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
@@ -55,8 +58,9 @@ Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
 from netstack.stages.tcp.congestion import CongestionControl, Reno
 from netstack.stages.tcp.connection import TcpConnection
+from netstack.stages.tcp.listener import TcpListener
 from netstack.stages.tcp.seq import Seq
-from netstack.stages.tcp.stage import TcpListener, TcpStage
+from netstack.stages.tcp.stage import TcpStage
 from netstack.stages.tcp.state import TcpState
 
 __all__ = [

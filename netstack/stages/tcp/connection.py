@@ -3,8 +3,9 @@
 The TCB is split in three: `Sender` (sender.py) owns the SND.* variables and the send
 buffer, `Receiver` (receiver.py) the RCV.* variables and the receive buffer, and this class
 holds the rest: the state, the timers that are not about sending or receiving, the
-application's side, and `emit`, through which every segment of the connection leaves. What
-happens when a segment arrives, the heart of the RFC, is in segment_arrives.py.
+application's side. Every segment of the connection leaves through `emit` (emit.py, with the
+options each segment carries). What happens when a segment arrives, the heart of the RFC, is
+in segment_arrives.py.
 
 Two threads meet here. The loop thread runs everything. An application thread may only call
 `write_app` and `read_app`, holding `guard` (the socket layer swaps in its Condition), and
@@ -25,32 +26,23 @@ from netstack.engine.timers import Timer
 from netstack.stages.ports import os_error
 from netstack.stages.tcp import segment_arrives
 from netstack.stages.tcp.config import TcpSocketOptions
+from netstack.stages.tcp.emit import SegmentEmitter
 from netstack.stages.tcp.keepalive import Keepalive
 from netstack.stages.tcp.options import (
     TIMESTAMP_OPTION_BYTES,
     PeerSynOptions,
     effective_send_mss,
-    syn_options,
 )
 from netstack.stages.tcp.receiver import Receiver
 from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
-from netstack.wire import tcp as wire_tcp
-from netstack.wire.tcp import (
-    FLAG_ACK,
-    FLAG_RST,
-    FLAG_SYN,
-    NOP,
-    SackOption,
-    TcpHeader,
-    TcpOption,
-    TimestampOption,
-)
+from netstack.wire.tcp import TcpHeader
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.stage import TcpListener, TcpStage
+    from netstack.stages.tcp.listener import TcpListener
+    from netstack.stages.tcp.stage import TcpStage
 
 Address = tuple[IPv4Address, int]
 WRITABLE_STATES = frozenset(
@@ -72,7 +64,7 @@ RESET_ON_ABORT = frozenset(
 )
 
 
-class TcpConnection:
+class TcpConnection(SegmentEmitter):
     def __init__(
         self,
         stage: TcpStage,
@@ -265,23 +257,6 @@ class TcpConnection:
             self.offered_shift = None
             self.sender.snd_shift = self.receiver.window_shift = 0
 
-    def send_syn(self, now: float) -> None:
-        sender = self.sender
-        if self.state == TcpState.SYN_SENT:
-            # RFC 7323 §3.2: TSecr is 0 in a SYN (the ACK bit is off, it means nothing).
-            timestamp = TimestampOption(self.timestamps.clock(now), 0)
-            options = syn_options(self.our_mss, self.offered_shift, self.config.sack,
-                                  timestamp if self.config.timestamps else None)
-            self.emit(FLAG_SYN, sender.iss, now, options=options)
-        else:
-            timestamp = self.timestamps.option(now)
-            options = syn_options(self.our_mss, self.offered_shift, self.receiver.sack_enabled,
-                                  timestamp if self.timestamps.enabled else None)
-            self.emit(FLAG_SYN | FLAG_ACK, sender.iss, now, options=options)
-        sender.snd_nxt = sender.iss + 1
-        if sender.snd_max < sender.snd_nxt:
-            sender.snd_max = sender.snd_nxt
-
     def resend_syn(self, now: float) -> bool:
         """The retransmission timer during the handshake; False once past it."""
         if self.state not in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED):
@@ -396,90 +371,6 @@ class TcpConnection:
         else:
             self.soft_error = code
         self.notify_if_needed()
-
-    def emit(
-        self,
-        flags: int,
-        seq: Seq,
-        now: float,
-        offset: int = 0,
-        length: int = 0,
-        options: tuple[TcpOption, ...] = (),
-    ) -> None:
-        """Send one segment: `length` bytes from the send buffer at `offset`, our current
-        ACK and window when FLAG_ACK is set."""
-        receiver = self.receiver
-        if flags & FLAG_SYN:
-            window = receiver.window_for_syn()
-        elif flags & FLAG_ACK:
-            window = receiver.advertise()
-        else:
-            window = 0
-        ack = receiver.rcv_nxt.value if flags & FLAG_ACK else 0
-        if flags & FLAG_SYN:
-            option_bytes = wire_tcp.padded_options(options)
-        else:
-            option_bytes = self._segment_option_bytes(flags, now)
-        if flags & FLAG_ACK:
-            self.timestamps.last_ack_sent = receiver.rcv_nxt  # RFC 7323 §4.3's Last.ACK.sent
-        (local_ip, local_port), (remote_ip, remote_port) = self.local, self.remote
-        pseudo = self._pseudo_header
-        if pseudo[0] is not local_ip or pseudo[1] is not remote_ip:
-            pseudo = (local_ip, remote_ip, wire_tcp.pseudo_header_base(local_ip, remote_ip))
-            self._pseudo_header = pseudo
-        if length:
-            with self.guard, memoryview(self.sender.buffer) as view:
-                self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
-                                       seq.value, ack, flags, window, option_bytes, now,
-                                       view[offset : offset + length])
-        else:
-            self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
-                                   seq.value, ack, flags, window, option_bytes, now)
-        if flags & FLAG_ACK:
-            receiver.ack_sent()
-
-    def _segment_option_bytes(self, flags: int, now: float) -> bytes:
-        """NOP NOP TS on every segment once timestamps are on (RFC 7323 §3.2, a RST too);
-        then NOP NOP SACK on an ACK while data is held out of order (RFC 2018 §4). The
-        bytes `wire_tcp.padded_options` makes of `_segment_options`, built directly: this
-        runs for every segment."""
-        option_bytes = b""
-        timestamps = self.timestamps
-        if timestamps.enabled:
-            option_bytes = wire_tcp.timestamp_option_bytes(timestamps.clock(now),
-                                                           timestamps.ts_recent)
-        if flags & FLAG_ACK and not flags & FLAG_RST and self.receiver.blocks:
-            blocks = self.receiver.sack_blocks()
-            if blocks:
-                option_bytes += wire_tcp.padded_options((NOP, NOP, SackOption(blocks)))
-                self.counters.bump("tcp.tx.sack_blocks", len(blocks))
-        return option_bytes
-
-    def _segment_options(self, flags: int, now: float) -> tuple[TcpOption, ...]:
-        """The options `_segment_option_bytes` encodes, as objects (for tests and tools)."""
-        options: tuple[TcpOption, ...] = ()
-        if self.timestamps.enabled:
-            options = (NOP, NOP, self.timestamps.option(now))
-        if flags & FLAG_ACK and not flags & FLAG_RST:
-            blocks = self.receiver.sack_blocks()
-            if blocks:
-                options += (NOP, NOP, SackOption(blocks))
-        return options
-
-    def send_ack(self, now: float) -> None:
-        # SND.MAX rather than SND.NXT: after a go-back-N rewind it is still in the window
-        # the peer expects, so the peer reads the ACK instead of dropping it.
-        self.emit(FLAG_ACK, self.sender.snd_max, now)
-
-    def send_challenge_ack(self, now: float) -> None:
-        """RFC 5961 §3.2, §4.2, §5.2: an ACK that a genuine peer answers with an exact
-        RST (or ignores), rate-limited stack-wide (§7)."""
-        if self.stage.allow_challenge_ack(now):
-            self.counters.bump("tcp.tx.challenge_ack")
-            self.send_ack(now)
-
-    def send_rst(self, now: float) -> None:
-        self.emit(FLAG_RST | FLAG_ACK, self.sender.snd_max, now)
 
     # --- telling the application ---------------------------------------------------------------
 

@@ -1,11 +1,9 @@
-"""The TCP stage: demultiplexing, listeners, resets for closed ports, ICMP errors.
+"""The TCP stage: demultiplexing, resets for closed ports, ICMP errors.
 
 A segment finds its connection by the 4-tuple (our address and port, the peer's address and
-port). Failing that, a listener on our port takes SYNs (RFC 9293 §3.10.7.2), answering each
-with a new connection in SYN-RECEIVED. Half-open connections are bounded per listener
-(`syn_queue_limit`), and so are established ones waiting for accept() (the backlog); a SYN
-beyond either is dropped and counted, so a SYN flood costs a bounded amount of memory.
-Anything else for a port nobody listens on is answered with a RST (§3.10.7.1).
+port). Failing that, a listener on our port takes it (listener.py: SYNs become connections,
+RFC 9293 §3.10.7.2). Anything else for a port nobody listens on is answered with a RST
+(§3.10.7.1). Segments are written into pool mbufs by output.py's half of the stage.
 
 The stage also owns what connections share: the ISN generator (RFC 6528), the port table
 for connect(), the challenge-ACK rate limit (RFC 5961 §7), and the congestion control
@@ -16,9 +14,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from collections import deque
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
@@ -33,14 +29,16 @@ from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.cubic import Cubic
 from netstack.stages.tcp.gro import HeldSegment, mergeable
 from netstack.stages.tcp.isn import IsnGenerator
-from netstack.stages.tcp.options import mss_for_mtu, read_syn_options, window_shift_for
+from netstack.stages.tcp.listener import TcpListener
+from netstack.stages.tcp.options import mss_for_mtu, window_shift_for
+from netstack.stages.tcp.output import SegmentOutput
 from netstack.stages.tcp.rto import RtoEstimator
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import TcpState
 from netstack.wire import icmp as wire_icmp
 from netstack.wire import tcp as wire_tcp
 from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
-from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
+from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
     from netstack.stack import Stack
@@ -51,41 +49,7 @@ _PORTS_AND_SEQ = struct.Struct("!HHI")
 MAX_TCP_HEADER = 60
 
 
-class TcpListener:
-    """A passive open: SYNs to `local` become connections, queued for accept()."""
-
-    # SO_REUSEADDR never lets two sockets listen on one address and port (Linux's rule
-    # without SO_REUSEPORT): the port table refuses to share a binding with a listener.
-    exclusive = True
-
-    def __init__(self, stage: TcpStage, backlog: int, reuse_addr: bool,
-                 options: TcpSocketOptions) -> None:
-        self.stage = stage
-        self.local: tuple[IPv4Address, int] | None = None
-        self.reuse_addr = reuse_addr
-        self.backlog = backlog
-        self.options = options  # copied into each accepted connection
-        self.state = TcpState.LISTEN
-        self.accept_queue: deque[TcpConnection] = deque()
-        self.half_open: set[TcpConnection] = set()  # the SYN queue
-        self.guard: AbstractContextManager = nullcontext()
-        self.on_event: Callable[[], None] | None = None
-
-    def accept_queue_full(self) -> bool:
-        return len(self.accept_queue) >= self.backlog
-
-    def connection_established(self, conn: TcpConnection) -> None:
-        self.half_open.discard(conn)
-        with self.guard:
-            self.accept_queue.append(conn)
-            if self.on_event is not None:
-                self.on_event()
-
-    def __repr__(self) -> str:
-        return f"<TcpListener {self.local} backlog={self.backlog}>"
-
-
-class TcpStage:
+class TcpStage(SegmentOutput):
     def __init__(self, stack: Stack, secret: bytes | None = None,
                  config: TcpConfig | None = None) -> None:
         self.stack = stack
@@ -133,13 +97,7 @@ class TcpStage:
     def close_listener(self, listener: TcpListener, now: float | None = None) -> None:
         """Stop listening; connections not yet accepted are reset (as Linux does)."""
         self.ports.remove(listener)
-        listener.state = TcpState.CLOSED
-        when = self._now if now is None else now
-        for conn in list(listener.half_open) + list(listener.accept_queue):
-            conn.abort(when)
-        listener.half_open.clear()
-        listener.accept_queue.clear()
-        listener.on_event = None
+        listener.close(self._now if now is None else now)
 
     def connect(self, local_ip: IPv4Address | str | None, local_port: int,
                 remote_ip: IPv4Address | str, remote_port: int, now: float,
@@ -163,7 +121,7 @@ class TcpStage:
         if key in self._connections:
             self.ports.remove(conn)
             raise os_error(errno.EADDRINUSE, "that connection exists")
-        iss = self._isn(self.our_ip, conn.local[1], remote, remote_port, now)
+        iss = self.isn(self.our_ip, conn.local[1], remote, remote_port, now)
         conn.sender.set_iss(iss)
         self._connections[key] = conn
         self.stack.counters.bump("tcp.conn.active_open")
@@ -206,8 +164,13 @@ class TcpStage:
     def _key(conn: TcpConnection) -> FourTuple:
         return (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
 
-    def _isn(self, lip: IPv4Address, lport: int, rip: IPv4Address, rport: int,
-             now: float) -> Seq:
+    def add_connection(self, conn: TcpConnection) -> None:
+        """A passive open's new connection (listener.py): segments for it now find it."""
+        self._connections[self._key(conn)] = conn
+
+    def isn(self, lip: IPv4Address, lport: int, rip: IPv4Address, rport: int,
+            now: float) -> Seq:
+        """The initial sequence number of a new connection (RFC 6528, or `isn_hook`)."""
         if self.isn_hook is not None:
             return Seq(self.isn_hook(lip, lport, rip, rport, now))
         return self.isn_generator.isn(lip, lport, rip, rport, now)
@@ -281,88 +244,6 @@ class TcpStage:
         self._challenge_count += 1
         return True
 
-    # --- sending ---------------------------------------------------------------------------
-
-    def send_segment(self, header: TcpHeader, src: IPv4Address, dst: IPv4Address, now: float,
-                     payload: bytes | memoryview | None = None) -> bool:
-        """Write the segment into a pool mbuf (the payload copied once) and send it."""
-        if not 0 <= header.flags <= wire_tcp.FLAGS_MASK or not (
-                0 <= header.reserved <= wire_tcp.RESERVED_MASK):
-            raise ValueError("TCP flags are 8 bits and reserved is 4 bits")
-        return self.send_fields(
-            src, dst, wire_tcp.pseudo_header_base(src, dst), header.src_port, header.dst_port,
-            header.seq, header.ack, header.reserved << wire_tcp.RESERVED_SHIFT | header.flags,
-            header.window, wire_tcp.padded_options(header.options), now, payload,
-        )
-
-    def send_fields(self, src: IPv4Address, dst: IPv4Address, pseudo_base: int,
-                    src_port: int, dst_port: int, seq: int, ack: int, flags: int,
-                    window: int, options: bytes, now: float,
-                    payload: bytes | memoryview | None = None) -> bool:
-        """`send_segment` from plain values (wire_tcp.write_header_fields): what a
-        connection sends per segment, without building a TcpHeader each time."""
-        counters = self.stack.counters
-        mbuf = self.stack.alloc_mbuf()
-        if mbuf is None:
-            counters.bump("tcp.drop.no_mbuf")
-            return False
-        payload_len = len(payload) if payload is not None else 0
-        header_len = wire_tcp.MIN_HEADER_LEN + len(options)
-        offset = mbuf.append(header_len + payload_len)
-        if payload_len:
-            start = offset + header_len
-            mbuf.buf[start : start + payload_len] = payload  # type: ignore[index]
-        try:
-            wire_tcp.write_header_fields(mbuf.buf, offset, src_port, dst_port, seq, ack, flags,
-                                         window, options, payload_len, pseudo_base)
-        except ValueError:
-            self.stack.pool.free(mbuf)
-            raise
-        counters.bump("tcp.tx.segments")
-        if flags & FLAG_RST:
-            counters.bump("tcp.tx.rst")
-        template = self._tx_template
-        same_path = template is not None and template[0] is dst and template[1] is src
-        if same_path and self.stack.ipv4.send_like(template[2], mbuf):  # type: ignore[index]
-            return True
-        sent = self.stack.ipv4.send(dst, PROTO_TCP, mbuf, now)
-        outgoing = self.stack.outgoing
-        if self._in_tx_burst and sent and outgoing and outgoing[-1] is mbuf and (
-            not same_path or len(mbuf) > len(template[2])  # type: ignore[index]
-        ):
-            self._tx_template = (dst, src, mbuf)  # it went out whole, as one frame
-        return sent
-
-    def forget_tx_template(self) -> None:
-        """The engine is sending the queued frames now (Stack.alloc_mbuf), the template
-        among them: the next segment takes the full path and becomes the template."""
-        self._tx_template = None
-
-    def begin_tx_burst(self) -> None:
-        """A connection is about to send several segments at once (Sender.output): the
-        frames after the first may copy its Ethernet and IPv4 headers (Ipv4Stage.send_like)
-        instead of looking up the route and ARP entry again. Nothing can change those
-        before `end_tx_burst`, the same loop-thread call."""
-        self._in_tx_burst = True
-        self._tx_template = None
-
-    def end_tx_burst(self) -> None:
-        self._in_tx_burst = False
-        self._tx_template = None
-
-    def send_reset_for(self, local_ip: IPv4Address, remote_ip: IPv4Address,
-                       header: TcpHeader, data_len: int, now: float) -> None:
-        """RFC 9293 §3.10.7.1: the RST that answers `header` (never a RST itself)."""
-        if header.flags & FLAG_RST:
-            return
-        if header.flags & FLAG_ACK:
-            reply = TcpHeader(header.dst_port, header.src_port, header.ack, 0, FLAG_RST, 0)
-        else:
-            seg_len = data_len + bool(header.flags & FLAG_SYN) + bool(header.flags & FLAG_FIN)
-            ack = (header.seq + seg_len) & 0xFFFFFFFF
-            reply = TcpHeader(header.dst_port, header.src_port, 0, ack, FLAG_RST | FLAG_ACK, 0)
-        self.send_segment(reply, local_ip, remote_ip, now)
-
     # --- receiving (the IPv4 stage calls this for protocol 6) ------------------------------
 
     _now = 0.0
@@ -395,7 +276,7 @@ class TcpStage:
                 return
         listener = self._listener_for(ip_header.dst, header.dst_port)
         if listener is not None:
-            self._listen_state(listener, ip_header, header, data, now)
+            listener.segment_arrives(ip_header, header, data, now)
             return
         counters.bump("tcp.drop.no_socket")
         self.send_reset_for(ip_header.dst, ip_header.src, header, len(data), now)
@@ -450,39 +331,6 @@ class TcpStage:
                 if isinstance(endpoint, TcpListener):
                     return endpoint
         return None
-
-    def _listen_state(self, listener: TcpListener, ip_header: IPv4Header,
-                      header: TcpHeader, data: memoryview, now: float) -> None:
-        """RFC 9293 §3.10.7.2."""
-        counters = self.stack.counters
-        flags = header.flags
-        if flags & FLAG_RST:
-            counters.bump("tcp.drop.rst_to_listener")
-            return
-        if flags & FLAG_ACK:
-            counters.bump("tcp.drop.ack_to_listener")
-            self.send_reset_for(ip_header.dst, ip_header.src, header, len(data), now)
-            return
-        if not flags & FLAG_SYN:
-            counters.bump("tcp.drop.not_syn")
-            return
-        if flags & FLAG_FIN:
-            counters.bump("tcp.drop.syn_fin")  # no legitimate SYN carries FIN (Linux agrees)
-            return
-        if len(listener.half_open) >= self.config.syn_queue_limit:
-            counters.bump("tcp.drop.syn_queue_full")
-            return
-        if listener.accept_queue_full():
-            counters.bump("tcp.drop.accept_queue_full")
-            return
-        local, remote = (ip_header.dst, header.dst_port), (ip_header.src, header.src_port)
-        iss = self._isn(local[0], local[1], remote[0], remote[1], now)
-        conn = TcpConnection(self, local, remote, iss, listener.options.copy(), listener)
-        listener.half_open.add(conn)
-        self._connections[(local[0], local[1], remote[0], remote[1])] = conn
-        counters.bump("tcp.conn.passive_open")
-        # Data on the SYN is not kept: the peer sends it again once we ACK only the SYN.
-        conn.open_passive(header, read_syn_options(header), now)
 
     # --- ICMP errors about segments we sent -------------------------------------------------
 

@@ -10,17 +10,38 @@ the Python code that will release the lock.
 
 `ffi` and `lib` are the raw cffi objects, for tests and for C code that needs a ring's or a
 lock's pointer (`lib.ns_*` functions, declared in native/build.py).
+
+Without the build (or with NETSTACK_PURE_PYTHON=1 in the environment) the same names come
+from pure.py and the checksum reference: the stack runs, slower, with `BUILT` False and
+`ffi`/`lib` None. `NOT_BUILT_REASON` says why.
 """
 
+import os
+
 try:
+    if os.environ.get("NETSTACK_PURE_PYTHON"):
+        raise ImportError("NETSTACK_PURE_PYTHON is set")
     from netstack.native._native import ffi, lib
 except ImportError as exc:
-    raise ImportError(
-        "netstack native module not built: run `make setup` (or python native/build.py)"
-    ) from exc
+    BUILT = False
+    NOT_BUILT_REASON = (f"netstack native module not used ({exc}): run `make setup` "
+                        "(or python native/build.py) to build it")
+    ffi = lib = None
+else:
+    BUILT = True
+    NOT_BUILT_REASON = ""
 
-from netstack.native.checksum import internet_checksum, ones_complement_sum
-from netstack.native.ring import Ring
-from netstack.native.spinlock import Spinlock
+if BUILT:
+    from netstack.native.checksum import internet_checksum, ones_complement_sum
+    from netstack.native.ring import Ring
+    from netstack.native.spinlock import Spinlock
+else:
+    # Imported only here: netstack.checksum itself imports the native versions when built.
+    from netstack.checksum import py_internet_checksum, py_ones_complement_sum
+    from netstack.native.pure import Ring, Spinlock
 
-__all__ = ["Ring", "Spinlock", "ffi", "internet_checksum", "lib", "ones_complement_sum"]
+    internet_checksum = py_internet_checksum
+    ones_complement_sum = py_ones_complement_sum
+
+__all__ = ["BUILT", "NOT_BUILT_REASON", "Ring", "Spinlock", "ffi", "internet_checksum", "lib",
+           "ones_complement_sum"]

@@ -186,6 +186,12 @@ class Stack:
         """The burst is dispatched: deliver whatever a stage held back for it."""
         self.tcp.end_burst(now)
 
+    def end_pass(self, now: float) -> None:
+        """The engine's pass is over, just before it collects `outgoing`: TCP sends the
+        ACKs it owes that no segment of this pass carried (stages/tcp/receiver.py).
+        A driver that never calls this gets every ACK at once, as before."""
+        self.tcp.end_pass(now)
+
     def advance(self, now: float) -> None:
         """Fire every timer due at `now` (ARP retries and aging, reassembly timeouts...)."""
         self.timers.advance(now)

@@ -243,8 +243,19 @@ class Engine:
             # A hook may have queued work (a service on the loop answering the datagrams of
             # this burst): run it now, so the answers leave in this pass, not the next.
             self._run_control(now)
+        self._end_pass(now)
         self._collect()
         self._transmit(now)
+
+    def _end_pass(self, now: float) -> None:
+        # ACKs decided in this pass leave now, unless an answer sent meanwhile carried them.
+        end_pass = getattr(self.stack, "end_pass", None)
+        if end_pass is not None:
+            try:
+                end_pass(now)
+            except Exception:
+                self.counters.bump("engine.drop.stack_error")
+                log.exception("stack.end_pass failed")
 
     def _run_control(self, now: float) -> None:
         for _ in range(len(self._control)):  # only what was queued before this pass

@@ -16,7 +16,9 @@ Seq) and `rcv_nxt_offset` always name the same place.
   bytes received first win, consistently (new bytes only ever fill holes).
 - ACKs: at once for out-of-order data, for data filling a hole, and for a FIN (RFC 5681 §4.2,
   RFC 9293 §3.10.7.4); otherwise delayed, by at most `delayed_ack` seconds and never past a
-  second full-sized segment (RFC 1122 §4.2.3.2).
+  second full-sized segment (RFC 1122 §4.2.3.2). "At once" means at the end of the engine
+  pass when an engine drives the stack (`ack_soon`, TcpStage.end_pass): whatever the
+  connection sends in that pass (an answer, its FIN) carries the ACK instead of a bare one.
 - With SACK on, the out-of-order blocks are what the ACKs' SACK blocks report (sack.py).
 """
 
@@ -28,6 +30,7 @@ from netstack.engine.timers import Timer
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
 from netstack.stages.tcp.sack import MAX_BLOCKS, MAX_BLOCKS_WITH_TIMESTAMPS, SackReporter
 from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.state import TcpState
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.connection import TcpConnection
@@ -49,6 +52,7 @@ class Receiver:
         self.unacked_bytes = 0  # in-order bytes received since we last sent an ACK
         self.largest_segment = min(our_mss, 536)  # our guess of the peer's full segment size
         self.delayed_ack_timer: Timer | None = None
+        self.ack_owed = False  # an "ACK now" waits for the end of the engine pass
         self.sack_enabled = False  # both SYNs carried SACK-permitted
         self.sack_reporter = SackReporter()
 
@@ -113,7 +117,8 @@ class Receiver:
         """
         if self.fin_received:
             if data or fin:
-                self.conn.send_ack(now)  # a retransmission of what we already have
+                self.send_owed_ack(now)  # a retransmission of what we already have:
+                self.ack_soon(now)  # its own duplicate ACK
             return False
         start = self.rcv_nxt_offset + (seq - self.rcv_nxt)  # type: ignore[operator]
         end = start + len(data)
@@ -134,6 +139,7 @@ class Receiver:
                 self.unacked_bytes += high - low
             else:
                 ack_now = True  # out of order, or filling a hole: ACK at once
+                self.send_owed_ack(now)  # each such segment its own ACK (RFC 5681 §4.2)
                 if low > self.rcv_nxt_offset:
                     self.conn.counters.bump("tcp.rx.out_of_order")
                     self.sack_reporter.segment_stored(low, high)
@@ -141,6 +147,7 @@ class Receiver:
                 self._drain_blocks()
         elif len(data) or (fin and self.fin_offset is None):
             ack_now = True  # nothing new: a duplicate, or beyond the window
+            self.send_owed_ack(now)
             self.conn.counters.bump("tcp.rx.duplicate")
         fin_now = False
         if self.fin_offset is not None and self.fin_offset == self.rcv_nxt_offset:
@@ -149,9 +156,9 @@ class Receiver:
             self.conn.event()
             fin_now = ack_now = True
         if ack_now:
-            self.conn.send_ack(now)
+            self.ack_soon(now)
         elif self.unacked_bytes >= 2 * self.largest_segment:
-            self.conn.send_ack(now)  # at least every second full-sized segment
+            self.ack_soon(now)  # at least every second full-sized segment
         elif self.unacked_bytes and self.delayed_ack_timer is None:
             self.delayed_ack_timer = self.conn.stack.timers.schedule(
                 now + self.conn.config.delayed_ack, self._delayed_ack
@@ -229,9 +236,27 @@ class Receiver:
         chosen = self.sack_reporter.blocks(held, self._max_sack_blocks())
         return tuple(((base + low).value, (base + high).value) for low, high in chosen)
 
+    def ack_soon(self, now: float) -> None:
+        """An ACK is due "at once": in an engine pass, at its end (TcpStage.end_pass), so a
+        segment the connection sends meanwhile carries it; otherwise now."""
+        if self.conn.stage.owe_ack(self.conn):
+            self.ack_owed = True
+        else:
+            self.conn.send_ack(now)
+
+    def send_owed_ack(self, now: float) -> None:
+        """Send the ACK owed since earlier in this pass, if no segment carried it yet.
+        Called before a segment that must get its own ACK (a duplicate ACK is counted by
+        the peer, RFC 5681 §4.2), and at the end of the pass."""
+        if self.ack_owed:
+            self.ack_owed = False
+            if self.conn.state != TcpState.CLOSED:
+                self.conn.send_ack(now)
+
     def ack_sent(self) -> None:
         """Any segment carrying our current ACK makes a pending delayed ACK unnecessary."""
         self.unacked_bytes = 0
+        self.ack_owed = False
         if self.delayed_ack_timer is not None:
             self.delayed_ack_timer.cancel()
             self.delayed_ack_timer = None

@@ -251,7 +251,8 @@ def _text_and_fin(conn: TcpConnection, seq: Seq, data: memoryview, fin: bool, no
         # CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN came already.
         if state == TcpState.TIME_WAIT and fin:
             conn.restart_time_wait(now)
-        conn.send_ack(now)
+        conn.receiver.send_owed_ack(now)  # a retransmission: its own (duplicate) ACK
+        conn.receiver.ack_soon(now)
         return
     if not conn.receiver.receive(seq, data, fin, now):
         return

@@ -74,6 +74,12 @@ class TcpStage(SegmentOutput):
         # Receive coalescing (gro.py): on while the engine dispatches a burst.
         self._in_burst = False
         self._held: HeldSegment | None = None
+        # ACKs per pass: once the driver has called end_pass (an engine does, every pass),
+        # "ACK now" decisions taken in a burst wait for the pass's end, so the answer or
+        # FIN the application sends in that pass carries them (Receiver.ack_soon).
+        self._ends_passes = False
+        self._acks_wait = False
+        self._acks_owed: dict[TcpConnection, None] = {}
         # Sending a burst (begin_tx_burst): the first frame's (dst, src, mbuf), once queued.
         self._in_tx_burst = False
         self._tx_template: tuple[IPv4Address, IPv4Address, Mbuf] | None = None
@@ -286,11 +292,31 @@ class TcpStage(SegmentOutput):
     def begin_burst(self) -> None:
         """The engine is about to dispatch a burst of frames: segments may be merged."""
         self._in_burst = True
+        self._acks_wait = self._ends_passes
 
     def end_burst(self, now: float) -> None:
         """The burst is dispatched: deliver what is held, and merge nothing more."""
         self._in_burst = False
         self._release_held(now)
+
+    # --- ACKs at the end of the pass -----------------------------------------------------------
+
+    def owe_ack(self, conn: TcpConnection) -> bool:
+        """True: the connection's "ACK now" goes out at end_pass (unless a segment it sends
+        before carries it). False: no pass is being processed, send it now."""
+        if not self._acks_wait:
+            return False
+        self._acks_owed[conn] = None
+        return True
+
+    def end_pass(self, now: float) -> None:
+        """The engine's pass is over (hooks and control run): send the ACKs still owed.
+        An ACK delayed by microseconds is still immediate for RFC 5681 §4.2."""
+        self._ends_passes = True
+        self._acks_wait = False
+        owed, self._acks_owed = self._acks_owed, {}
+        for conn in owed:
+            conn.receiver.send_owed_ack(now)
 
     def _hold(self, conn: TcpConnection | None, header: TcpHeader, data: memoryview,
               now: float) -> bool:

@@ -8,6 +8,7 @@ themselves skipped.
     python native/dpdk/build.py        (the Makefile's native step runs it)
 """
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -23,58 +24,16 @@ BUILD_DIR = DPDK_DIR.parent / "_build" / "dpdk"  # under native/_build/, already
 PACKAGE_DIR = REPO_ROOT / "netstack" / "native"
 MODULE_NAME = "netstack.native._dpdk"
 
-# What Python may call: ns_dpdk.h without the include guards. DPDK structs stay opaque.
-CDEF = """
-struct rte_mempool;
-struct rte_ring;
-#define NS_DPDK_RING_SP ...
-#define NS_DPDK_RING_SC ...
+def _load_cdef_reader():
+    """native/build.py's cdef_from_headers (loaded by path: this script runs on its own)."""
+    spec = importlib.util.spec_from_file_location("native_build", DPDK_DIR.parent / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cdef_from_headers
 
-void ns_dpdk_log_to_stderr(void);
-int ns_dpdk_eal_init(int argc, char **argv);
-int ns_dpdk_eal_cleanup(void);
-int ns_dpdk_errno(void);
-const char *ns_dpdk_strerror(int error);
-void ns_dpdk_flush_stdio(void);
 
-struct rte_mempool *ns_dpdk_pool_create(const char *name, unsigned count, uint16_t data_room);
-void ns_dpdk_pool_free(struct rte_mempool *pool);
-unsigned ns_dpdk_pool_available(const struct rte_mempool *pool);
-unsigned ns_dpdk_pool_list(struct rte_mempool *pool, uintptr_t *mbufs, unsigned max_n);
-int ns_dpdk_alloc_bulk(struct rte_mempool *pool, uintptr_t *mbufs, unsigned n);
-void ns_dpdk_free_bulk(const uintptr_t *mbufs, unsigned n);
-
-uintptr_t ns_dpdk_mbuf_buf_addr(uintptr_t mbuf);
-uint16_t ns_dpdk_mbuf_buf_len(uintptr_t mbuf);
-uint16_t ns_dpdk_mbuf_headroom(uintptr_t mbuf);
-uint16_t ns_dpdk_mbuf_data_len(uintptr_t mbuf);
-uintptr_t ns_dpdk_mbuf_mtod(uintptr_t mbuf);
-void ns_dpdk_mbuf_set_data(uintptr_t mbuf, uint16_t data_off, uint16_t data_len);
-
-int ns_dpdk_port_by_name(const char *name, uint16_t *port_id);
-int ns_dpdk_port_start(uint16_t port_id, struct rte_mempool *pool, uint16_t rx_desc,
-                       uint16_t tx_desc, int *rx_fd);
-int ns_dpdk_port_stop(uint16_t port_id);
-int ns_dpdk_port_close(uint16_t port_id);
-int ns_dpdk_port_mac(uint16_t port_id, uint8_t *mac);
-int ns_dpdk_port_link(uint16_t port_id, int *up, uint32_t *speed_mbps, int *full_duplex);
-int ns_dpdk_port_promiscuous(uint16_t port_id);
-int ns_dpdk_port_set_mtu(uint16_t port_id, uint16_t mtu);
-unsigned ns_dpdk_rx_burst(uint16_t port_id, uintptr_t *mbufs, uint16_t *data_off,
-                          uint16_t *data_len, unsigned n, uint64_t *dropped_chained);
-unsigned ns_dpdk_tx_burst(uint16_t port_id, const uintptr_t *mbufs, const uint16_t *data_off,
-                          const uint16_t *data_len, unsigned n);
-
-struct rte_ring *ns_dpdk_ring_create(const char *name, unsigned count, unsigned flags);
-void ns_dpdk_ring_free(struct rte_ring *ring);
-unsigned ns_dpdk_ring_enqueue_burst(struct rte_ring *ring, const uintptr_t *objs, unsigned n);
-unsigned ns_dpdk_ring_dequeue_burst(struct rte_ring *ring, uintptr_t *objs, unsigned n);
-unsigned ns_dpdk_ring_enqueue_bulk(struct rte_ring *ring, const uintptr_t *objs, unsigned n);
-unsigned ns_dpdk_ring_dequeue_bulk(struct rte_ring *ring, uintptr_t *objs, unsigned n);
-unsigned ns_dpdk_ring_count(const struct rte_ring *ring);
-unsigned ns_dpdk_ring_free_count(const struct rte_ring *ring);
-unsigned ns_dpdk_ring_capacity(const struct rte_ring *ring);
-"""
+# What Python may call: ns_dpdk.h itself. DPDK structs stay opaque.
+CDEF = _load_cdef_reader()([DPDK_DIR / "ns_dpdk.h"])
 
 
 def pkg_config(*args: str) -> list[str] | None:

@@ -94,44 +94,30 @@ def _inflight_list(value: str) -> tuple[int, ...]:
     return counts
 
 
-def _udp_size(value: str) -> int:
-    try:
-        size = int(value)
-    except ValueError:
-        size = -1
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise argparse.ArgumentTypeError(f"expected {MIN_SIZE} to {MAX_SIZE} bytes, got {value!r}")
-    return size
+def _number_in(convert: Callable[[str], float], low: float, high: float, low_open: bool,
+               expected: str) -> Callable[[str], float]:
+    """An argparse type: `convert(value)` within [low, high] (or (low, high]), else a clear
+    one-line error saying what was `expected`."""
+    def parse(value: str) -> float:
+        try:
+            number = convert(value)
+        except ValueError:
+            number = None
+        if (number is None or number != number  # NaN compares false with everything
+                or number > high or number < low or (low_open and number == low)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        return number
+    return parse
 
 
-def _positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds <= 60:
-        raise argparse.ArgumentTypeError(f"expected seconds in (0, 60], got {value!r}")
-    return seconds
+_udp_size = _number_in(int, MIN_SIZE, MAX_SIZE, False, f"{MIN_SIZE} to {MAX_SIZE} bytes")
+_positive_seconds = _number_in(float, 0, 60, True, "seconds in (0, 60]")
+_megabytes = _number_in(float, 0, 1000, True, "megabytes in (0, 1000]")
+_positive_count = _number_in(int, 1, float("inf"), False, "a count of at least 1")
 
 
 def _positive_megabytes(value: str) -> int:
-    try:
-        megabytes = float(value)
-    except ValueError:
-        megabytes = 0.0
-    if not 0 < megabytes <= 1000:
-        raise argparse.ArgumentTypeError(f"expected megabytes in (0, 1000], got {value!r}")
-    return int(megabytes * 1_000_000)
-
-
-def _positive_count(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"expected a count of at least 1, got {value!r}")
-    return count
+    return int(_megabytes(value) * 1_000_000)
 
 
 def _hold_count(value: str) -> int:

@@ -6,7 +6,6 @@ Read as a lab manual: build it, start it on a TAP in a fresh namespace, give the
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,21 +25,13 @@ from netstack.bench import (
     parse_ping,
 )
 from netstack.bench import tap as bench_tap
-from netstack.netns import Namespace, is_root, unique_name, wait_for_line
-
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-needs_root = pytest.mark.skipif(
-    not is_root() or not Path("/dev/net/tun").exists() or shutil.which("ping") is None,
-    reason="needs root, /dev/net/tun and ping (network namespaces and TAP devices)",
-)
+from netstack.netns import Namespace, unique_name, wait_for_line
+from tests.bench.c_tools import assert_compiles_without_warnings, needs_gcc, needs_root
 
 
 @needs_gcc
 def test_responder_compiles_without_warnings(tmp_path: Path) -> None:
-    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-D_GNU_SOURCE",
-           "-o", str(tmp_path / "tap_responder"), str(RESPONDER_SOURCE)]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+    assert_compiles_without_warnings(RESPONDER_SOURCE, tmp_path)
 
 
 @needs_gcc

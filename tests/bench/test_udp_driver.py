@@ -6,7 +6,6 @@ let the driver keep datagrams in flight against its echo port and read the count
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,22 +18,15 @@ from netstack.bench import tap as bench_tap
 from netstack.bench.common import BENCHMARKS_DIR
 from netstack.bench.tap import KERNEL_CIDR, RESPONDER_MAC, STACK_IP
 from netstack.bench.udp import build_udp_driver, run_driver
-from netstack.netns import Namespace, is_root, unique_name, wait_for_line
+from netstack.netns import Namespace, unique_name, wait_for_line
+from tests.bench.c_tools import assert_compiles_without_warnings, needs_gcc, needs_root
 
 DRIVER_SOURCE = BENCHMARKS_DIR / "udp_driver.c"
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-needs_root = pytest.mark.skipif(
-    not is_root() or not Path("/dev/net/tun").exists() or shutil.which("ping") is None,
-    reason="needs root, /dev/net/tun and ping (network namespaces and TAP devices)",
-)
 
 
 @needs_gcc
 def test_driver_compiles_without_warnings(tmp_path: Path) -> None:
-    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-D_GNU_SOURCE",
-           "-o", str(tmp_path / "udp_driver"), str(DRIVER_SOURCE)]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+    assert_compiles_without_warnings(DRIVER_SOURCE, tmp_path)
 
 
 @needs_gcc

@@ -12,7 +12,7 @@ import sys
 import time
 from ipaddress import IPv4Address, IPv4Interface
 
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 from netstack.wire import ethernet, icmp, ipv4
 from netstack.wire.ethernet import EthernetHeader

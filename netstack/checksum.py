@@ -10,6 +10,8 @@ versions from `netstack.native` replace them (same names, same results).
 
 import struct
 
+from netstack import native  # native imports nothing from here: no cycle
+
 
 def py_ones_complement_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """Reference: fold the big-endian 16-bit words of `data` (odd length padded with zero)."""
@@ -53,8 +55,9 @@ def checksum_adjust(old_checksum: int, old_word: int, new_word: int) -> int:
     return ~total & 0xFFFF
 
 
-try:  # the native build is optional at import time so a fresh checkout can still import us
-    from netstack.native import internet_checksum, ones_complement_sum  # noqa: F401
-except ImportError:
+# The native build is optional: without it (or with NETSTACK_PURE_PYTHON) the reference stands.
+if native.BUILT:
+    from netstack.native.checksum import internet_checksum, ones_complement_sum  # noqa: F401
+else:
     ones_complement_sum = py_ones_complement_sum
     internet_checksum = py_internet_checksum

@@ -153,7 +153,7 @@ def serve(options) -> int:
     from netstack.engine.capture import Capture
     from netstack.engine.kni import Kni
     from netstack.engine.loop import Engine
-    from netstack.engine.mbuf import MbufPool
+    from netstack.mbuf import MbufPool
     from netstack.engine.ports import open_port
 
     try:
@@ -177,7 +177,7 @@ def serve(options) -> int:
 
         pool: MbufPool = NativeMbufPool(4096)
     else:
-        from netstack.engine.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
+        from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
         from netstack.engine.ports.tap import is_offload_spec
 
         engine_class = Engine

@@ -84,7 +84,7 @@ def demo_in_memory(count: int) -> int:
     """No root: two stacks in this process, joined by the in-memory link."""
     from netstack.api.ping import ping
     from netstack.engine.loop import Engine
-    from netstack.engine.mbuf import MbufPool
+    from netstack.mbuf import MbufPool
     from netstack.engine.ports import open_port
     from netstack.stack import Stack, StackConfig
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netstack.counters import Counters
-from netstack.engine.mbuf import Mbuf, MbufPool
-from netstack.engine.timers import TimerWheel
+from netstack.mbuf import Mbuf, MbufPool
+from netstack.timers import TimerWheel
+from netstack.units import resolve_units
 from netstack.errors import ConfigError
 from netstack.stages.arp import ArpStage
 from netstack.stages.ethernet import EthernetStage
@@ -73,6 +75,10 @@ class StackConfig:
     tcp: TcpConfig = field(default_factory=TcpConfig)  # TCP's own tunables (stages/tcp/config.py)
     ephemeral_port_first: int = 49152  # RFC 6335 §6 dynamic ports (Linux: ip_local_port_range)
     ephemeral_port_last: int = 65535
+    # Replacement units by name (units.py): {"arp": "pkg.module:ArpStage"} or an object.
+    impl: Mapping[str, Any] = field(default_factory=dict)
+    # One seed drives every random choice of the stack (None: fresh randomness each run).
+    random_seed: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -91,7 +97,9 @@ class StackConfig:
             raise ConfigError(f"bad stack configuration: {exc}") from exc
         object.__setattr__(self, "kni_tcp_ports", frozenset(self.kni_tcp_ports))
         object.__setattr__(self, "kni_udp_ports", frozenset(self.kni_udp_ports))
+        object.__setattr__(self, "impl", dict(self.impl))
         self._validate()
+        resolve_units(self.impl)  # a bad replacement fails here, in one line (ImplError)
 
     @staticmethod
     def _normalise_route(route: tuple) -> tuple:
@@ -150,6 +158,7 @@ class StackConfig:
 class Stack:
     def __init__(self, config: StackConfig, pool: MbufPool, counters: Counters | None = None):
         self.config = config
+        self.units = resolve_units(config.impl)  # each replaceable unit: reference or impl
         self.pool = pool
         self.counters = counters if counters is not None else Counters()
         self.timers = TimerWheel()

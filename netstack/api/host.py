@@ -80,7 +80,7 @@ class Host:
         from netstack.config import mac_from_ip
         from netstack.engine.capture import Capture
         from netstack.engine.loop import Engine
-        from netstack.engine.mbuf import MbufPool
+        from netstack.mbuf import MbufPool
         from netstack.engine.ports import open_port
         from netstack.stack import Stack, StackConfig
 

@@ -51,10 +51,11 @@ def bench_ring(settings: Settings) -> list[Result]:
 
 
 def bench_checksum(settings: Settings) -> list[Result]:
-    try:
-        from netstack.native import internet_checksum
-    except ImportError as exc:
-        raise BenchError(f"netstack.native is not built (make native): {exc}") from exc
+    from netstack import native
+
+    if not native.BUILT:
+        raise BenchError(f"netstack.native is not built (make native): {native.NOT_BUILT_REASON}")
+    internet_checksum = native.internet_checksum
     from netstack.checksum import py_internet_checksum
 
     results = []

@@ -14,7 +14,7 @@ A subclass says what a key is (an index, an rte_mbuf address), how to find its M
     _give(keys)   keys back to the C free list
 """
 
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 
 
 class CachedMbufPool(MbufPool):

@@ -22,7 +22,7 @@ rte_mempool keeps a per-lcore cache): most allocs and frees are a list pop or ap
 
 from netstack.engine.cached_pool import CachedMbufPool
 from netstack.engine.dpdk_eal import Eal, ffi, lib, require_binding
-from netstack.engine.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
+from netstack.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
 
 DATA_ROOM = BUFFER_SIZE  # RTE_MBUF_DEFAULT_BUF_SIZE: 2048 + RTE_PKTMBUF_HEADROOM (128)
 

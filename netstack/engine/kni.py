@@ -12,7 +12,7 @@ Give the KNI device the stack's IP address on the kernel side (e.g. `ip addr add
 """
 
 from netstack.counters import Counters
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports.tap import TapPort
 from netstack.errors import ConfigError
 

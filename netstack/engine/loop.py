@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from netstack.clock import MonotonicClock
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.native import Ring
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ import select
 import time
 
 from netstack.engine.loop import Engine
-from netstack.engine.mbuf import HEADROOM, Mbuf
+from netstack.mbuf import HEADROOM, Mbuf
 from netstack.engine.native_pool import (
     AVAILABLE,
     FIELD_MASK,

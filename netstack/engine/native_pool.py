@@ -21,7 +21,7 @@ Ring words: what crosses between the threads is one 64-bit word per frame,
 """
 
 from netstack.engine.cached_pool import CachedMbufPool
-from netstack.engine.mbuf import BUFFER_SIZE, Mbuf
+from netstack.mbuf import BUFFER_SIZE, Mbuf
 
 try:
     from netstack.native import ffi, lib

@@ -36,12 +36,10 @@ if BUILT:
     from netstack.native.ring import Ring
     from netstack.native.spinlock import Spinlock
 else:
-    # Imported only here: netstack.checksum itself imports the native versions when built.
-    from netstack.checksum import py_internet_checksum, py_ones_complement_sum
+    # Without the C, netstack.checksum keeps its pure-Python reference: nothing to export.
     from netstack.native.pure import Ring, Spinlock
 
-    internet_checksum = py_internet_checksum
-    ones_complement_sum = py_ones_complement_sum
+    internet_checksum = ones_complement_sum = None
 
 __all__ = ["BUILT", "NOT_BUILT_REASON", "Ring", "Spinlock", "ffi", "internet_checksum", "lib",
            "ones_complement_sum"]

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import Mbuf
-from netstack.engine.timers import Timer
+from netstack.mbuf import Mbuf
+from netstack.timers import Timer
 from netstack.errors import MalformedPacket
 from netstack.stages.arp_table import ArpEntry, ArpTable
 from netstack.wire import arp as wire_arp

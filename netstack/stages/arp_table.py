@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from netstack.engine.timers import Timer, TimerWheel
+from netstack.timers import Timer, TimerWheel
 from netstack.native import Spinlock
 
 

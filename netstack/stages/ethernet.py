@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import Mbuf
+from netstack.mbuf import Mbuf
 from netstack.errors import MalformedPacket
 from netstack.wire import ethernet as wire_eth
 from netstack.wire.ethernet import (

@@ -24,7 +24,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from netstack.checksum import internet_checksum
-from netstack.engine.mbuf import HEADROOM
+from netstack.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
 from netstack.stages.rate_limit import TokenBucket
 from netstack.wire import icmp as wire_icmp

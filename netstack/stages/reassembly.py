@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from netstack.counters import Counters
-from netstack.engine.timers import Timer, TimerWheel
+from netstack.timers import Timer, TimerWheel
 from netstack.wire.ipv4 import FRAGMENT_UNIT, MAX_TOTAL_LEN, IPv4Header
 
 # Each stored fragment costs more than its payload (list entry, bytes object header); charging

@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import HEADROOM
+from netstack.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error

@@ -8,7 +8,7 @@ import pytest
 
 from netstack import api
 from netstack.engine.loop import Engine
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
 from netstack.stack import Stack, StackConfig
 from netstack.stages.udp import DATAGRAM_OVERHEAD

@@ -7,7 +7,7 @@ so these stand-ins let the engine be tested without any protocol code.
 from collections import deque
 
 from netstack.counters import Counters
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 
 BROADCAST = b"\xff" * 6
 ETHERTYPE_EXPERIMENTAL = b"\x88\xb5"  # IEEE 802 local experimental ethertype

@@ -7,7 +7,7 @@ import pytest
 
 from netstack.clock import MonotonicClock, VirtualClock
 from netstack.engine.loop import Engine
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
 from tests.engine.fakes import BROADCAST, EchoStack, frame
 from tests.netns import unique_name, wait_until

@@ -5,7 +5,7 @@ import pytest
 from netstack.clock import VirtualClock
 from netstack.engine.capture import Capture
 from netstack.engine.loop import Engine
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.engine.pcapfile import PcapWriter, read_pcap
 from netstack.engine.ports import open_port
 from netstack.errors import ConfigError

@@ -3,7 +3,7 @@
 import pytest
 
 from netstack.clock import VirtualClock
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports import open_port
 from netstack.engine.ports.linkemu import LinkConditions, LinkEmulator, parse_conditions
 from netstack.errors import ConfigError

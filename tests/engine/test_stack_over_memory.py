@@ -6,7 +6,7 @@ import pytest
 
 from netstack.api.ping import ping
 from netstack.engine.loop import Engine
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
 from tests.netns import unique_name
 

@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
 
-from netstack.engine.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
+from netstack.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
 from netstack.engine.native_pool import AVAILABLE, NativeMbufPool, pack_word, unpack_word
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="the native module is not built")

@@ -2,7 +2,7 @@
 
 from ipaddress import IPv4Address, IPv4Interface
 
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 from netstack.testing import Harness
 

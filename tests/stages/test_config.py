@@ -4,7 +4,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.errors import ConfigError
 from netstack.stack import Stack, StackConfig
 

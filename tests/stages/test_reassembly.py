@@ -9,7 +9,7 @@ from scapy.layers.inet import ICMP, IP, fragment
 from scapy.layers.l2 import Ether
 
 from netstack.counters import Counters
-from netstack.engine.timers import TimerWheel
+from netstack.timers import TimerWheel
 from netstack.stages.fragmentation import fragment as split
 from netstack.stages.reassembly import Reassembler
 from netstack.testing import icmp_echo_reply, icmp_time_exceeded

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netstack.engine.timers import TimerWheel
+from netstack.timers import TimerWheel
 
 
 def test_fires_due_timers_in_deadline_order():

@@ -2,7 +2,7 @@
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 
 A_MAC, B_MAC = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")

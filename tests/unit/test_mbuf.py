@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstack.engine.mbuf import HEADROOM, Mbuf, MbufError, MbufPool
+from netstack.mbuf import HEADROOM, Mbuf, MbufError, MbufPool
 
 
 def test_prepend_writes_headers_in_front_of_the_payload():

@@ -27,7 +27,7 @@ from netstack.engine.dpdk_eal import (
     require_binding,
 )
 from netstack.engine.dpdk_pool import DpdkMbufPool
-from netstack.engine.mbuf import Mbuf
+from netstack.mbuf import Mbuf
 from netstack.errors import ConfigError
 
 log = logging.getLogger(__name__)

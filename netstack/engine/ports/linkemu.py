@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 
 from netstack.clock import MonotonicClock
 from netstack.counters import Counters
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.errors import ConfigError
 
 PROBABILITY_KEYS = ("loss", "corrupt", "duplicate", "reorder")

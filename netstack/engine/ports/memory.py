@@ -14,7 +14,7 @@ import os
 import threading
 from collections import deque
 
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports.base import BasePort
 from netstack.errors import ConfigError
 

@@ -11,7 +11,7 @@ always gives a byte-identical output file.
 
 from collections.abc import Iterator
 
-from netstack.engine.mbuf import Mbuf, MbufPool
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.pcapfile import PcapWriter, read_pcap
 from netstack.engine.ports.base import BasePort
 

@@ -22,7 +22,7 @@ import os
 import struct
 
 from netstack.engine import vnet
-from netstack.engine.mbuf import HEADROOM, OFFLOAD_BUFFER_SIZE
+from netstack.mbuf import HEADROOM, OFFLOAD_BUFFER_SIZE
 from netstack.engine.ports.base import FdPort
 from netstack.errors import ConfigError, MalformedPacket
 

@@ -22,9 +22,9 @@ from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.timers import Timer
+from netstack.timers import Timer
 from netstack.stages.ports import os_error
-from netstack.stages.tcp import segment_arrives
+from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.config import TcpSocketOptions
 from netstack.stages.tcp.emit import SegmentEmitter
 from netstack.stages.tcp.keepalive import Keepalive
@@ -361,7 +361,7 @@ class TcpConnection(SegmentEmitter):
     # --- segments ----------------------------------------------------------------------------
 
     def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None:
-        segment_arrives.process(self, header, data, now)
+        process_segment(self, header, data, now)
 
     def icmp_error(self, code: int, hard: bool, now: float) -> None:
         """RFC 1122 §4.2.3.9 / RFC 5927: only a hard error during the handshake aborts."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.engine.timers import Timer
+from netstack.timers import Timer
 from netstack.stages.tcp.state import TcpState
 from netstack.wire.tcp import FLAG_ACK
 

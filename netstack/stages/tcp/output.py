@@ -12,7 +12,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import Mbuf
+from netstack.mbuf import Mbuf
 from netstack.wire import tcp as wire_tcp
 from netstack.wire.ipv4 import PROTO_TCP
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader

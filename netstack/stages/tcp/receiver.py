@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.engine.timers import Timer
+from netstack.timers import Timer
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
 from netstack.stages.tcp.sack import MAX_BLOCKS, MAX_BLOCKS_WITH_TIMESTAMPS, SackReporter
 from netstack.stages.tcp.seq import Seq

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.engine.timers import Timer
+from netstack.timers import Timer
 from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
 from netstack.stages.tcp.newreno import NewRenoRecovery
 from netstack.stages.tcp.rto import RtoEstimator

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.engine.mbuf import HEADROOM, Mbuf
+from netstack.mbuf import HEADROOM, Mbuf
 from netstack.errors import MalformedPacket
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.engine.timers import Timer
+from netstack.timers import Timer
 from netstack.stages.tcp.seq import seq_max
 from netstack.stages.tcp.state import SENDING_STATES
 

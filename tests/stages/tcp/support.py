@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 
-from netstack.engine.mbuf import MbufPool
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 from netstack.stages.tcp import TcpConfig, TcpStage
 from netstack.testing import Harness, TcpPeer

@@ -153,8 +153,8 @@ def serve(options) -> int:
     from netstack.engine.capture import Capture
     from netstack.engine.kni import Kni
     from netstack.engine.loop import Engine
-    from netstack.mbuf import MbufPool
     from netstack.engine.ports import open_port
+    from netstack.mbuf import MbufPool
 
     try:
         from netstack.stack import Stack
@@ -177,8 +177,8 @@ def serve(options) -> int:
 
         pool: MbufPool = NativeMbufPool(4096)
     else:
-        from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
         from netstack.engine.ports.tap import is_offload_spec
+        from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
 
         engine_class = Engine
         # tap:NAME,offload moves 64 KB frames: fewer, bigger buffers (engine/vnet.py).

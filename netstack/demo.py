@@ -84,8 +84,8 @@ def demo_in_memory(count: int) -> int:
     """No root: two stacks in this process, joined by the in-memory link."""
     from netstack.api.ping import ping
     from netstack.engine.loop import Engine
-    from netstack.mbuf import MbufPool
     from netstack.engine.ports import open_port
+    from netstack.mbuf import MbufPool
     from netstack.stack import Stack, StackConfig
 
     print("netstack demo: not running as root, so there is no namespace or TAP device.")

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
 
 from netstack.counters import Counters
-from netstack.mbuf import Mbuf, MbufPool
-from netstack.timers import TimerWheel
-from netstack.units import resolve_units
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf, MbufPool
 from netstack.stages.arp import ArpStage
 from netstack.stages.ethernet import EthernetStage
 from netstack.stages.icmp import IcmpStage
@@ -33,6 +31,8 @@ from netstack.stages.ipv4 import Ipv4Stage
 from netstack.stages.routing import RoutingTable
 from netstack.stages.tcp import TcpConfig, TcpStage
 from netstack.stages.udp import DEFAULT_BUFFER, UdpStage
+from netstack.timers import TimerWheel
+from netstack.units import resolve_units
 from netstack.wire.ethernet import parse_mac
 from netstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
 

@@ -80,8 +80,8 @@ class Host:
         from netstack.config import mac_from_ip
         from netstack.engine.capture import Capture
         from netstack.engine.loop import Engine
-        from netstack.mbuf import MbufPool
         from netstack.engine.ports import open_port
+        from netstack.mbuf import MbufPool
         from netstack.stack import Stack, StackConfig
 
         address = IPv4Interface(cidr)

@@ -12,9 +12,9 @@ Give the KNI device the stack's IP address on the kernel side (e.g. `ip addr add
 """
 
 from netstack.counters import Counters
-from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports.tap import TapPort
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf, MbufPool
 
 
 class Kni:

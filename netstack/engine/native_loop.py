@@ -32,7 +32,6 @@ import select
 import time
 
 from netstack.engine.loop import Engine
-from netstack.mbuf import HEADROOM, Mbuf
 from netstack.engine.native_pool import (
     AVAILABLE,
     FIELD_MASK,
@@ -44,6 +43,7 @@ from netstack.engine.native_pool import (
     lib,
 )
 from netstack.errors import ConfigError
+from netstack.mbuf import HEADROOM, Mbuf
 
 # The C thread's counters (the NS_STAT_* order in native/ns_engine.h) and their names here.
 STAT_NAMES = (

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.mbuf import Mbuf
-from netstack.timers import Timer
 from netstack.errors import MalformedPacket
+from netstack.mbuf import Mbuf
 from netstack.stages.arp_table import ArpEntry, ArpTable
+from netstack.timers import Timer
 from netstack.wire import arp as wire_arp
 from netstack.wire import icmp as wire_icmp
 from netstack.wire import ipv4 as wire_ipv4

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from netstack.timers import Timer, TimerWheel
 from netstack.native import Spinlock
+from netstack.timers import Timer, TimerWheel
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.mbuf import Mbuf
 from netstack.errors import MalformedPacket
+from netstack.mbuf import Mbuf
 from netstack.wire import ethernet as wire_eth
 from netstack.wire.ethernet import (
     BROADCAST,

@@ -24,8 +24,8 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from netstack.checksum import internet_checksum
-from netstack.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
+from netstack.mbuf import HEADROOM
 from netstack.stages.rate_limit import TokenBucket
 from netstack.wire import icmp as wire_icmp
 from netstack.wire import ipv4 as wire_ipv4

@@ -15,8 +15,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Protocol
 
-from netstack.mbuf import HEADROOM, Mbuf
 from netstack.errors import MalformedPacket
+from netstack.mbuf import HEADROOM, Mbuf
 from netstack.stages.ethernet import MIN_FRAME_LEN
 from netstack.stages.fragmentation import fragment
 from netstack.stages.reassembly import Reassembler

@@ -29,8 +29,8 @@ from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.mbuf import HEADROOM
 from netstack.errors import MalformedPacket
+from netstack.mbuf import HEADROOM
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error
 from netstack.wire import icmp as wire_icmp

@@ -8,8 +8,8 @@ import pytest
 
 from netstack import api
 from netstack.engine.loop import Engine
-from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 from netstack.stages.udp import DATAGRAM_OVERHEAD
 from tests.netns import unique_name

@@ -97,8 +97,8 @@ def check_frames_round_trip_through_a_pmd() -> None:
     """tx_burst then rx_burst on the ring PMD (a loopback): the same bytes come back, in
     the same rte_mbufs (the PMD passes pointers), with data_off kept."""
     from netstack.engine.dpdk_pool import DpdkMbufPool
-    from netstack.mbuf import Mbuf
     from netstack.engine.ports.dpdk import DpdkPort
+    from netstack.mbuf import Mbuf
 
     pool = DpdkMbufPool(511, name="loop")
     port = DpdkPort("net_ring0", pool=pool)

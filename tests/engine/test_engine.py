@@ -7,8 +7,8 @@ import pytest
 
 from netstack.clock import MonotonicClock, VirtualClock
 from netstack.engine.loop import Engine
-from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
+from netstack.mbuf import MbufPool
 from tests.engine.fakes import BROADCAST, EchoStack, frame
 from tests.netns import unique_name, wait_until
 

@@ -7,8 +7,8 @@ frames past the out ring's size were dropped and the pool ran out (tcp.drop.no_m
 from ipaddress import IPv4Address, IPv4Interface
 
 from netstack.engine.loop import Engine
-from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
+from netstack.mbuf import MbufPool
 from netstack.stack import FLUSH_AT, Stack, StackConfig
 from netstack.stages.udp import UdpEndpoint
 from tests.netns import unique_name, wait_until

@@ -5,10 +5,10 @@ import pytest
 from netstack.clock import VirtualClock
 from netstack.engine.capture import Capture
 from netstack.engine.loop import Engine
-from netstack.mbuf import MbufPool
 from netstack.engine.pcapfile import PcapWriter, read_pcap
 from netstack.engine.ports import open_port
 from netstack.errors import ConfigError
+from netstack.mbuf import MbufPool
 from tests.engine.fakes import EchoStack
 
 scapy = pytest.importorskip("scapy.all")

@@ -3,10 +3,10 @@
 import pytest
 
 from netstack.clock import VirtualClock
-from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports import open_port
 from netstack.engine.ports.linkemu import LinkConditions, LinkEmulator, parse_conditions
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf, MbufPool
 from tests.netns import unique_name
 
 

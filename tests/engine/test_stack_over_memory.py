@@ -6,8 +6,8 @@ import pytest
 
 from netstack.api.ping import ping
 from netstack.engine.loop import Engine
-from netstack.mbuf import MbufPool
 from netstack.engine.ports import open_port
+from netstack.mbuf import MbufPool
 from tests.netns import unique_name
 
 stack_module = pytest.importorskip("netstack.stack")

@@ -9,9 +9,9 @@ import pytest
 
 from netstack.checksum import pseudo_header_sum
 from netstack.engine import vnet
-from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT, MbufPool
 from netstack.engine.ports.tap import MAX_DATAGRAM, TapPort, is_offload_spec, parse_tap_argument
 from netstack.errors import ConfigError, MalformedPacket
+from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT, MbufPool
 from netstack.wire import ethernet as wire_eth
 from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire import tcp as wire_tcp

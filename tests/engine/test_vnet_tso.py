@@ -4,8 +4,8 @@ not fragment them, and a receiver configured the same way takes them whole."""
 
 from __future__ import annotations
 
-from netstack.mbuf import OFFLOAD_BUFFER_SIZE, MbufPool
 from netstack.engine.ports.tap import TapPort
+from netstack.mbuf import OFFLOAD_BUFFER_SIZE, MbufPool
 from netstack.wire import ethernet as wire_eth
 from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire import tcp as wire_tcp

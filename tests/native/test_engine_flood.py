@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from netstack.mbuf import HEADROOM
 from netstack.engine.native_loop import STAT_NAMES
 from netstack.engine.native_pool import AVAILABLE, NativeMbufPool, pack_word, unpack_word
+from netstack.mbuf import HEADROOM
 from tests.netns import Namespace, is_root, unique_name
 
 pytestmark = [

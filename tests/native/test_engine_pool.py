@@ -11,8 +11,8 @@ from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
 
-from netstack.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
 from netstack.engine.native_pool import AVAILABLE, NativeMbufPool, pack_word, unpack_word
+from netstack.mbuf import BUFFER_SIZE, HEADROOM, Mbuf
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="the native module is not built")
 

@@ -4,8 +4,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
-from netstack.mbuf import MbufPool
 from netstack.errors import ConfigError
+from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 
 MAC = bytes.fromhex("020000000002")

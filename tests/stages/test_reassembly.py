@@ -9,10 +9,10 @@ from scapy.layers.inet import ICMP, IP, fragment
 from scapy.layers.l2 import Ether
 
 from netstack.counters import Counters
-from netstack.timers import TimerWheel
 from netstack.stages.fragmentation import fragment as split
 from netstack.stages.reassembly import Reassembler
 from netstack.testing import icmp_echo_reply, icmp_time_exceeded
+from netstack.timers import TimerWheel
 from netstack.wire import icmp as wire_icmp
 from netstack.wire.ipv4 import IPv4Header
 

@@ -27,7 +27,6 @@ from typing import Protocol, runtime_checkable
 
 from netstack.counters import Counters
 from netstack.mbuf import Mbuf, MbufPool
-from netstack.errors import ConfigError
 
 # Big enough for any frame a Linux interface hands us (64 KiB GSO frames included), so a read
 # never truncates silently: if the frame spilled past the mbuf into here, it was too big.

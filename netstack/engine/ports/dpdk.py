@@ -27,8 +27,8 @@ from netstack.engine.dpdk_eal import (
     require_binding,
 )
 from netstack.engine.dpdk_pool import DpdkMbufPool
-from netstack.mbuf import Mbuf
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf
 
 log = logging.getLogger(__name__)
 

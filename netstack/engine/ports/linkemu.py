@@ -20,8 +20,8 @@ from dataclasses import dataclass, fields
 
 from netstack.clock import MonotonicClock
 from netstack.counters import Counters
-from netstack.mbuf import Mbuf, MbufPool
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf, MbufPool
 
 PROBABILITY_KEYS = ("loss", "corrupt", "duplicate", "reorder")
 

@@ -14,9 +14,9 @@ import os
 import threading
 from collections import deque
 
-from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.ports.base import BasePort
 from netstack.errors import ConfigError
+from netstack.mbuf import Mbuf, MbufPool
 
 # name -> the ends currently open. Guarded by _cables_lock: engines open ports from any thread.
 _cables: dict[str, list["MemoryPort"]] = {}

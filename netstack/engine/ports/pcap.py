@@ -11,9 +11,9 @@ always gives a byte-identical output file.
 
 from collections.abc import Iterator
 
-from netstack.mbuf import Mbuf, MbufPool
 from netstack.engine.pcapfile import PcapWriter, read_pcap
 from netstack.engine.ports.base import BasePort
+from netstack.mbuf import Mbuf, MbufPool
 
 
 class PcapPort(BasePort):

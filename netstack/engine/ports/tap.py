@@ -22,9 +22,9 @@ import os
 import struct
 
 from netstack.engine import vnet
-from netstack.mbuf import HEADROOM, OFFLOAD_BUFFER_SIZE
 from netstack.engine.ports.base import FdPort
 from netstack.errors import ConfigError, MalformedPacket
+from netstack.mbuf import HEADROOM, OFFLOAD_BUFFER_SIZE
 
 TUN_DEVICE = "/dev/net/tun"
 TUNSETIFF = 0x400454CA

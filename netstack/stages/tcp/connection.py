@@ -22,9 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.timers import Timer
 from netstack.stages.ports import os_error
-from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.config import TcpSocketOptions
 from netstack.stages.tcp.emit import SegmentEmitter
 from netstack.stages.tcp.keepalive import Keepalive
@@ -34,10 +32,12 @@ from netstack.stages.tcp.options import (
     effective_send_mss,
 )
 from netstack.stages.tcp.receiver import Receiver
+from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
+from netstack.timers import Timer
 from netstack.wire.tcp import TcpHeader
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.timers import Timer
 from netstack.stages.tcp.state import TcpState
+from netstack.timers import Timer
 from netstack.wire.tcp import FLAG_ACK
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.timers import Timer
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
 from netstack.stages.tcp.sack import MAX_BLOCKS, MAX_BLOCKS_WITH_TIMESTAMPS, SackReporter
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import TcpState
+from netstack.timers import Timer
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.connection import TcpConnection

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.timers import Timer
 from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
 from netstack.stages.tcp.newreno import NewRenoRecovery
 from netstack.stages.tcp.rto import RtoEstimator
@@ -47,6 +46,7 @@ from netstack.stages.tcp.sack_recovery import SackRecovery
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import SENDING_STATES
 from netstack.stages.tcp.tlp import TailLossProbe
+from netstack.timers import Timer
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:

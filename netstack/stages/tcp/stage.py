@@ -18,8 +18,8 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from netstack.mbuf import HEADROOM, Mbuf
 from netstack.errors import MalformedPacket
+from netstack.mbuf import HEADROOM, Mbuf
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error
 from netstack.stages.tcp.autotune import ReceiveBufferTuner

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netstack.timers import Timer
 from netstack.stages.tcp.seq import seq_max
 from netstack.stages.tcp.state import SENDING_STATES
+from netstack.timers import Timer
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.sender import Sender

@@ -1,7 +1,7 @@
 """TCP sockets (SOCK_STREAM): the stdlib stream-socket calls over a netstack TcpConnection.
 
 The TCP stage owns every connection and runs only on the loop thread. This socket reaches it
-in two ways (the contract in docs/ARCHITECTURE.md, "TCP (issue 4)"):
+in two ways (the contract in docs/ARCHITECTURE.md, section "TCP"):
 
 - State changes (listen, connect, accept, shutdown, close) run on the loop thread through
   `host.call` and wait for it: they are rare, and their caller needs the answer.

@@ -31,7 +31,7 @@ interleaved, and reports the ratio subject / reference:
 
 Each benchmark alternates rounds of the subject and of the reference and keeps each side's
 best round: noise only ever makes things slower, and a noisy moment hits both sides. Rows
-with a target from issue 5 (UDP >= 50% of the responder, ping <= 2x, connect/echo/close
+with a speed target (UDP >= 50% of the responder, ping <= 2x, connect/echo/close
 >= 40% and bulk >= 4% of Linux, 10,000 connections held, < 10 KB RSS each) say PASS or MISS.
 `tap.py` has what the TAP benchmarks share, `command.py` the options and the table,
 `chart.py` the PNG.

@@ -2,9 +2,9 @@
 
 Every bar reads "higher is better": for a row where lower is better (ping RTT, seconds, bytes
 per connection) it shows reference / netstack instead of netstack / reference. The x axis is
-logarithmic, 1.0 (as good as the reference) is a dashed line, and each row's target from
-issue 5 is a black tick on its bar: green bars reach their target, red ones miss it, grey ones
-have none. The figures themselves are written next to each bar.
+logarithmic, 1.0 (as good as the reference) is a dashed line, and each row's speed target
+is a black tick on its bar: green bars reach their target, red ones miss it, grey ones have
+none. The figures themselves are written next to each bar.
 
 matplotlib is imported only here, with its file-only Agg backend (no display needed).
 """
@@ -77,7 +77,7 @@ def write_png(results: Sequence[Result], path: Path, title: str = "netstack benc
         axes.text(max(value, mark or value) * 1.15, y, note, va="center", fontsize=8)
     axes.set_yticks(positions, [r.name for r in rows], fontsize=8)
     axes.set_xlabel("netstack relative to its reference (higher is better; 1 = as good; "
-                    "black tick = issue 5's target)")
+                    "black tick = the speed target)")
     axes.set_title(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2, t
 
 @dataclass(frozen=True)
 class Target:
-    """What issue 5 asks of a row: `on` the ratio or the subject's own figure, at least
+    """What a speed target asks of a row: `on` the ratio or the subject's own figure, at least
     (`at_least`) or at most `threshold`."""
 
     threshold: float
@@ -100,7 +100,7 @@ class Result:
     reference: float
     higher_is_better: bool
     details: dict[str, object] = field(default_factory=dict)
-    target: Target | None = None  # issue 5's target for this row, if it sets one
+    target: Target | None = None  # the speed target for this row, if it sets one
     extra: dict[str, float] = field(default_factory=dict)  # other references: label -> figure
 
     @property

@@ -36,8 +36,8 @@ from netstack.netns import Namespace, NamespaceError, wait_for_line
 
 HOLD_PORT = 7
 SERVICE = f"tcp-hold:{HOLD_PORT}"
-CONNECTIONS_TARGET = 10_000  # issue 5
-RSS_TARGET_BYTES = 10_000  # issue 5: RSS growth under 10 KB per idle connection
+CONNECTIONS_TARGET = 10_000  # the speed target
+RSS_TARGET_BYTES = 10_000  # target: RSS growth under 10 KB per idle connection
 WINDOW = 256  # handshakes in flight at once
 CONNECT_TIMEOUT = 5.0  # seconds for one connection to be established
 PHASE_SECONDS = 60.0  # the client's limit for opening, and for the echo check

@@ -1,6 +1,6 @@
 """ping RTT: the kernel pings `netstack run`, the C responder and Linux over a veth, in turn.
 
-The target (issue 5) is netstack's RTT at most twice the C responder's; Linux answering over a
+The speed target is netstack's RTT at most twice the C responder's; Linux answering over a
 veth is shown too, for scale (it skips the TAP, so it is not the yardstick)."""
 
 from __future__ import annotations

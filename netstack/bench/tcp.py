@@ -76,7 +76,7 @@ class Workload:
     deadline: Callable[[Settings], float]
     lossy: bool = False
     rounds: Callable[[Settings], int] = lambda s: s.tcp_rounds
-    target: Target | None = None  # issue 5's target for the ratio
+    target: Target | None = None  # the speed target for the ratio
     subject: list[float] = field(default_factory=list)
     reference: list[float] = field(default_factory=list)
     failure: str | None = None

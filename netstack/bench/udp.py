@@ -3,7 +3,7 @@
 The driver (benchmarks/udp_driver.c) is a kernel-side UDP client started in each responder's
 namespace. It keeps a fixed number of datagrams in flight and counts the echoes for a fixed
 time: with 1 in flight the rate is 1 / round-trip time (latency-bound), with 16 it is what
-the responder can sustain (throughput). The target (issue 5) is netstack at half the C
+the responder can sustain (throughput). The speed target is netstack at half the C
 responder's rate or better. Linux over a veth runs too, with benchmarks/udp_echo_server.c on a
 kernel socket: the kernel's own stack, shown for scale. Rounds alternate between the three and
 each keeps its best round, as in the other benchmarks.

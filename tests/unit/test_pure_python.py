@@ -1,6 +1,6 @@
 """The stack without its C: with NETSTACK_PURE_PYTHON=1 (as on a checkout where nothing is
-built) netstack.native gives pure-Python stand-ins, and the whole stack still runs (issue 5:
-"the pure-Python path still works when the native engine is not built")."""
+built) netstack.native gives pure-Python stand-ins, and the whole stack still runs: the pure-Python path
+still works when the native engine is not built."""
 
 import os
 import subprocess

@@ -14,6 +14,7 @@ What is checked (the conventions are written down in docs/WALKTHROUGH.md):
 - Every other `Class.member` the walkthrough mentions exists: some class of that name under
   netstack/ defines the member (in its body, or as `self.member = ...` in a method).
 - The module map in the TCP package's docstring lists exactly the package's modules.
+- (root) docs/walkthrough_run.py still produces the run the walkthrough shows.
 
 "Defined in a file", read with ast: `name` is a top-level function, class or assignment;
 `Class.name` is a function, property or class-level assignment in that class's body; a
@@ -23,7 +24,11 @@ longer `A.B.name` walks nested classes.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -284,3 +289,21 @@ def test_the_tcp_module_map_is_read() -> None:
     listed = tcp_module_map()
     assert "stage.py" in listed and "segment_arrives.py" in listed
     assert all((TCP_PACKAGE / name).is_file() for name in listed)
+
+
+@pytest.mark.root
+def test_the_walkthrough_run_still_echoes_the_line_and_captures_the_echo() -> None:
+    """docs/walkthrough_run.py runs as the walkthrough says: the kernel gets its line back,
+    the stack sent exactly SYN-ACK, echo and FIN, and the capture holds the echo carrying
+    the ACK of the line (Ack=17)."""
+    result = subprocess.run([sys.executable, str(ROOT / "docs" / "walkthrough_run.py")],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "client got b'hello, netstack\\n'" in result.stdout
+    assert re.search(r"^\s+tcp\.tx\.segments 3$", result.stdout, re.MULTILINE), result.stdout
+    if shutil.which("tshark"):
+        arrow = "(?:→|->)"  # tshark's arrow depends on the locale
+        echo = (rf"192\.0\.2\.2 {arrow} 192\.0\.2\.1 +TCP \d+ 7 {arrow} \d+ "
+                r"\[PSH, ACK\] Seq=1 Ack=17 .*Len=16")
+        assert re.search(echo, result.stdout), result.stdout

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from netstack import native  # native imports nothing from here: no cycle
 
-
 Data = bytes | bytearray | memoryview
 # internet_checksum(data, initial) -> the value for a header's checksum field
 ChecksumFunction = Callable[..., int]

@@ -47,6 +47,8 @@ class ReassemblyUnit(Protocol):
     timeout=, memory_limit=, max_datagrams=)`; it schedules its deadlines on `timers` and
     counts its drops in `counters` (ipv4.drop.<reason>)."""
 
+    memory_used: int  # bytes held: each fragment's payload plus a fixed per-fragment charge
+
     def add(
         self, header: IPv4Header, payload: bytes | memoryview, now: float
     ) -> tuple[IPv4Header, bytes] | None:

@@ -31,6 +31,7 @@ from tests.units.alternatives import checksum_wide
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WIDE_CHECKSUM = "checksum=tests.units.alternatives.checksum_wide"
 HEAP_ARP_TABLE = "arp_table=tests.units.alternatives.arp_table:HeapArpTable"
+BALANCED_FRAGMENTATION = "fragmentation=tests.units.alternatives.fragmentation_balanced"
 WRONG_MAC_ARP = "arp=tests.units.broken.arp:WrongMacArp"
 OFF_BY_ONE_CHECKSUM = "checksum=tests.units.broken.checksum_off_by_one"
 # The units whose interfaces this part of the stack defines (the TCP ones live in stages/tcp).
@@ -85,6 +86,12 @@ def test_a_checksum_summing_64_bit_words_passes_the_checksum_codec_and_stage_tes
 def test_an_arp_table_with_one_timer_over_a_heap_passes_the_arp_tests() -> None:
     result = run_pytest("tests/stages/test_arp_table.py", "tests/stages/test_arp.py",
                         "--impl", HEAP_ARP_TABLE)
+    assert_all_passed(result)
+
+
+def test_a_fragmenter_that_balances_its_pieces_passes_the_fragmentation_tests() -> None:
+    result = run_pytest("tests/stages/test_fragmentation.py", "tests/stages/test_icmp.py",
+                        "--impl", BALANCED_FRAGMENTATION)
     assert_all_passed(result)
 
 

@@ -168,9 +168,10 @@ def test_an_arp_unit_answering_with_the_wrong_mac_fails_at_the_reply_step() -> N
 
 
 def test_a_checksum_off_by_one_fails_its_own_tests_and_the_stack_transcripts() -> None:
-    own = run_pytest("tests/unit/test_checksum_unit.py", "--impl", OFF_BY_ONE_CHECKSUM)
-    assert own.returncode == 1 and "failed" in summary_line(own)
-    assert "test_the_rfc_1071_example_sums_to_ddf2" in own.stdout
+    own = run_pytest("-x", "tests/unit/test_checksum_unit.py", "--impl", OFF_BY_ONE_CHECKSUM)
+    assert own.returncode == 1 and summary_line(own).startswith("1 failed")
+    assert "FAILED tests/unit/test_checksum_unit.py::test_the_rfc_1071_example_sums_to_ddf2" \
+        in own.stdout
 
     test = "tests/stages/test_icmp.py::test_echo_reply_copies_identifier_sequence_and_data"
     stage = run_pytest(test, "--impl", OFF_BY_ONE_CHECKSUM)

@@ -6,11 +6,38 @@ can be chained: a pseudo-header sum is passed as `initial` to the sum over the s
 
 The pure-Python functions here are the reference. When the native module is built, the fast
 versions from `netstack.native` replace them (same names, same results).
+
+This module is also the reference implementation of the *checksum unit* (netstack/units.py):
+`ChecksumUnit` says what a replacement must provide. A stack given another one passes its
+`internet_checksum` to the wire codecs it calls (`with_checksum`), so its own headers are
+summed by it; with this module nothing is passed and nothing costs more.
 """
 
+import functools
 import struct
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from netstack import native  # native imports nothing from here: no cycle
+
+Data = bytes | bytearray | memoryview
+# internet_checksum(data, initial) -> the value for a header's checksum field
+ChecksumFunction = Callable[..., int]
+
+
+class ChecksumUnit(Protocol):
+    """The checksum unit: two functions (a module that defines them satisfies this)."""
+
+    def ones_complement_sum(self, data: Data, initial: int = 0) -> int:
+        """The one's-complement sum of `data` read as big-endian 16-bit words (an odd length
+        padded with one zero byte), plus `initial` (any non-negative int), folded to 16 bits
+        and NOT inverted, so that sums chain: sum(b, sum(a)) == sum(a + b)."""
+        ...
+
+    def internet_checksum(self, data: Data, initial: int = 0) -> int:
+        """`~ones_complement_sum(data, initial) & 0xFFFF`: the value for a header's checksum
+        field, and 0 when computed over a header whose checksum field is already correct."""
+        ...
 
 
 def py_ones_complement_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
@@ -53,6 +80,15 @@ def checksum_adjust(old_checksum: int, old_word: int, new_word: int) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def with_checksum(codec_function: Callable[..., Any], unit: Any) -> Callable[..., Any]:
+    """`codec_function` (a wire function with an `internet_checksum` keyword) computing its
+    checksums with `unit`'s. For this module's own checksum it is `codec_function` itself, so
+    a stack with the reference checksum pays nothing per packet for the choice."""
+    if unit.internet_checksum is internet_checksum:
+        return codec_function
+    return functools.partial(codec_function, internet_checksum=unit.internet_checksum)
 
 
 # The native build is optional: without it (or with NETSTACK_PURE_PYTHON) the reference stands.

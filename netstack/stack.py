@@ -7,7 +7,9 @@
     outgoing <- ethernet.send <- arp.output <- ipv4.send <- icmp / udp / tcp
 
 `Stack` owns the shared pieces every stage reaches through it: the config, the counters, the
-mbuf pool, the timer wheel and the two output queues. Nothing here is global, so two stacks
+mbuf pool, the timer wheel and the two output queues (stages see it as a StackContext,
+stages/context.py). ARP, IPv4, ICMP and UDP are built from `self.units`: the reference
+implementation of each, or the replacement `config.impl` names (netstack/units.py). Nothing here is global, so two stacks
 can live in one process and talk to each other by passing frames (the tests do exactly that).
 The engine drives it: `receive` for each frame, `advance` when `next_deadline` comes, and it
 drains `outgoing` to the port and `to_kni` to the kernel.
@@ -24,13 +26,10 @@ from typing import Any
 from netstack.counters import Counters
 from netstack.errors import ConfigError
 from netstack.mbuf import Mbuf, MbufPool
-from netstack.stages.arp import ArpStage
 from netstack.stages.ethernet import EthernetStage
-from netstack.stages.icmp import IcmpStage
-from netstack.stages.ipv4 import Ipv4Stage
 from netstack.stages.routing import RoutingTable
 from netstack.stages.tcp import TcpConfig, TcpStage
-from netstack.stages.udp import DEFAULT_BUFFER, UdpStage
+from netstack.stages.udp import DEFAULT_BUFFER
 from netstack.timers import TimerWheel
 from netstack.units import resolve_units
 from netstack.wire.ethernet import parse_mac
@@ -167,12 +166,13 @@ class Stack:
         self.to_kni: deque[bytes] = deque()
         self.routes = RoutingTable.for_interface(config.address, config.gateway, config.routes)
         # Each stage finds the others through the stack, so they are built before any runs.
+        units = self.units
         self.ethernet = EthernetStage(self)
-        self.arp = ArpStage(self)
-        self.icmp = IcmpStage(self)
-        self.ipv4 = Ipv4Stage(self)
+        self.arp = units.arp(self)
+        self.icmp = units.icmp(self)
+        self.ipv4 = units.ipv4(self)
         self.ipv4.register_protocol(PROTO_ICMP, self.icmp)
-        self.udp = UdpStage(self)
+        self.udp = units.udp(self)
         self.ipv4.register_protocol(PROTO_UDP, self.udp)
         self.tcp = TcpStage(self)
         self.ipv4.register_protocol(PROTO_TCP, self.tcp)

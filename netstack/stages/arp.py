@@ -16,33 +16,33 @@ it leaves at once; otherwise it waits in a small per-next-hop queue while we sen
 queued packets are dropped: for each one someone else sent, an ICMP host unreachable goes back
 to its source (RFC 1812 §4.3.3.1 style); for our own, listeners hear about it so a socket can
 report EHOSTUNREACH.
+
+`ArpUnit` (stages/context.py) is this unit's interface; `ArpStage` is the reference. Its
+table is whatever `units.arp_table` builds (stages/arp_table.py, ArpTableUnit).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
 
+from netstack.checksum import with_checksum
 from netstack.errors import MalformedPacket
 from netstack.mbuf import Mbuf
-from netstack.stages.arp_table import ArpEntry, ArpTable
+from netstack.stages.arp_table import ArpEntry
+from netstack.stages.context import (  # noqa: F401  (ArpUnit re-exported: the interface)
+    ArpUnit,
+    StackContext,
+    UnresolvedListener,
+)
 from netstack.timers import Timer
 from netstack.wire import arp as wire_arp
 from netstack.wire import icmp as wire_icmp
-from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire.ethernet import BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, is_multicast
-
-if TYPE_CHECKING:
-    from netstack.stack import Stack
 
 UNKNOWN_MAC = bytes(6)  # the target hardware address of a request: what we want to learn
 UNSPECIFIED = IPv4Address(0)
-
-# unresolved_listener(next_hop, ip_header, ip_payload, now), for our own undeliverable packets
-UnresolvedListener = Callable[[IPv4Address, wire_ipv4.IPv4Header, memoryview, float], None]
 
 
 @dataclass
@@ -56,13 +56,15 @@ class _Resolution:
 
 
 class ArpStage:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: StackContext) -> None:
         self.stack = stack
         config = stack.config
         self.our_mac = config.mac
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
-        self.table = ArpTable(stack.timers, config.arp_reachable_time)
+        units = stack.units
+        self.table = units.arp_table(stack.timers, config.arp_reachable_time)
+        self._parse_ipv4 = with_checksum(units.ipv4_codec.parse, units.checksum)
         for ip, mac in config.static_arp.items():
             self.table.add_static(IPv4Address(ip), mac)
         self._resolving: dict[IPv4Address, _Resolution] = {}
@@ -221,7 +223,7 @@ class ArpStage:
     def _report_unresolved(self, next_hop: IPv4Address, mbuf: Mbuf, now: float) -> None:
         self.stack.counters.bump("arp.drop.unresolved")
         try:
-            header, payload = wire_ipv4.parse(mbuf.data())
+            header, payload = self._parse_ipv4(mbuf.data())
         except MalformedPacket:
             return  # we built it, so this cannot happen; nothing to report if it does
         if header.src != self.our_ip:

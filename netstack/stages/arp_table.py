@@ -9,12 +9,16 @@ timer wheel, which belongs to the loop thread: tools reach them via the engine's
 Dynamic entries expire `reachable_time` seconds after they were last confirmed by an ARP
 packet from their owner (RFC 1122 §2.3.2.1 asks for a timeout so a moved address is
 relearned). Static entries never expire and are never overwritten by what the wire says.
+
+`ArpTableUnit` is the interface of this unit (netstack/units.py); `ArpTable` is the reference.
+The ARP stage builds its table as `units.arp_table(stack.timers, config.arp_reachable_time)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Protocol
 
 from netstack.native import Spinlock
 from netstack.timers import Timer, TimerWheel
@@ -26,6 +30,39 @@ class ArpEntry:
     mac: bytes
     static: bool = False
     expires_at: float | None = None  # None for static entries
+
+
+class ArpTableUnit(Protocol):
+    """The neighbour table. Constructed as `Cls(timers, reachable_time)`: it ages dynamic
+    entries with timers from that wheel. Reads may come from any thread; writes and
+    `lookup_on_loop` come from the dispatch loop only."""
+
+    def lookup(self, ip: IPv4Address) -> bytes | None:
+        """The MAC for `ip`, or None: static entries, and dynamic ones not yet expired."""
+        ...
+
+    def lookup_on_loop(self, ip: IPv4Address) -> bytes | None:
+        """`lookup`, from the loop thread (the only writer, so it may skip any lock)."""
+        ...
+
+    def entries(self) -> list[ArpEntry]:
+        """A snapshot of every entry, sorted by address."""
+        ...
+
+    def add_static(self, ip: IPv4Address, mac: bytes) -> None:
+        """`ip` is at `mac` for good: never ages, never overwritten by `learn`.
+        ValueError for a MAC that is not 6 bytes."""
+        ...
+
+    def remove(self, ip: IPv4Address) -> bool:
+        """Forget `ip` (static or not); True if there was an entry."""
+        ...
+
+    def learn(self, ip: IPv4Address, mac: bytes, now: float, create: bool = True) -> bool:
+        """`ip` is at `mac` as of `now`: the entry lives until now + reachable_time unless
+        learned again. With `create=False` only an existing entry is refreshed. A static
+        entry is left as it is. Returns True when the table has an entry for `ip`."""
+        ...
 
 
 class ArpTable:

@@ -6,7 +6,8 @@ kernel (IPv6 neighbour discovery lives there, through the KNI device), as is eve
 do not handle ourselves. Every frame we refuse bumps an `eth.drop.<reason>` counter.
 
 Sending prepends the 14-byte header into the mbuf's headroom and queues the mbuf on
-`stack.outgoing`; the payload bytes are not touched.
+`stack.outgoing`; the payload bytes are not touched. Headers are parsed and written by
+the stack's Ethernet codec unit (`units.ethernet_codec`, wire/ethernet.py by default).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from netstack.errors import MalformedPacket
 from netstack.mbuf import Mbuf
-from netstack.wire import ethernet as wire_eth
 from netstack.wire.ethernet import (
     BROADCAST,
     ETHERTYPE_ARP,
@@ -24,10 +24,11 @@ from netstack.wire.ethernet import (
     MAC_LEN,
     VLAN_TAG_LEN,
     EthernetHeader,
+    is_multicast,
 )
 
 if TYPE_CHECKING:
-    from netstack.stack import Stack
+    from netstack.stages.context import StackContext
 
 # IEEE 802.3 §4.4.2: a frame is at least 64 bytes on the wire, 60 without the FCS. NICs pad
 # short frames themselves, a TAP device does not, so we pad here and every port behaves alike.
@@ -35,8 +36,9 @@ MIN_FRAME_LEN = 60
 
 
 class EthernetStage:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: StackContext) -> None:
         self.stack = stack
+        self._codec = stack.units.ethernet_codec
         self.our_mac = stack.config.mac
         self.max_payload = stack.config.mtu
         self._header_tails: dict[int, bytes] = {}  # ethertype -> our MAC + ethertype
@@ -44,7 +46,7 @@ class EthernetStage:
     def receive(self, frame: bytes | bytearray | memoryview, now: float) -> None:
         counters = self.stack.counters
         try:
-            header, payload = wire_eth.parse(frame)
+            header, payload = self._codec.parse(frame)
         except MalformedPacket as exc:
             counters.bump(f"eth.drop.{exc.reason}")
             return
@@ -54,7 +56,7 @@ class EthernetStage:
 
         if header.dst == self.our_mac or header.dst == BROADCAST:
             pass
-        elif wire_eth.is_multicast(header.dst):
+        elif is_multicast(header.dst):
             # Multicast is never ours (we join no groups); the kernel may want it.
             self._to_kni(frame, "eth.drop.multicast")
             return
@@ -100,9 +102,9 @@ class EthernetStage:
 
     def _header_tail(self, ethertype: int) -> bytes:
         """Our header after the destination MAC: the same 8 bytes (our MAC, the ethertype)
-        for every frame of a type, so it is written once by wire.ethernet and kept. That
+        for every frame of a type, so it is written once by the codec and kept. That
         saves building and checking an EthernetHeader for every frame we send."""
         header = bytearray(HEADER_LEN)
-        wire_eth.write_header(EthernetHeader(BROADCAST, self.our_mac, ethertype), header, 0)
+        self._codec.write_header(EthernetHeader(BROADCAST, self.our_mac, ethertype), header, 0)
         tail = self._header_tails[ethertype] = bytes(header[MAC_LEN:])
         return tail

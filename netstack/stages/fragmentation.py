@@ -3,13 +3,31 @@
 A pure function: it decides the headers and payload slices; the IPv4 stage puts them in mbufs.
 Every piece but the last carries a multiple of 8 payload bytes (the offset field counts 8-byte
 units) and has MF set; all share the identification so the receiver can match them up.
+
+This module is the reference of the fragmentation unit; `FragmentationUnit` is its interface.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 
 from netstack.wire.ipv4 import FRAGMENT_UNIT, MIN_HEADER_LEN, WORD_LEN, IPv4Header
+
+
+class FragmentationUnit(Protocol):
+    """The fragmentation unit: one function (a module that defines it satisfies this)."""
+
+    def fragment(
+        self, header: IPv4Header, payload: bytes | memoryview, mtu: int
+    ) -> list[tuple[IPv4Header, memoryview]]:
+        """Pieces of at most `mtu` bytes (header included) whose payloads, in order, are
+        `payload`: each but the last carries a multiple of 8 bytes with MF set, the last
+        keeps `header`'s MF; offsets count from `header.fragment_offset`; only options with
+        the copied bit go past the first piece. A datagram that fits comes back as one piece.
+        ValueError when `mtu` leaves no room for 8 bytes of data."""
+        ...
+
 
 # RFC 791 §3.1, "Options": the top bit of the option type is the "copied" flag. Options with
 # it set go into every fragment; the others only into the first.

@@ -13,28 +13,32 @@ a broadcast or multicast address (IP or link layer), about one whose source is n
 host, or about a non-initial fragment. Errors are also rate-limited (RFC 1812 §4.3.2.8) by a
 token bucket. Echo requests sent to a broadcast address are ignored (RFC 1122 §3.2.2.6 allows
 it; Linux does it by default, icmp_echo_ignore_broadcasts) to avoid "smurf" amplification.
+
+`IcmpUnit` (stages/context.py) is this unit's interface; `IcmpStage` is the reference. Its
+messages are summed with the stack's checksum unit, IPv4 headers go through `units.ipv4_codec`.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
 
-from netstack.checksum import internet_checksum
+from netstack.checksum import with_checksum
 from netstack.errors import MalformedPacket
 from netstack.mbuf import HEADROOM
+from netstack.stages.context import (  # noqa: F401  (IcmpUnit re-exported: the interface)
+    EchoListener,
+    ErrorListener,
+    IcmpErrorReport,
+    IcmpUnit,
+    StackContext,
+)
 from netstack.stages.rate_limit import TokenBucket
 from netstack.wire import icmp as wire_icmp
 from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire.ethernet import is_multicast as is_group_mac
 from netstack.wire.icmp import IcmpHeader
 from netstack.wire.ipv4 import PROTO_ICMP, IPv4Header
-
-if TYPE_CHECKING:
-    from netstack.stack import Stack
 
 QUOTED_PAYLOAD_LEN = 8  # RFC 792: "the internet header plus the first 64 bits of the data"
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
@@ -52,25 +56,6 @@ COUNTER_NAMES = {
     wire_icmp.TYPE_TIMESTAMP_REPLY: "timestamp_reply",
 }
 
-# echo_listener(src, sequence, payload, now)
-EchoListener = Callable[[IPv4Address, int, bytes, float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class IcmpErrorReport:
-    """An ICMP error we received, decoded for whoever sent the datagram it is about."""
-
-    reporter: IPv4Address  # the host or router that sent the error
-    type: int
-    code: int
-    rest: int  # e.g. the next-hop MTU for "fragmentation needed"
-    quoted_header: IPv4Header  # the header of our datagram, as the reporter saw it
-    quoted_payload: bytes  # at least its first 8 bytes: ports, or ICMP id and sequence
-
-
-ErrorListener = Callable[[IcmpErrorReport, float], None]
-
-
 def _counter_name(icmp_type: int) -> str:
     return COUNTER_NAMES.get(icmp_type, f"type_{icmp_type}")
 
@@ -80,9 +65,16 @@ RX_COUNTERS = {icmp_type: f"icmp.rx.{name}" for icmp_type, name in COUNTER_NAMES
 
 
 class IcmpStage:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: StackContext) -> None:
         self.stack = stack
         config = stack.config
+        units = stack.units
+        checksum = units.checksum
+        self._internet_checksum = checksum.internet_checksum
+        self._parse_icmp = with_checksum(wire_icmp.parse, checksum)
+        self._write_icmp_header = with_checksum(wire_icmp.write_header, checksum)
+        self._parse_ipv4 = with_checksum(units.ipv4_codec.parse, checksum)
+        self._write_ipv4_header = with_checksum(units.ipv4_codec.write_header, checksum)
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
         self.rate_limiter = TokenBucket(config.icmp_error_rate, config.icmp_error_burst)
@@ -118,7 +110,7 @@ class IcmpStage:
     ) -> None:
         counters = self.stack.counters
         try:
-            header, data = wire_icmp.parse(payload)
+            header, data = self._parse_icmp(payload)
         except MalformedPacket as exc:
             counters.bump(f"icmp.drop.{exc.reason}")
             return
@@ -147,7 +139,7 @@ class IcmpStage:
     def _report_error(
         self, reporter: IPv4Address, header: IcmpHeader, data: memoryview, now: float
     ) -> None:
-        quoted = _parse_quoted(data)
+        quoted = self._parse_quoted(data)
         if quoted is None:
             self.stack.counters.bump("icmp.drop.bad_quote")
             return
@@ -217,7 +209,7 @@ class IcmpStage:
             self.stack.counters.bump("icmp.drop.rate_limited")
             return False
         quote = bytearray(offending_header.header_len)
-        wire_ipv4.write_header(offending_header, quote, 0, len(offending_payload))
+        self._write_ipv4_header(offending_header, quote, 0, len(offending_payload))
         quote += offending_payload[:QUOTED_PAYLOAD_LEN]
         # Answer from the address the datagram was sent to when it is ours (RFC 1122 §3.2.2).
         src = offending_header.dst if offending_header.dst == self.our_ip else self.our_ip
@@ -268,32 +260,31 @@ class IcmpStage:
                 return False
             offset = mbuf.append(length)
             mbuf.buf[offset + wire_icmp.HEADER_LEN : offset + length] = data
-            wire_icmp.write_header(header, mbuf.buf, offset, len(data))
+            self._write_icmp_header(header, mbuf.buf, offset, len(data))
             return self.stack.ipv4.send(dst, PROTO_ICMP, mbuf, now, src=src)
         message = bytearray(length)  # a big ping: the IPv4 stage fragments it from here
         message[wire_icmp.HEADER_LEN :] = data
-        wire_icmp.write_header(header, message, 0, len(data))
+        self._write_icmp_header(header, message, 0, len(data))
         return self.stack.ipv4.send_payload(dst, PROTO_ICMP, message, now, src=src)
 
+    def _parse_quoted(self, data: memoryview) -> tuple[IPv4Header, bytes] | None:
+        """The IP header quoted in an ICMP error, and the payload bytes that follow it.
 
-def _parse_quoted(data: memoryview) -> tuple[IPv4Header, bytes] | None:
-    """The IP header quoted in an ICMP error, and the payload bytes that follow it.
-
-    The quote is cut short, so its total length field promises more than is there and
-    `wire.ipv4.parse` would refuse it; we patch the length and checksum in a copy first.
-    """
-    quote = bytearray(data)
-    if len(quote) < wire_ipv4.MIN_HEADER_LEN:
-        return None
-    header_len = (quote[0] & wire_ipv4.IHL_MASK) * wire_ipv4.WORD_LEN
-    if header_len < wire_ipv4.MIN_HEADER_LEN or header_len > len(quote):
-        return None
-    struct.pack_into("!H", quote, TOTAL_LENGTH_OFFSET, len(quote))
-    struct.pack_into("!H", quote, wire_ipv4.CHECKSUM_OFFSET, 0)
-    checksum = internet_checksum(memoryview(quote)[:header_len])
-    struct.pack_into("!H", quote, wire_ipv4.CHECKSUM_OFFSET, checksum)
-    try:
-        header, payload = wire_ipv4.parse(quote)
-    except MalformedPacket:
-        return None
-    return header, bytes(payload)
+        The quote is cut short, so its total length field promises more than is there and
+        the codec's parse would refuse it; we patch the length and checksum in a copy first.
+        """
+        quote = bytearray(data)
+        if len(quote) < wire_ipv4.MIN_HEADER_LEN:
+            return None
+        header_len = (quote[0] & wire_ipv4.IHL_MASK) * wire_ipv4.WORD_LEN
+        if header_len < wire_ipv4.MIN_HEADER_LEN or header_len > len(quote):
+            return None
+        struct.pack_into("!H", quote, TOTAL_LENGTH_OFFSET, len(quote))
+        struct.pack_into("!H", quote, wire_ipv4.CHECKSUM_OFFSET, 0)
+        checksum = self._internet_checksum(memoryview(quote)[:header_len])
+        struct.pack_into("!H", quote, wire_ipv4.CHECKSUM_OFFSET, checksum)
+        try:
+            header, payload = self._parse_ipv4(quote)
+        except MalformedPacket:
+            return None
+        return header, bytes(payload)

@@ -8,25 +8,29 @@ handles goes to the kernel through KNI when that is on, or earns a protocol unre
 Sending: `send(dst, protocol, mbuf, now)` routes the datagram (longest-prefix match), prepends
 the header into the mbuf's headroom, fragments it to the route MTU if it must, and passes it
 to ARP, which finds the next hop's MAC.
+
+`Ipv4Unit` (stages/context.py) is this unit's interface; `Ipv4Stage` is the reference. It
+uses the stack's units for the rest: `ipv4_codec` (with the stack's checksum), `fragmentation`
+and `reassembly`.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING, Protocol
 
+from netstack.checksum import with_checksum
 from netstack.errors import MalformedPacket
 from netstack.mbuf import HEADROOM, Mbuf
+from netstack.stages.context import (  # noqa: F401  (Ipv4Unit re-exported: the interface)
+    Ipv4Unit,
+    ProtocolHandler,
+    StackContext,
+)
 from netstack.stages.ethernet import MIN_FRAME_LEN
-from netstack.stages.fragmentation import fragment
-from netstack.stages.reassembly import Reassembler
 from netstack.wire import icmp as wire_icmp
 from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire.ethernet import HEADER_LEN as ETHERNET_HEADER_LEN
 from netstack.wire.ipv4 import PROTO_TCP, PROTO_UDP, IPv4Header
-
-if TYPE_CHECKING:
-    from netstack.stack import Stack
 
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
 DST_PORT_OFFSET = 2  # UDP and TCP both start with source port (2), destination port (2)
@@ -40,24 +44,24 @@ def _address(value: IPv4Address | str | int) -> IPv4Address:
     return value if type(value) is IPv4Address else IPv4Address(value)
 
 
-class ProtocolHandler(Protocol):
-    """What `register_protocol` expects: ICMP, UDP and TCP stages all look like this."""
-
-    def receive(
-        self, ip_header: IPv4Header, payload: memoryview, frame: memoryview, now: float
-    ) -> None: ...
-
-
 class Ipv4Stage:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: StackContext) -> None:
         self.stack = stack
         config = stack.config
+        units = stack.units
+        codec, checksum = units.ipv4_codec, units.checksum
+        self._parse = with_checksum(codec.parse, checksum)
+        self._build = with_checksum(codec.build, checksum)
+        self._write_header = with_checksum(codec.write_header, checksum)
+        self._write_plain_header = with_checksum(codec.write_plain_header, checksum)
+        self._copy_plain_header = with_checksum(codec.copy_plain_header, checksum)
+        self._fragment = units.fragmentation.fragment
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
         self.default_ttl = config.default_ttl
         self._handlers: dict[int, ProtocolHandler] = {}
         self._next_identification = 0
-        self.reassembler = Reassembler(
+        self.reassembler = units.reassembly(
             stack.timers,
             stack.counters,
             self._reassembly_timed_out,
@@ -88,7 +92,7 @@ class Ipv4Stage:
         """`packet` is the Ethernet payload; `frame` the whole frame (for KNI and ICMP)."""
         counters = self.stack.counters
         try:
-            header, payload = wire_ipv4.parse(packet)
+            header, payload = self._parse(packet)
         except MalformedPacket as exc:
             counters.bump(f"ipv4.drop.{exc.reason}")
             return
@@ -120,7 +124,7 @@ class Ipv4Stage:
             payload = memoryview(data)
             # Handlers (and KNI) get a frame that looks as if the datagram came unfragmented.
             frame = memoryview(
-                b"".join((frame[:ETHERNET_HEADER_LEN], wire_ipv4.build(header, data)))
+                b"".join((frame[:ETHERNET_HEADER_LEN], self._build(header, data)))
             )
         self._deliver(header, payload, frame, now)
 
@@ -190,7 +194,7 @@ class Ipv4Stage:
         ):
             # The common case: the header goes into the headroom, the payload stays put.
             offset = mbuf.prepend(wire_ipv4.MIN_HEADER_LEN)
-            wire_ipv4.write_plain_header(
+            self._write_plain_header(
                 mbuf.buf,
                 offset,
                 self.our_ip if src is None else _address(src),
@@ -227,7 +231,7 @@ class Ipv4Stage:
         if total_len > template_len or ETHERNET_HEADER_LEN + total_len < MIN_FRAME_LEN:
             return False
         offset = mbuf.prepend(wire_ipv4.MIN_HEADER_LEN)
-        wire_ipv4.copy_plain_header(buf, template_ip, mbuf.buf, offset,
+        self._copy_plain_header(buf, template_ip, mbuf.buf, offset,
                                     self._take_identification(), len(mbuf) - wire_ipv4.MIN_HEADER_LEN)
         start = mbuf.prepend(ETHERNET_HEADER_LEN)
         mbuf.buf[start:offset] = buf[template.data_off : template_ip]
@@ -329,7 +333,7 @@ class Ipv4Stage:
             return False
         # Smaller pieces are always legal, so a pool of small mbufs just means more of them.
         piece_mtu = min(mtu, self._max_datagram_per_mbuf)
-        pieces = fragment(header, payload, piece_mtu)
+        pieces = self._fragment(header, payload, piece_mtu)
         if self.stack.pool.available < len(pieces):
             # Half a datagram is worthless to the receiver: send all of it or nothing.
             counters.bump("mbuf.drop.alloc_failed")
@@ -345,7 +349,7 @@ class Ipv4Stage:
                 return False
             mbuf.set_data(data)
             offset = mbuf.prepend(piece_header.header_len)
-            wire_ipv4.write_header(piece_header, mbuf.buf, offset, len(data))
+            self._write_header(piece_header, mbuf.buf, offset, len(data))
             counters.bump("ipv4.tx.fragments")
             self.stack.arp.output(next_hop, mbuf, now)
         counters.bump("ipv4.tx.packets")

@@ -14,6 +14,10 @@ The defences are what make this module longer than RFC 815's hole list:
   for IPv4 overlaps have no legitimate use and are the basis of attacks such as Teardrop and
   of IDS evasion), and later fragments of that datagram are dropped until the timeout passes;
   an exact duplicate, which is just a retransmission, is ignored.
+
+`ReassemblyUnit` is the interface of this unit (netstack/units.py); `Reassembler` is the
+reference. The IPv4 stage builds one as `units.reassembly(timers, counters, on_timeout,
+timeout=..., memory_limit=..., max_datagrams=...)`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import Protocol
 
 from netstack.counters import Counters
 from netstack.timers import Timer, TimerWheel
@@ -35,6 +40,28 @@ FRAGMENT_OVERHEAD = 64
 ReassemblyKey = tuple[IPv4Address, IPv4Address, int, int]
 # on_timeout(first_fragment_header, first_fragment_payload, now)
 TimeoutCallback = Callable[[IPv4Header, bytes, float], None]
+
+
+class ReassemblyUnit(Protocol):
+    """Putting fragments back together. Constructed as `Cls(timers, counters, on_timeout,
+    timeout=, memory_limit=, max_datagrams=)`; it schedules its deadlines on `timers` and
+    counts its drops in `counters` (ipv4.drop.<reason>)."""
+
+    memory_used: int  # bytes held: each fragment's payload plus a fixed per-fragment charge
+
+    def add(
+        self, header: IPv4Header, payload: bytes | memoryview, now: float
+    ) -> tuple[IPv4Header, bytes] | None:
+        """Keep one fragment (`payload` may be reused by the caller: copy it). When it
+        completes its datagram, return (the first fragment's header with MF and offset
+        cleared, the whole payload); otherwise None. A datagram incomplete `timeout` seconds
+        after its first fragment is dropped, calling `on_timeout(first_header,
+        first_payload, now)` if its offset-0 fragment had arrived."""
+        ...
+
+    def __len__(self) -> int:
+        """Datagrams waiting for more fragments."""
+        ...
 
 
 @dataclass

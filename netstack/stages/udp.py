@@ -17,6 +17,9 @@ checksum over the data and a pseudo-header. Everything else here is bookkeeping 
   concern (RFC 1122 §4.1.3.3: pass them to the application), reported on its next call;
 - datagrams up to 65507 bytes (65535 less the IPv4 and UDP headers) go through IPv4
   fragmentation and reassembly.
+
+`UdpUnit` is this unit's interface; `UdpStage` is the reference. Headers go through the
+stack's `units.udp_codec`, summed with the stack's checksum unit.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from netstack.checksum import with_checksum
 from netstack.errors import MalformedPacket
 from netstack.mbuf import HEADROOM
 from netstack.stages.icmp import IcmpErrorReport
@@ -38,7 +42,7 @@ from netstack.wire import udp as wire_udp
 from netstack.wire.ipv4 import MIN_HEADER_LEN, PROTO_UDP, IPv4Header
 
 if TYPE_CHECKING:
-    from netstack.stack import Stack
+    from netstack.stages.context import StackContext
 
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
 MAX_PAYLOAD = 0xFFFF - MIN_HEADER_LEN - wire_udp.HEADER_LEN  # 65507
@@ -110,10 +114,51 @@ class UdpEndpoint:
         return f"<UdpEndpoint {local}{remote} queued={len(self.queue)}>"
 
 
+class UdpUnit(Protocol):
+    """The UDP unit (RFC 768, RFC 1122 §4.1): endpoints and their port table. Constructed as
+    `Cls(stack)`; the socket layer calls it on the loop thread with `UdpEndpoint`s it made.
+    Failures are OSErrors with an errno, as a socket call would raise them."""
+
+    def receive(self, ip_header: IPv4Header, payload: memoryview, frame: memoryview,
+                now: float) -> None:
+        """A datagram from IPv4: queue it on the endpoint it belongs to, or answer port
+        unreachable (through stack.icmp) when none does."""
+        ...
+
+    def bind(self, local_ip: IPv4Address | str | None, port: int, reuse_addr: bool = False,
+             endpoint: UdpEndpoint | None = None) -> UdpEndpoint:
+        """Bind `endpoint` (or a new one) to (local_ip or the wildcard, port or an
+        ephemeral one). EADDRINUSE, EADDRNOTAVAIL, EINVAL."""
+        ...
+
+    def connect(self, ep: UdpEndpoint, remote_ip: IPv4Address | str, remote_port: int) -> None:
+        """Fix the peer (binding first if need be). EBADF, EINVAL, EACCES, ENETUNREACH."""
+        ...
+
+    def disconnect(self, ep: UdpEndpoint) -> None: ...
+
+    def close(self, ep: UdpEndpoint) -> None:
+        """Unbind and mark closed; queued datagrams are dropped."""
+        ...
+
+    def send(self, ep: UdpEndpoint, payload: bytes | bytearray | memoryview,
+             dst: tuple[IPv4Address | str, int] | None, now: float) -> bool:
+        """One datagram to `dst` (or the connected peer). Raises EDESTADDRREQ, EMSGSIZE,
+        EACCES, ENETUNREACH, EINVAL, EBADF; False when a lower layer dropped it."""
+        ...
+
+    def endpoints(self) -> list[UdpEndpoint]:
+        """Every bound endpoint."""
+        ...
+
+
 class UdpStage:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: StackContext) -> None:
         self.stack = stack
         config = stack.config
+        units = stack.units
+        self._parse_udp = with_checksum(units.udp_codec.parse, units.checksum)
+        self._write_udp_header = with_checksum(units.udp_codec.write_header, units.checksum)
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
         self.ports: PortTable[UdpEndpoint] = PortTable(config.ephemeral_port_first, config.ephemeral_port_last,
@@ -243,11 +288,11 @@ class UdpStage:
                 return False
             offset = mbuf.append(length)
             mbuf.buf[offset + wire_udp.HEADER_LEN : offset + length] = payload
-            wire_udp.write_header(header, mbuf.buf, offset, len(payload), src, dst)
+            self._write_udp_header(header, mbuf.buf, offset, len(payload), src, dst)
             return self.stack.ipv4.send(dst, PROTO_UDP, mbuf, now)
         datagram = bytearray(length)
         datagram[wire_udp.HEADER_LEN :] = payload
-        wire_udp.write_header(header, datagram, 0, len(payload), src, dst)
+        self._write_udp_header(header, datagram, 0, len(payload), src, dst)
         return self.stack.ipv4.send_payload(dst, PROTO_UDP, datagram, now)
 
     # --- receiving (the IPv4 stage calls this for protocol 17) ----------------------------
@@ -257,7 +302,7 @@ class UdpStage:
         counters = self.stack.counters
         try:
             # RFC 1122 §4.1.3.4: a datagram with a bad checksum is discarded silently.
-            header, data = wire_udp.parse(payload, ip_header.src, ip_header.dst)
+            header, data = self._parse_udp(payload, ip_header.src, ip_header.dst)
         except MalformedPacket as exc:
             counters.bump(f"udp.drop.{exc.reason}")
             return

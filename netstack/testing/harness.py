@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,18 @@ class ExpectCounter(Step):
 # --- the harness -------------------------------------------------------------------------
 
 
+def rerun_hint(stack: Stack) -> str:
+    """The command that runs just the failing test again, with the same replacement units
+    (those given by path): pytest names the running test in PYTEST_CURRENT_TEST."""
+    current = os.environ.get("PYTEST_CURRENT_TEST")
+    if not current:
+        return ""
+    node = current.rsplit(" (", 1)[0]
+    impl = "".join(f" --impl {name}={path}" for name, path in sorted(stack.config.impl.items())
+                   if isinstance(path, str))
+    return f"\nrerun just this test: pytest '{node}'{impl}"
+
+
 class Harness:
     """Drives one Stack through steps with a virtual clock, keeping the transcript."""
 
@@ -193,6 +206,7 @@ class Harness:
         except TranscriptMismatch as exc:
             raise TranscriptMismatch(
                 self.transcript() + f"\nstep {number} failed at t={at:.3f}:\n  {exc}"
+                + rerun_hint(self.stack)
             ) from None
         self.lines.append(f"{number:3d}. t={at:.3f}  {line}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 from netstack.errors import MalformedPacket
 
@@ -71,6 +72,24 @@ class EthernetHeader:
     @property
     def header_len(self) -> int:
         return HEADER_LEN + VLAN_TAG_LEN * len(self.vlans)
+
+
+class EthernetCodec(Protocol):
+    """The Ethernet codec unit: these functions (this module is the reference)."""
+
+    def parse(self, buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:
+        """(header, payload) of one frame, VLAN tags read into `header.vlans`. Raises
+        MalformedPacket (truncated, not_ethernet_ii) and nothing else."""
+        ...
+
+    def write_header(self, header: EthernetHeader, buf: bytearray, offset: int) -> None:
+        """Write `header.header_len` bytes at buf[offset:]. ValueError if unencodable."""
+        ...
+
+    def build(self, header: EthernetHeader,
+              payload: bytes | bytearray | memoryview = b"") -> bytes:
+        """The frame: header (as write_header writes it) then payload (no padding)."""
+        ...
 
 
 def format_mac(mac: bytes) -> str:

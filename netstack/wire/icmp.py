@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from netstack.checksum import internet_checksum
+from netstack.checksum import ChecksumFunction, internet_checksum
 from netstack.errors import MalformedPacket
 
 HEADER_LEN = 8
@@ -131,7 +131,9 @@ def _halves(high: int, low: int) -> int:
     return (high << HIGH_HALF_SHIFT) | low
 
 
-def parse(buf: bytes | bytearray | memoryview) -> tuple[IcmpHeader, memoryview]:
+def parse(
+    buf: bytes | bytearray | memoryview, *, internet_checksum: ChecksumFunction = internet_checksum
+) -> tuple[IcmpHeader, memoryview]:
     """`buf` is the whole ICMP message (the IPv4 payload); the checksum covers all of it."""
     view = memoryview(buf)
     if len(view) < HEADER_LEN:
@@ -142,7 +144,8 @@ def parse(buf: bytes | bytearray | memoryview) -> tuple[IcmpHeader, memoryview]:
     return IcmpHeader(icmp_type, code, rest), view[HEADER_LEN:]
 
 
-def write_header(header: IcmpHeader, buf: bytearray, offset: int, payload_len: int) -> None:
+def write_header(header: IcmpHeader, buf: bytearray, offset: int, payload_len: int, *,
+                 internet_checksum: ChecksumFunction = internet_checksum) -> None:
     """Write the header at `offset`; the checksum covers the `payload_len` bytes after it."""
     try:
         _HEADER.pack_into(buf, offset, header.type, header.code, 0, header.rest)
@@ -155,10 +158,11 @@ def write_header(header: IcmpHeader, buf: bytearray, offset: int, payload_len: i
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
 
 
-def build(header: IcmpHeader, payload: bytes | bytearray | memoryview = b"") -> bytes:
+def build(header: IcmpHeader, payload: bytes | bytearray | memoryview = b"", *,
+          internet_checksum: ChecksumFunction = internet_checksum) -> bytes:
     buf = bytearray(HEADER_LEN + len(payload))
     buf[HEADER_LEN:] = payload
-    write_header(header, buf, 0, len(payload))
+    write_header(header, buf, 0, len(payload), internet_checksum=internet_checksum)
     return bytes(buf)
 
 

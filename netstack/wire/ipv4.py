@@ -12,8 +12,9 @@ import functools
 import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Protocol
 
-from netstack.checksum import internet_checksum
+from netstack.checksum import ChecksumFunction, internet_checksum
 from netstack.errors import MalformedPacket
 
 VERSION = 4
@@ -74,7 +75,48 @@ class IPv4Header:
         return self.more_fragments or self.fragment_offset != 0
 
 
-def parse(buf: bytes | bytearray | memoryview) -> tuple[IPv4Header, memoryview]:
+class Ipv4Codec(Protocol):
+    """The IPv4 codec unit: these functions (this module is the reference). Each function
+    that sums takes the stack's checksum as the `internet_checksum` keyword, defaulting to
+    the reference one (netstack.checksum)."""
+
+    def parse(self, buf: bytes | bytearray | memoryview, *,
+              internet_checksum: ChecksumFunction = ...) -> tuple[IPv4Header, memoryview]:
+        """(header, payload) of one datagram; payload ends at the total length (padding cut).
+        Raises MalformedPacket (truncated, bad_version, bad_ihl, bad_total_length,
+        bad_checksum) and nothing else; the header's fields are then safe to read."""
+        ...
+
+    def write_header(self, header: IPv4Header, buf: bytearray, offset: int, payload_len: int,
+                     *, internet_checksum: ChecksumFunction = ...) -> None:
+        """Write `header` (options included) at buf[offset:], with the total length for
+        `payload_len` bytes after it and a correct checksum. ValueError for a header that
+        cannot be encoded."""
+        ...
+
+    def write_plain_header(self, buf: bytearray, offset: int, src: IPv4Address,
+                           dst: IPv4Address, protocol: int, ttl: int, identification: int,
+                           dont_fragment: bool, payload_len: int, *,
+                           internet_checksum: ChecksumFunction = ...) -> None:
+        """`write_header` of a 20-byte header with TOS 0, no options, not a fragment."""
+        ...
+
+    def copy_plain_header(self, template: bytearray, template_offset: int, buf: bytearray,
+                          offset: int, identification: int, payload_len: int, *,
+                          internet_checksum: ChecksumFunction = ...) -> None:
+        """The plain header at template[template_offset:] written at buf[offset:] with a new
+        identification and total length (and so a new checksum)."""
+        ...
+
+    def build(self, header: IPv4Header, payload: bytes | bytearray | memoryview = b"", *,
+              internet_checksum: ChecksumFunction = ...) -> bytes:
+        """The datagram: header (as write_header writes it) then payload."""
+        ...
+
+
+def parse(
+    buf: bytes | bytearray | memoryview, *, internet_checksum: ChecksumFunction = internet_checksum
+) -> tuple[IPv4Header, memoryview]:
     """Validate and split one datagram; Ethernet padding after total length is cut off."""
     view = memoryview(buf)
     if len(view) < MIN_HEADER_LEN:
@@ -111,7 +153,8 @@ def parse(buf: bytes | bytearray | memoryview) -> tuple[IPv4Header, memoryview]:
     return header, view[header_len:total_len]
 
 
-def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: int) -> None:
+def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: int,
+                 *, internet_checksum: ChecksumFunction = internet_checksum) -> None:
     """Write the header at `offset`, with total length and checksum, for `payload_len` bytes."""
     header_len = header.header_len
     if len(header.options) % WORD_LEN or len(header.options) > MAX_OPTIONS_LEN:
@@ -131,12 +174,13 @@ def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: i
     if header.reserved_flag:
         flags_frag |= FLAG_RESERVED
     _pack(buf, offset, header_len, header.tos, total_len, header.identification, flags_frag,
-          header.ttl, header.protocol, header.src, header.dst, header.options)
+          header.ttl, header.protocol, header.src, header.dst, header.options, internet_checksum)
 
 
 def write_plain_header(buf: bytearray, offset: int, src: IPv4Address, dst: IPv4Address,
                        protocol: int, ttl: int, identification: int, dont_fragment: bool,
-                       payload_len: int) -> None:
+                       payload_len: int, *,
+                       internet_checksum: ChecksumFunction = internet_checksum) -> None:
     """`write_header` for the header a host sends nearly every time: no options, TOS 0, not
     a fragment. It takes the fields as values, so the per-packet send path need not build
     an IPv4Header (a frozen dataclass costs about a microsecond to make)."""
@@ -145,11 +189,12 @@ def write_plain_header(buf: bytearray, offset: int, src: IPv4Address, dst: IPv4A
         raise ValueError(f"datagram of {total_len} bytes is too long for IPv4")
     flags_frag = FLAG_DONT_FRAGMENT if dont_fragment else 0
     _pack(buf, offset, MIN_HEADER_LEN, 0, total_len, identification, flags_frag, ttl, protocol,
-          src, dst, b"")
+          src, dst, b"", internet_checksum)
 
 
 def copy_plain_header(template: bytearray, template_offset: int, buf: bytearray, offset: int,
-                      identification: int, payload_len: int) -> None:
+                      identification: int, payload_len: int, *,
+                      internet_checksum: ChecksumFunction = internet_checksum) -> None:
     """`write_plain_header` with every field but the length and identification taken from
     the plain header at `template_offset` (which `write_plain_header` wrote): a sender's
     datagrams to one destination differ only in those, so 20 bytes are copied and patched
@@ -166,7 +211,7 @@ def copy_plain_header(template: bytearray, template_offset: int, buf: bytearray,
 
 def _pack(buf: bytearray, offset: int, header_len: int, tos: int, total_len: int,
           identification: int, flags_frag: int, ttl: int, protocol: int, src: IPv4Address,
-          dst: IPv4Address, options: bytes) -> None:
+          dst: IPv4Address, options: bytes, internet_checksum: ChecksumFunction) -> None:
     try:
         _HEADER.pack_into(
             buf,
@@ -191,9 +236,10 @@ def _pack(buf: bytearray, offset: int, header_len: int, tos: int, total_len: int
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
 
 
-def build(header: IPv4Header, payload: bytes | bytearray | memoryview = b"") -> bytes:
+def build(header: IPv4Header, payload: bytes | bytearray | memoryview = b"",
+          *, internet_checksum: ChecksumFunction = internet_checksum) -> bytes:
     head = bytearray(header.header_len)
-    write_header(header, head, 0, len(payload))
+    write_header(header, head, 0, len(payload), internet_checksum=internet_checksum)
     return b"".join((head, payload))
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Protocol
 
-from netstack.checksum import internet_checksum, pseudo_header_sum_ints
+from netstack.checksum import ChecksumFunction, internet_checksum, pseudo_header_sum_ints
 from netstack.errors import MalformedPacket
 from netstack.wire.ipv4 import PROTO_TCP
 from netstack.wire.tcp_options import (  # noqa: F401  (re-exported: import options from here)
@@ -126,6 +127,45 @@ class TcpHeader:
         return tuple(name for bit, name in FLAG_NAMES.items() if self.flags & bit)
 
 
+class TcpCodec(Protocol):
+    """The TCP codec unit: these functions (this module is the reference). Each function
+    that sums takes the stack's checksum as the `internet_checksum` keyword, defaulting to
+    the reference one (netstack.checksum)."""
+
+    def parse(self, buf: bytes | bytearray | memoryview, src: IPv4Address | None = None,
+              dst: IPv4Address | None = None, *,
+              internet_checksum: ChecksumFunction = ...) -> tuple[TcpHeader, memoryview]:
+        """(header, data) of one segment (the whole IPv4 payload), the checksum checked when
+        `src` and `dst` are given. Raises MalformedPacket (truncated, bad_data_offset,
+        bad_checksum, bad option reasons) and nothing else."""
+        ...
+
+    def write_header(self, header: TcpHeader, buf: bytearray, offset: int, payload_len: int,
+                     src: IPv4Address, dst: IPv4Address, *,
+                     internet_checksum: ChecksumFunction = ...) -> None:
+        """Write `header.header_len` bytes at buf[offset:], checksummed over them, the
+        `payload_len` bytes after them and the pseudo-header. ValueError if unencodable."""
+        ...
+
+    def write_header_fields(self, buf: bytearray, offset: int, src_port: int, dst_port: int,
+                            seq: int, ack: int, flags: int, window: int, options: bytes,
+                            payload_len: int, pseudo_base: int, urgent: int = 0, *,
+                            internet_checksum: ChecksumFunction = ...) -> None:
+        """`write_header` from plain values (options already padded, `pseudo_base` from
+        `pseudo_header_base`): the per-segment send path."""
+        ...
+
+    def pseudo_header_base(self, src: IPv4Address, dst: IPv4Address) -> int:
+        """The folded pseudo-header sum for src > dst, without the length word."""
+        ...
+
+    def build(self, header: TcpHeader, payload: bytes | bytearray | memoryview = b"",
+              src: IPv4Address | None = None, dst: IPv4Address | None = None, *,
+              internet_checksum: ChecksumFunction = ...) -> bytes:
+        """The segment: header (as write_header writes it) then payload."""
+        ...
+
+
 def find_option(header: TcpHeader, cls: type[TcpOption]) -> TcpOption | None:
     """The first option of class `cls`, or None: `find_option(h, MssOption)`."""
     for option in header.options:
@@ -138,6 +178,8 @@ def parse(
     buf: bytes | bytearray | memoryview,
     src: IPv4Address | None = None,
     dst: IPv4Address | None = None,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> tuple[TcpHeader, memoryview]:
     """Split one segment (the whole IPv4 payload). The checksum is verified when src and dst
     are given (RFC 9293 §3.1: the pseudo-header length is the segment length)."""
@@ -219,6 +261,8 @@ def write_header(
     payload_len: int,
     src: IPv4Address,
     dst: IPv4Address,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> None:
     """Write the header at `offset`, the payload being the `payload_len` bytes after it.
 
@@ -230,7 +274,7 @@ def write_header(
         buf, offset, header.src_port, header.dst_port, header.seq, header.ack,
         header.reserved << RESERVED_SHIFT | header.flags, header.window,
         _padded_options(header.options), payload_len, pseudo_header_base(src, dst),
-        header.urgent,
+        header.urgent, internet_checksum=internet_checksum,
     )
 
 
@@ -258,6 +302,8 @@ def write_header_fields(
     payload_len: int,
     pseudo_base: int,
     urgent: int = 0,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> None:
     """`write_header` from plain values, for the per-segment send path: `flags` may include
     the reserved bits (<< RESERVED_SHIFT), `options` is padded to a multiple of 4 and
@@ -296,6 +342,8 @@ def build(
     payload: bytes | bytearray | memoryview = b"",
     src: IPv4Address | None = None,
     dst: IPv4Address | None = None,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> bytes:
     """The segment with a checksum for `src` > `dst` (0.0.0.0 stands in for a missing one)."""
     hlen = header.header_len
@@ -308,6 +356,7 @@ def build(
         len(payload),
         UNSPECIFIED if src is None else src,
         UNSPECIFIED if dst is None else dst,
+        internet_checksum=internet_checksum,
     )
     return bytes(buf)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Protocol
 
-from netstack.checksum import internet_checksum, pseudo_header_sum_ints
+from netstack.checksum import ChecksumFunction, internet_checksum, pseudo_header_sum_ints
 from netstack.errors import MalformedPacket
 from netstack.wire.ipv4 import PROTO_UDP
 
@@ -31,10 +32,40 @@ class UdpHeader:
     dst_port: int
 
 
+class UdpCodec(Protocol):
+    """The UDP codec unit: these functions (this module is the reference). Each function
+    that sums takes the stack's checksum as the `internet_checksum` keyword, defaulting to
+    the reference one (netstack.checksum)."""
+
+    def parse(self, buf: bytes | bytearray | memoryview, src: IPv4Address | None = None,
+              dst: IPv4Address | None = None, *,
+              internet_checksum: ChecksumFunction = ...) -> tuple[UdpHeader, memoryview]:
+        """(header, data), data ending where the length field says. The checksum is checked
+        only with `src` and `dst` and when it is not 0. Raises MalformedPacket (truncated,
+        bad_length, bad_checksum) and nothing else."""
+        ...
+
+    def write_header(self, header: UdpHeader, buf: bytearray, offset: int, payload_len: int,
+                     src: IPv4Address | None = None, dst: IPv4Address | None = None, *,
+                     internet_checksum: ChecksumFunction = ...) -> None:
+        """Write the 8-byte header at buf[offset:] for the `payload_len` bytes after it;
+        checksummed (a computed 0 sent as 0xFFFF) when `src` and `dst` are given, else 0.
+        ValueError for ports or a length that cannot be encoded."""
+        ...
+
+    def build(self, header: UdpHeader, payload: bytes | bytearray | memoryview = b"",
+              src: IPv4Address | None = None, dst: IPv4Address | None = None, *,
+              internet_checksum: ChecksumFunction = ...) -> bytes:
+        """The datagram: header (as write_header writes it) then payload."""
+        ...
+
+
 def parse(
     buf: bytes | bytearray | memoryview,
     src: IPv4Address | None = None,
     dst: IPv4Address | None = None,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> tuple[UdpHeader, memoryview]:
     """Split a datagram; bytes after the length field's end are padding and are cut off.
 
@@ -60,6 +91,8 @@ def write_header(
     payload_len: int,
     src: IPv4Address | None = None,
     dst: IPv4Address | None = None,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> None:
     """Write the header at `offset`, the payload being the `payload_len` bytes after it.
 
@@ -85,10 +118,12 @@ def build(
     payload: bytes | bytearray | memoryview = b"",
     src: IPv4Address | None = None,
     dst: IPv4Address | None = None,
+    *,
+    internet_checksum: ChecksumFunction = internet_checksum,
 ) -> bytes:
     buf = bytearray(HEADER_LEN + len(payload))
     buf[HEADER_LEN:] = payload
-    write_header(header, buf, 0, len(payload), src, dst)
+    write_header(header, buf, 0, len(payload), src, dst, internet_checksum=internet_checksum)
     return bytes(buf)
 
 

@@ -1,4 +1,7 @@
-"""Shared addresses and a stack factory for the stage tests (the test network of DESIGN.md)."""
+"""Shared addresses and a stack factory for the stage tests (the test network of DESIGN.md).
+
+Stacks are made with the units `--impl` names (tests/conftest.py fills GRADED_IMPL once per
+session), so these tests grade any implementation of the units they exercise."""
 
 from ipaddress import IPv4Address, IPv4Interface
 
@@ -14,6 +17,9 @@ OTHER_MAC = bytes.fromhex("020000000003")
 OTHER_IP = IPv4Address("192.0.2.3")
 FAR_IP = IPv4Address("198.51.100.7")  # off-link: reached through the gateway
 
+# unit name -> "package.module:Attr", from --impl; empty: the reference units
+GRADED_IMPL: dict[str, str] = {}
+
 OUR_MAC_STR = "02:00:00:00:00:02"
 PEER_MAC_STR = "02:00:00:00:00:01"
 
@@ -25,6 +31,7 @@ def make_stack(pool_size: int = 256, **overrides) -> Stack:
         "gateway": PEER_IP,
     }
     settings.update(overrides)
+    settings["impl"] = {**GRADED_IMPL, **dict(overrides.get("impl", {}))}
     return Stack(StackConfig(**settings), MbufPool(pool_size))
 
 

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 
-from netstack.stages.fragmentation import fragment, options_for_later_fragments
 from netstack.testing import icmp_echo_request, ipv4_packet
 from netstack.wire import ipv4 as wire_ipv4
 from netstack.wire.ipv4 import IPv4Header
@@ -19,8 +18,8 @@ HEADER = IPv4Header(IPv4Address("192.0.2.2"), IPv4Address("192.0.2.1"), 17, iden
 
 @settings(max_examples=150, deadline=None)
 @given(payload=st.binary(max_size=5000), mtu=st.integers(68, 9000))
-def test_fragments_fit_and_reassemble(payload, mtu):
-    pieces = fragment(HEADER, payload, mtu)
+def test_fragments_fit_and_reassemble(units, payload, mtu):
+    pieces = units.fragmentation.fragment(HEADER, payload, mtu)
     rebuilt = b""
     for i, (header, data) in enumerate(pieces):
         assert header.header_len + len(data) <= mtu
@@ -34,14 +33,13 @@ def test_fragments_fit_and_reassemble(payload, mtu):
     assert rebuilt == payload
 
 
-def test_only_copied_options_go_into_later_fragments():
+def test_only_copied_options_go_into_later_fragments(units):
     # Security (130, copied) and Record Route (7, not copied), then padding.
     security = bytes([130, 11]) + bytes(9)
     record_route = bytes([7, 7, 4]) + bytes(4)
     options = security + record_route + bytes(2)
-    assert options_for_later_fragments(options) == security + bytes(1)
     header = IPv4Header(HEADER.src, HEADER.dst, 17, options=options)
-    pieces = fragment(header, bytes(200), 100)
+    pieces = units.fragmentation.fragment(header, bytes(200), 100)
     assert pieces[0][0].options == options
     assert all(h.options == security + bytes(1) for h, _ in pieces[1:])
 
@@ -69,14 +67,24 @@ def test_stack_fragments_to_the_route_mtu_and_scapy_agrees(size, route_mtu):
 
 
 def test_stack_fragments_a_big_ping_with_same_id_and_mf_bits():
+    """4028 bytes of datagram payload need three 1500-byte pieces. How the bytes are shared
+    between them is the sender's choice (RFC 791 §3.2): any contiguous split is accepted."""
     h = make_harness(peer_known=True)
     h.call("ping 4000 bytes", lambda s, now: s.icmp.send_echo(PEER_IP, 3, 1, bytes(4000), now))
-    first = h.expect(ipv4_packet(more_fragments=True, fragment_offset=0))
-    second = h.expect(ipv4_packet(more_fragments=True, fragment_offset=1480))
-    third = h.expect(ipv4_packet(more_fragments=False, fragment_offset=2960))
-    ids = {wire_ipv4.parse(f[14:])[0].identification for f in (first, second, third)}
-    assert len(ids) == 1
-    assert max(len(f) for f in (first, second, third)) == 1514
+    frames = [
+        h.expect(ipv4_packet(more_fragments=True, fragment_offset=0)),
+        h.expect(ipv4_packet(more_fragments=True)),
+        h.expect(ipv4_packet(more_fragments=False)),
+    ]
+    h.expect_nothing()
+    pieces = [wire_ipv4.parse(f[14:]) for f in frames]
+    assert len({header.identification for header, _ in pieces}) == 1
+    offset = 0
+    for header, data in pieces:
+        assert header.fragment_offset == offset
+        offset += len(data)
+    assert offset == 8 + 4000
+    assert max(len(f) for f in frames) <= 1514
 
 
 def test_harness_reassembles_what_the_stack_fragments():

@@ -33,6 +33,10 @@ def test_failure_message_lists_steps_and_the_mismatch():
     assert "2. t=0.000  advance   0.5 s" in text
     assert "step 3 failed at t=0.500" in text
     assert "expected ICMP echo reply seq=1, got ARP reply 192.0.2.2 is-at 02:00:00:00:00:02" in text
+    assert text.splitlines()[-1].startswith(
+        "rerun just this test: pytest "
+        "'tests/stages/test_harness.py::test_failure_message_lists_steps_and_the_mismatch'"
+    )
 
 
 def test_field_mismatch_is_named():

@@ -10,7 +10,6 @@ from scapy.layers.l2 import Ether
 
 from netstack.counters import Counters
 from netstack.stages.fragmentation import fragment as split
-from netstack.stages.reassembly import Reassembler
 from netstack.testing import icmp_echo_reply, icmp_time_exceeded
 from netstack.timers import TimerWheel
 from netstack.wire import icmp as wire_icmp
@@ -21,11 +20,12 @@ from .common import OUR_IP, OUR_MAC_STR, PEER_IP, PEER_MAC_STR, make_harness
 SRC, DST = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
 
 
-def make_reassembler(**kw):
+def make_reassembler(units, **kw):
+    """The reassembly unit under test (the reference, or what --impl names)."""
     timeouts = []
     wheel = TimerWheel()
     counters = Counters()
-    r = Reassembler(wheel, counters, lambda h, p, now: timeouts.append((h, p, now)), **kw)
+    r = units.reassembly(wheel, counters, lambda h, p, now: timeouts.append((h, p, now)), **kw)
     return r, wheel, counters, timeouts
 
 
@@ -34,10 +34,10 @@ def pieces(payload, mtu=68, ident=1, protocol=17):
     return [(h, bytes(p)) for h, p in split(header, payload, mtu)]
 
 
-def test_in_order_and_out_of_order():
+def test_in_order_and_out_of_order(units):
     payload = bytes(range(256)) * 3
     for order in (lambda x: x, lambda x: list(reversed(x))):
-        r, *_ = make_reassembler()
+        r, *_ = make_reassembler(units)
         results = [r.add(h, p, 0.0) for h, p in order(pieces(payload))]
         assert results[:-1] == [None] * (len(results) - 1)
         header, data = results[-1]
@@ -52,12 +52,14 @@ def test_in_order_and_out_of_order():
     seed=st.integers(0, 2**32),
     duplicates=st.integers(0, 5),
 )
-def test_any_order_and_duplication_reassembles_the_original(payload, mtu, seed, duplicates):
+def test_any_order_and_duplication_reassembles_the_original(
+    units, payload, mtu, seed, duplicates
+):
     rng = random.Random(seed)
     frags = pieces(payload, mtu)
     frags += [rng.choice(frags) for _ in range(duplicates)]
     rng.shuffle(frags)
-    r, _, counters, _ = make_reassembler()
+    r, _, counters, _ = make_reassembler(units)
     done = [res for h, p in frags if (res := r.add(h, p, 0.0)) is not None]
     if len(pieces(payload, mtu)) == 1:
         return  # not fragmented at all; the IPv4 stage never asks us
@@ -66,8 +68,8 @@ def test_any_order_and_duplication_reassembles_the_original(payload, mtu, seed, 
     assert counters["ipv4.drop.fragment_overlap"] == 0
 
 
-def test_partial_overlap_discards_the_datagram_and_later_fragments():
-    r, wheel, counters, timeouts = make_reassembler()
+def test_partial_overlap_discards_the_datagram_and_later_fragments(units):
+    r, wheel, counters, timeouts = make_reassembler(units)
     h0, p0 = pieces(bytes(64), mtu=36)[0]  # 16 bytes at offset 0, MF
     assert r.add(h0, p0, 0.0) is None
     overlapping = IPv4Header(SRC, DST, 17, identification=1, more_fragments=True, fragment_offset=8)
@@ -81,16 +83,16 @@ def test_partial_overlap_discards_the_datagram_and_later_fragments():
     assert r.add(h0, p0, 31.0) is None and len(r) == 1  # after the timeout, a fresh start
 
 
-def test_same_range_different_bytes_is_an_overlap():
-    r, _, counters, _ = make_reassembler()
+def test_same_range_different_bytes_is_an_overlap(units):
+    r, _, counters, _ = make_reassembler(units)
     h0, p0 = pieces(bytes(64), mtu=36)[0]
     r.add(h0, p0, 0.0)
     r.add(h0, b"\xff" * len(p0), 0.0)
     assert counters["ipv4.drop.fragment_overlap"] == 1
 
 
-def test_exact_duplicate_is_ignored():
-    r, _, counters, _ = make_reassembler()
+def test_exact_duplicate_is_ignored(units):
+    r, _, counters, _ = make_reassembler(units)
     frags = pieces(bytes(100), mtu=60)
     r.add(*frags[0], 0.0)
     r.add(*frags[0], 0.0)
@@ -100,8 +102,8 @@ def test_exact_duplicate_is_ignored():
     assert r.add(*frags[-1], 0.0)[1] == bytes(100)
 
 
-def test_bad_fragment_lengths():
-    r, _, counters, _ = make_reassembler()
+def test_bad_fragment_lengths(units):
+    r, _, counters, _ = make_reassembler(units)
     odd = IPv4Header(SRC, DST, 17, identification=9, more_fragments=True)
     r.add(odd, bytes(12), 0.0)  # not a multiple of 8, yet not the last
     assert counters["ipv4.drop.fragment_bad_length"] == 1
@@ -111,15 +113,15 @@ def test_bad_fragment_lengths():
     assert len(r) == 0
 
 
-def test_two_last_fragments_that_disagree_discard_the_datagram():
-    r, _, counters, _ = make_reassembler()
+def test_two_last_fragments_that_disagree_discard_the_datagram(units):
+    r, _, counters, _ = make_reassembler(units)
     r.add(IPv4Header(SRC, DST, 17, identification=5, fragment_offset=16), bytes(8), 0.0)
     r.add(IPv4Header(SRC, DST, 17, identification=5, fragment_offset=32), bytes(8), 0.0)
     assert counters["ipv4.drop.fragment_inconsistent"] == 1 and len(r) == 0
 
 
-def test_timeout_reports_only_when_the_first_fragment_arrived():
-    r, wheel, counters, timeouts = make_reassembler(timeout=30.0)
+def test_timeout_reports_only_when_the_first_fragment_arrived(units):
+    r, wheel, counters, timeouts = make_reassembler(units, timeout=30.0)
     a = pieces(bytes(100), mtu=60, ident=1)
     b = pieces(bytes(100), mtu=60, ident=2)
     r.add(*a[0], 0.0)  # first fragment of datagram 1
@@ -133,8 +135,8 @@ def test_timeout_reports_only_when_the_first_fragment_arrived():
     assert len(r) == 0 and r.memory_used == 0
 
 
-def test_concurrent_datagram_limit_evicts_the_oldest():
-    r, _, counters, _ = make_reassembler(max_datagrams=4)
+def test_concurrent_datagram_limit_evicts_the_oldest(units):
+    r, _, counters, _ = make_reassembler(units, max_datagrams=4)
     for ident in range(10):
         r.add(*pieces(bytes(100), mtu=60, ident=ident)[0], 0.0)
     assert len(r) == 4
@@ -144,9 +146,9 @@ def test_concurrent_datagram_limit_evicts_the_oldest():
     assert [r.add(h, p, 0.0) for h, p in rest][-1][1] == bytes(100)
 
 
-def test_memory_limit_holds_under_a_fragment_flood():
+def test_memory_limit_holds_under_a_fragment_flood(units):
     limit = 64 * 1024
-    r, _, counters, _ = make_reassembler(memory_limit=limit, max_datagrams=10_000)
+    r, _, counters, _ = make_reassembler(units, memory_limit=limit, max_datagrams=10_000)
     rng = random.Random(1)
     for ident in range(2000):  # 2000 datagrams that never complete
         header = IPv4Header(

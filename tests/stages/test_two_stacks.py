@@ -4,13 +4,15 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
+from tests.stages.common import GRADED_IMPL
 
 A_MAC, B_MAC = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")
 A_IP, B_IP = IPv4Address("192.0.2.10"), IPv4Address("192.0.2.11")
 
 
 def make(mac, address):
-    return Stack(StackConfig(mac=mac, address=IPv4Interface(address)), MbufPool(64))
+    return Stack(StackConfig(mac=mac, address=IPv4Interface(address), impl=GRADED_IMPL),
+                 MbufPool(64))
 
 
 def shuttle(a: Stack, b: Stack, now: float) -> int:
@@ -51,7 +53,8 @@ def test_big_ping_between_stacks_with_a_smaller_route_mtu_on_the_way_back():
     a = make(A_MAC, "192.0.2.10/24")
     small_path = ((IPv4Network("192.0.2.10/32"), None, 576),)
     b = Stack(
-        StackConfig(mac=B_MAC, address=IPv4Interface("192.0.2.11/24"), routes=small_path),
+        StackConfig(mac=B_MAC, address=IPv4Interface("192.0.2.11/24"), routes=small_path,
+                    impl=GRADED_IMPL),
         MbufPool(64),
     )
     replies = []

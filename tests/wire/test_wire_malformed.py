@@ -37,21 +37,23 @@ def with_u16(data: bytes, offset: int, value: int) -> bytes:
 # --- Ethernet -------------------------------------------------------------------------------
 
 
-def test_ethernet_malformed() -> None:
-    frame = ethernet.build(ethernet.EthernetHeader(MAC_A, MAC_B, ethernet.ETHERTYPE_IPV4))
-    assert reason(ethernet.parse, frame[:-1]) == "truncated"
+def test_ethernet_malformed(units) -> None:
+    codec = units.ethernet_codec
+    frame = codec.build(ethernet.EthernetHeader(MAC_A, MAC_B, ethernet.ETHERTYPE_IPV4))
+    assert reason(codec.parse, frame[:-1]) == "truncated"
     tagged_without_room = MAC_A + MAC_B + U16.pack(ethernet.ETHERTYPE_VLAN) + b"\x00\x05"
-    assert reason(ethernet.parse, tagged_without_room) == "truncated"
-    assert reason(ethernet.parse, MAC_A + MAC_B + U16.pack(1500)) == "not_ethernet_ii"
+    assert reason(codec.parse, tagged_without_room) == "truncated"
+    assert reason(codec.parse, MAC_A + MAC_B + U16.pack(1500)) == "not_ethernet_ii"
 
 
-def test_ethernet_qinq_tags_in_order() -> None:
+def test_ethernet_qinq_tags_in_order(units) -> None:
+    codec = units.ethernet_codec
     outer = ethernet.VlanTag(100, pcp=5, tpid=ethernet.ETHERTYPE_QINQ)
     inner = ethernet.VlanTag(10, dei=True)
     header = ethernet.EthernetHeader(MAC_A, MAC_B, ethernet.ETHERTYPE_ARP, (outer, inner))
-    frame = ethernet.build(header, b"x")
+    frame = codec.build(header, b"x")
     assert frame[12:14] == U16.pack(ethernet.ETHERTYPE_QINQ)
-    assert ethernet.parse(frame)[0].vlans == (outer, inner)
+    assert codec.parse(frame)[0].vlans == (outer, inner)
     assert ethernet.describe(header) == (
         "02:00:00:00:00:02 > 02:00:00:00:00:01 vlan 100 p 5 (802.1ad) vlan 10 p 0 dei, "
         "ARP (0x0806)"
@@ -69,9 +71,10 @@ def test_ethernet_qinq_tags_in_order() -> None:
         ethernet.EthernetHeader(MAC_A, MAC_B, 0x0800, (ethernet.VlanTag(1, tpid=0x9100),)),
     ],
 )
-def test_ethernet_build_rejects(header: ethernet.EthernetHeader) -> None:
+def test_ethernet_build_rejects(units, header: ethernet.EthernetHeader) -> None:
+    codec = units.ethernet_codec
     with pytest.raises(ValueError):
-        ethernet.build(header)
+        codec.build(header)
 
 
 @settings(max_examples=100)
@@ -134,26 +137,29 @@ def reheader(data: bytes) -> bytes:
     return bytes(out)
 
 
-def test_ipv4_malformed() -> None:
-    assert reason(ipv4.parse, DATAGRAM[:19]) == "truncated"
-    assert reason(ipv4.parse, reheader(b"\x65" + DATAGRAM[1:])) == "bad_version"
-    assert reason(ipv4.parse, reheader(b"\x44" + DATAGRAM[1:])) == "bad_ihl"
-    assert reason(ipv4.parse, reheader(b"\x4f" + DATAGRAM[1:])) == "truncated"  # 60 > 28
+def test_ipv4_malformed(units) -> None:
+    codec = units.ipv4_codec
+    assert reason(codec.parse, DATAGRAM[:19]) == "truncated"
+    assert reason(codec.parse, reheader(b"\x65" + DATAGRAM[1:])) == "bad_version"
+    assert reason(codec.parse, reheader(b"\x44" + DATAGRAM[1:])) == "bad_ihl"
+    assert reason(codec.parse, reheader(b"\x4f" + DATAGRAM[1:])) == "truncated"  # 60 > 28
     too_big = reheader(with_u16(DATAGRAM, IPV4_TOTAL_LENGTH_AT, len(DATAGRAM) + 1))
-    assert reason(ipv4.parse, too_big) == "bad_total_length"
+    assert reason(codec.parse, too_big) == "bad_total_length"
     too_small = reheader(with_u16(DATAGRAM, IPV4_TOTAL_LENGTH_AT, ipv4.MIN_HEADER_LEN - 1))
-    assert reason(ipv4.parse, too_small) == "bad_total_length"
-    assert reason(ipv4.parse, with_u16(DATAGRAM, ipv4.CHECKSUM_OFFSET, 0)) == "bad_checksum"
+    assert reason(codec.parse, too_small) == "bad_total_length"
+    assert reason(codec.parse, with_u16(DATAGRAM, ipv4.CHECKSUM_OFFSET, 0)) == "bad_checksum"
 
 
-def test_ipv4_shorter_total_length_cuts_payload() -> None:
+def test_ipv4_shorter_total_length_cuts_payload(units) -> None:
+    codec = units.ipv4_codec
     shorter = reheader(with_u16(DATAGRAM, IPV4_TOTAL_LENGTH_AT, len(DATAGRAM) - 3))
-    assert bytes(ipv4.parse(shorter)[1]) == b"paylo"
+    assert bytes(codec.parse(shorter)[1]) == b"paylo"
 
 
-def test_ipv4_fragment_fields_and_describe() -> None:
+def test_ipv4_fragment_fields_and_describe(units) -> None:
+    codec = units.ipv4_codec
     header = ipv4.IPv4Header(SRC, DST, ipv4.PROTO_ICMP, more_fragments=True, fragment_offset=1480)
-    parsed, _ = ipv4.parse(ipv4.build(header))
+    parsed, _ = codec.parse(codec.build(header))
     assert parsed.is_fragment and parsed.fragment_offset == 1480
     assert not IP_HEADER.is_fragment
     assert ipv4.IPv4Header(SRC, DST, 6, fragment_offset=8).is_fragment  # the last fragment
@@ -165,15 +171,17 @@ def test_ipv4_fragment_fields_and_describe() -> None:
     [{"options": b"\x01\x01\x01"}, {"options": bytes(44)}, {"fragment_offset": 7},
      {"fragment_offset": 65536}, {"ttl": 256}, {"identification": -1}, {"protocol": 300}],
 )
-def test_ipv4_build_rejects(changes: dict) -> None:
+def test_ipv4_build_rejects(units, changes: dict) -> None:
+    codec = units.ipv4_codec
     fields = {"src": SRC, "dst": DST, "protocol": ipv4.PROTO_TCP, **changes}
     with pytest.raises(ValueError):
-        ipv4.build(ipv4.IPv4Header(**fields))
+        codec.build(ipv4.IPv4Header(**fields))
 
 
-def test_ipv4_build_rejects_oversized_payload() -> None:
+def test_ipv4_build_rejects_oversized_payload(units) -> None:
+    codec = units.ipv4_codec
     with pytest.raises(ValueError):
-        ipv4.build(IP_HEADER, bytes(ipv4.MAX_TOTAL_LEN))
+        codec.build(IP_HEADER, bytes(ipv4.MAX_TOTAL_LEN))
 
 
 # --- ICMP -----------------------------------------------------------------------------------
@@ -198,43 +206,47 @@ def test_icmp_malformed_and_helpers() -> None:
 # --- UDP ------------------------------------------------------------------------------------
 
 
-def test_udp_malformed() -> None:
-    datagram = udp.build(udp.UdpHeader(5000, 53), b"query", SRC, DST)
-    assert reason(udp.parse, datagram[:7]) == "truncated"
-    assert reason(udp.parse, with_u16(datagram, UDP_LENGTH_AT, 7)) == "bad_length"
+def test_udp_malformed(units) -> None:
+    codec = units.udp_codec
+    datagram = codec.build(udp.UdpHeader(5000, 53), b"query", SRC, DST)
+    assert reason(codec.parse, datagram[:7]) == "truncated"
+    assert reason(codec.parse, with_u16(datagram, UDP_LENGTH_AT, 7)) == "bad_length"
     longer = with_u16(datagram, UDP_LENGTH_AT, len(datagram) + 1)
-    assert reason(udp.parse, longer) == "bad_length"
+    assert reason(codec.parse, longer) == "bad_length"
     corrupted = datagram[:-1] + b"Y"
-    assert reason(udp.parse, corrupted, SRC, DST) == "bad_checksum"
-    assert udp.parse(corrupted)[1] == b"querY"  # without addresses nothing is verified
-    assert reason(udp.parse, datagram, SRC, IPv4Address("192.0.2.3")) == "bad_checksum"
+    assert reason(codec.parse, corrupted, SRC, DST) == "bad_checksum"
+    assert codec.parse(corrupted)[1] == b"querY"  # without addresses nothing is verified
+    assert reason(codec.parse, datagram, SRC, IPv4Address("192.0.2.3")) == "bad_checksum"
 
 
-def test_udp_length_shorter_than_datagram_cuts_padding() -> None:
-    datagram = udp.build(udp.UdpHeader(5000, 53), b"query", SRC, DST)
-    header, payload = udp.parse(datagram + b"\x00\x00\x00", SRC, DST)
+def test_udp_length_shorter_than_datagram_cuts_padding(units) -> None:
+    codec = units.udp_codec
+    datagram = codec.build(udp.UdpHeader(5000, 53), b"query", SRC, DST)
+    header, payload = codec.parse(datagram + b"\x00\x00\x00", SRC, DST)
     assert (header, bytes(payload)) == (udp.UdpHeader(5000, 53), b"query")
 
 
-def test_udp_checksum_zero_means_none_and_computed_zero_is_all_ones() -> None:
-    without = with_u16(udp.build(udp.UdpHeader(1, 2), b"garbage", SRC, DST), udp.CHECKSUM_OFFSET, 0)
-    assert udp.parse(without, SRC, DST)[0] == udp.UdpHeader(1, 2)
-    assert udp.build(udp.UdpHeader(1, 2), b"x")[udp.CHECKSUM_OFFSET:udp.HEADER_LEN] == b"\0\0"
+def test_udp_checksum_zero_means_none_and_computed_zero_is_all_ones(units) -> None:
+    codec = units.udp_codec
+    without = with_u16(codec.build(udp.UdpHeader(1, 2), b"garbage", SRC, DST), udp.CHECKSUM_OFFSET, 0)
+    assert codec.parse(without, SRC, DST)[0] == udp.UdpHeader(1, 2)
+    assert codec.build(udp.UdpHeader(1, 2), b"x")[udp.CHECKSUM_OFFSET:udp.HEADER_LEN] == b"\0\0"
     # Choose the source port that makes the one's-complement sum 0xFFFF (checksum 0).
-    base = udp.build(udp.UdpHeader(0, 2), b"data", SRC, DST)
+    base = codec.build(udp.UdpHeader(0, 2), b"data", SRC, DST)
     folded_sum = ~U16.unpack_from(base, udp.CHECKSUM_OFFSET)[0] & 0xFFFF
-    datagram = udp.build(udp.UdpHeader(0xFFFF - folded_sum, 2), b"data", SRC, DST)
+    datagram = codec.build(udp.UdpHeader(0xFFFF - folded_sum, 2), b"data", SRC, DST)
     assert U16.unpack_from(datagram, udp.CHECKSUM_OFFSET)[0] == udp.ZERO_CHECKSUM_SENT_AS
-    assert udp.parse(datagram, SRC, DST)[1] == b"data"
+    assert codec.parse(datagram, SRC, DST)[1] == b"data"
 
 
-def test_udp_build_rejects() -> None:
+def test_udp_build_rejects(units) -> None:
+    codec = units.udp_codec
     with pytest.raises(ValueError):
-        udp.build(udp.UdpHeader(70000, 1))
+        codec.build(udp.UdpHeader(70000, 1))
     with pytest.raises(ValueError):
-        udp.build(udp.UdpHeader(-1, 1))
+        codec.build(udp.UdpHeader(-1, 1))
     with pytest.raises(ValueError):
-        udp.build(udp.UdpHeader(1, 1), bytes(udp.MAX_LEN))
+        codec.build(udp.UdpHeader(1, 1), bytes(udp.MAX_LEN))
 
 
 # --- TCP ------------------------------------------------------------------------------------
@@ -253,14 +265,15 @@ def segment_with_options(area: bytes, payload: bytes = b"") -> bytes:
     return bytes(plain)
 
 
-def test_tcp_malformed() -> None:
-    segment = tcp.build(TCP_HEADER, b"hello", SRC, DST)
-    assert reason(tcp.parse, segment[:19]) == "truncated"
+def test_tcp_malformed(units) -> None:
+    codec = units.tcp_codec
+    segment = codec.build(TCP_HEADER, b"hello", SRC, DST)
+    assert reason(codec.parse, segment[:19]) == "truncated"
     for words in (4, 15):  # below the fixed header; past the 25 bytes we have
         field = words << tcp.DATA_OFFSET_SHIFT | TCP_HEADER.flags
-        assert reason(tcp.parse, with_u16(segment, TCP_OFFSET_FLAGS_AT, field)) == "bad_data_offset"
-    assert reason(tcp.parse, segment[:-1] + b"O", SRC, DST) == "bad_checksum"
-    assert tcp.parse(segment, SRC, DST)[1] == b"hello"
+        assert reason(codec.parse, with_u16(segment, TCP_OFFSET_FLAGS_AT, field)) == "bad_data_offset"
+    assert reason(codec.parse, segment[:-1] + b"O", SRC, DST) == "bad_checksum"
+    assert codec.parse(segment, SRC, DST)[1] == b"hello"
 
 
 @pytest.mark.parametrize(
@@ -279,23 +292,26 @@ def test_tcp_malformed() -> None:
         bytes([99, 9, 0, 0, 0, 0, 0, 0]),  # unknown kind, still must fit
     ],
 )
-def test_tcp_bad_option(area: bytes) -> None:
-    assert reason(tcp.parse, segment_with_options(area), SRC, DST) == "bad_option"
+def test_tcp_bad_option(units, area: bytes) -> None:
+    codec = units.tcp_codec
+    assert reason(codec.parse, segment_with_options(area), SRC, DST) == "bad_option"
 
 
-def test_tcp_unknown_option_kept_and_bytes_after_end_are_padding() -> None:
+def test_tcp_unknown_option_kept_and_bytes_after_end_are_padding(units) -> None:
+    codec = units.tcp_codec
     area = bytes([99, 4, 0xAB, 0xCD, tcp.KIND_END, 0xEE, 0xEE, 0xEE])
-    header, payload = tcp.parse(segment_with_options(area, b"data"), SRC, DST)
+    header, payload = codec.parse(segment_with_options(area, b"data"), SRC, DST)
     assert header.options == (tcp.UnknownOption(99, b"\xab\xcd"), tcp.EndOption())
     assert bytes(payload) == b"data"
 
 
-def test_tcp_options_padding_and_describe() -> None:
+def test_tcp_options_padding_and_describe(units) -> None:
+    codec = units.tcp_codec
     header = tcp.TcpHeader(40000, 80, 1, 0, tcp.FLAG_SYN, 64240,
                            options=(tcp.MssOption(1460), tcp.WindowScaleOption(7)))
-    segment = tcp.build(header, b"", SRC, DST)
+    segment = codec.build(header, b"", SRC, DST)
     assert header.header_len == 28 and len(segment) == 28  # 7 option bytes padded to 8
-    parsed, _ = tcp.parse(segment, SRC, DST)
+    parsed, _ = codec.parse(segment, SRC, DST)
     assert parsed.options == (*header.options, tcp.EndOption())  # the zero pad reads as End
     assert tcp.describe(parsed) == (
         "TCP 40000 > 80 [S] seq 1 ack 0 win 64240 options [mss 1460,wscale 7,eol]"
@@ -305,9 +321,10 @@ def test_tcp_options_padding_and_describe() -> None:
     assert tcp.find_option(parsed, tcp.SackOption) is None
 
 
-def test_tcp_reserved_bits_round_trip() -> None:
+def test_tcp_reserved_bits_round_trip(units) -> None:
+    codec = units.tcp_codec
     header = tcp.TcpHeader(1, 2, 3, 4, tcp.FLAG_CWR | tcp.FLAG_ECE | tcp.FLAG_SYN, 5, reserved=0b1001)
-    assert tcp.parse(tcp.build(header, b"", SRC, DST), SRC, DST)[0] == header
+    assert codec.parse(codec.build(header, b"", SRC, DST), SRC, DST)[0] == header
 
 
 @pytest.mark.parametrize(
@@ -324,7 +341,8 @@ def test_tcp_reserved_bits_round_trip() -> None:
         {"reserved": 16},
     ],
 )
-def test_tcp_build_rejects(changes: dict) -> None:
+def test_tcp_build_rejects(units, changes: dict) -> None:
+    codec = units.tcp_codec
     fields = {"src_port": 1, "dst_port": 2, "seq": 3, "ack": 4, "flags": 0, "window": 5, **changes}
     with pytest.raises(ValueError):
-        tcp.build(tcp.TcpHeader(**fields), b"", SRC, DST)
+        codec.build(tcp.TcpHeader(**fields), b"", SRC, DST)

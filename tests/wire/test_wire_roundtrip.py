@@ -41,18 +41,20 @@ def assert_written_like_build(buf: bytearray, offset: int, built: bytes) -> None
 
 @EXAMPLES
 @given(ethernet_headers, payloads)
-def test_ethernet_round_trip(header: ethernet.EthernetHeader, payload: bytes) -> None:
-    frame = ethernet.build(header, payload)
+def test_ethernet_round_trip(units, header: ethernet.EthernetHeader, payload: bytes) -> None:
+    codec = units.ethernet_codec
+    frame = codec.build(header, payload)
     assert len(frame) == header.header_len + len(payload)
-    assert ethernet.parse(frame) == (header, payload)
+    assert codec.parse(frame) == (header, payload)
 
 
 @EXAMPLES
 @given(ethernet_headers, payloads)
-def test_ethernet_write_header(header: ethernet.EthernetHeader, payload: bytes) -> None:
+def test_ethernet_write_header(units, header: ethernet.EthernetHeader, payload: bytes) -> None:
+    codec = units.ethernet_codec
     buf, offset = place_payload(header.header_len, payload)
-    ethernet.write_header(header, buf, offset)
-    assert_written_like_build(buf, offset, ethernet.build(header, payload))
+    codec.write_header(header, buf, offset)
+    assert_written_like_build(buf, offset, codec.build(header, payload))
 
 
 @EXAMPLES
@@ -67,21 +69,23 @@ def test_arp_round_trip_ignores_padding(pkt: arp.ArpPacket, padding: bytes) -> N
 @EXAMPLES
 @given(ipv4_headers(), payloads, st.binary(max_size=20))
 def test_ipv4_round_trip_cuts_padding(
-    header: ipv4.IPv4Header, payload: bytes, padding: bytes
+    units, header: ipv4.IPv4Header, payload: bytes, padding: bytes
 ) -> None:
-    datagram = ipv4.build(header, payload)
+    codec = units.ipv4_codec
+    datagram = codec.build(header, payload)
     assert len(datagram) == header.header_len + len(payload)
-    assert ipv4.parse(datagram) == (header, payload)
+    assert codec.parse(datagram) == (header, payload)
     # Ethernet pads short frames; what lies beyond total length is not payload.
-    assert ipv4.parse(datagram + padding) == (header, payload)
+    assert codec.parse(datagram + padding) == (header, payload)
 
 
 @EXAMPLES
 @given(ipv4_headers(), payloads)
-def test_ipv4_write_header(header: ipv4.IPv4Header, payload: bytes) -> None:
+def test_ipv4_write_header(units, header: ipv4.IPv4Header, payload: bytes) -> None:
+    codec = units.ipv4_codec
     buf, offset = place_payload(header.header_len, payload)
-    ipv4.write_header(header, buf, offset, len(payload))
-    assert_written_like_build(buf, offset, ipv4.build(header, payload))
+    codec.write_header(header, buf, offset, len(payload))
+    assert_written_like_build(buf, offset, codec.build(header, payload))
 
 
 @EXAMPLES
@@ -111,35 +115,39 @@ def test_icmp_echo_constructors(identifier: int, sequence: int) -> None:
 
 @EXAMPLES
 @given(udp_headers, payloads, addresses, addresses, st.binary(max_size=8))
-def test_udp_round_trip(header: udp.UdpHeader, payload: bytes, src, dst, padding) -> None:
-    datagram = udp.build(header, payload, src, dst)
-    assert udp.parse(datagram, src, dst) == (header, payload)
-    assert udp.parse(datagram + padding, src, dst) == (header, payload)
-    assert udp.parse(datagram) == (header, payload)  # no addresses: no checksum check
+def test_udp_round_trip(units, header: udp.UdpHeader, payload: bytes, src, dst, padding) -> None:
+    codec = units.udp_codec
+    datagram = codec.build(header, payload, src, dst)
+    assert codec.parse(datagram, src, dst) == (header, payload)
+    assert codec.parse(datagram + padding, src, dst) == (header, payload)
+    assert codec.parse(datagram) == (header, payload)  # no addresses: no checksum check
 
 
 @EXAMPLES
 @given(udp_headers, payloads, addresses, addresses)
-def test_udp_write_header(header: udp.UdpHeader, payload: bytes, src, dst) -> None:
+def test_udp_write_header(units, header: udp.UdpHeader, payload: bytes, src, dst) -> None:
+    codec = units.udp_codec
     buf, offset = place_payload(udp.HEADER_LEN, payload)
-    udp.write_header(header, buf, offset, len(payload), src, dst)
-    assert_written_like_build(buf, offset, udp.build(header, payload, src, dst))
+    codec.write_header(header, buf, offset, len(payload), src, dst)
+    assert_written_like_build(buf, offset, codec.build(header, payload, src, dst))
 
 
 @EXAMPLES
 @given(tcp_headers, payloads, addresses, addresses)
-def test_tcp_round_trip(header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
-    segment = tcp.build(header, payload, src, dst)
+def test_tcp_round_trip(units, header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+    codec = units.tcp_codec
+    segment = codec.build(header, payload, src, dst)
     assert len(segment) == header.header_len + len(payload)
-    assert tcp.parse(segment, src, dst) == (header, payload)
+    assert codec.parse(segment, src, dst) == (header, payload)
 
 
 @EXAMPLES
 @given(tcp_headers, payloads, addresses, addresses)
-def test_tcp_write_header(header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+def test_tcp_write_header(units, header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+    codec = units.tcp_codec
     buf, offset = place_payload(header.header_len, payload)
-    tcp.write_header(header, buf, offset, len(payload), src, dst)
-    assert_written_like_build(buf, offset, tcp.build(header, payload, src, dst))
+    codec.write_header(header, buf, offset, len(payload), src, dst)
+    assert_written_like_build(buf, offset, codec.build(header, payload, src, dst))
 
 
 @EXAMPLES
@@ -152,17 +160,46 @@ def test_tcp_find_option_and_flags(header: tcp.TcpHeader) -> None:
         assert header.has(bit) == (name in header.flag_names) == bool(header.flags & bit)
 
 
-def test_full_stack_of_headers_nests() -> None:
+def test_full_stack_of_headers_nests(units) -> None:
     """A frame built layer by layer parses back layer by layer, the way a stage reads it."""
+    ethernet_codec, ipv4_codec, tcp_codec = units.ethernet_codec, units.ipv4_codec, units.tcp_codec
     src, dst = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
     options = (tcp.MssOption(1460), tcp.NopOption(), tcp.WindowScaleOption(7))  # 8 bytes
     segment_header = tcp.TcpHeader(40000, 80, 1, 0, tcp.FLAG_SYN, 64240, options=options)
     ip_header = ipv4.IPv4Header(src, dst, ipv4.PROTO_TCP, dont_fragment=True)
     eth_header = ethernet.EthernetHeader(ethernet.BROADCAST, bytes(6), ethernet.ETHERTYPE_IPV4)
-    frame = ethernet.build(
-        eth_header, ipv4.build(ip_header, tcp.build(segment_header, b"data", src, dst))
+    frame = ethernet_codec.build(
+        eth_header, ipv4_codec.build(ip_header, tcp_codec.build(segment_header, b"data", src, dst))
     )
-    eth, rest = ethernet.parse(frame)
-    ip, rest = ipv4.parse(rest)
-    seg, data = tcp.parse(rest, ip.src, ip.dst)
+    eth, rest = ethernet_codec.parse(frame)
+    ip, rest = ipv4_codec.parse(rest)
+    seg, data = tcp_codec.parse(rest, ip.src, ip.dst)
     assert (eth, ip, seg, bytes(data)) == (eth_header, ip_header, segment_header, b"data")
+
+
+def test_codecs_sum_with_the_checksum_they_are_given(units) -> None:
+    """A stack passes its checksum unit's `internet_checksum` to the codecs: they must use it
+    (and only it) for every checksum they compute or verify."""
+    src, dst = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
+    reference = units.checksum.internet_checksum
+    calls: list[int] = []
+
+    def counting(data, initial=0):
+        calls.append(len(data))
+        return reference(data, initial)
+
+    ip_header = ipv4.IPv4Header(src, dst, ipv4.PROTO_UDP)
+    for codec, built in (
+        (units.ipv4_codec, lambda c, k: c.build(ip_header, b"x", **k)),
+        (units.udp_codec, lambda c, k: c.build(udp.UdpHeader(1, 2), b"x", src, dst, **k)),
+        (units.tcp_codec,
+         lambda c, k: c.build(tcp.TcpHeader(1, 2, 3, 4, tcp.FLAG_ACK, 100), b"x", src, dst, **k)),
+    ):
+        calls.clear()
+        data = built(codec, {"internet_checksum": counting})
+        assert calls, f"{codec.__name__}.build did not use the checksum it was given"
+        assert data == built(codec, {})  # the same bytes as with the default checksum
+        calls.clear()
+        args = (src, dst) if codec is not units.ipv4_codec else ()
+        codec.parse(data, *args, internet_checksum=counting)
+        assert calls, f"{codec.__name__}.parse did not use the checksum it was given"

@@ -103,14 +103,16 @@ def scapy_frame(header: ethernet.EthernetHeader, payload: bytes) -> bytes:
 
 @EXAMPLES
 @given(ethernet_headers, payloads)
-def test_ethernet_from_scapy(header: ethernet.EthernetHeader, payload: bytes) -> None:
-    assert ethernet.parse(scapy_frame(header, payload)) == (header, payload)
+def test_ethernet_from_scapy(units, header: ethernet.EthernetHeader, payload: bytes) -> None:
+    codec = units.ethernet_codec
+    assert codec.parse(scapy_frame(header, payload)) == (header, payload)
 
 
 @EXAMPLES
 @given(ethernet_headers)
-def test_ethernet_to_scapy(header: ethernet.EthernetHeader) -> None:
-    pkt = Ether(ethernet.build(header))
+def test_ethernet_to_scapy(units, header: ethernet.EthernetHeader) -> None:
+    codec = units.ethernet_codec
+    pkt = Ether(codec.build(header))
     assert (pkt.dst, pkt.src) == (format_mac(header.dst), format_mac(header.src))
     layer, next_type = pkt.payload, pkt.type
     for tag in header.vlans:
@@ -154,15 +156,17 @@ def scapy_ip(header: ipv4.IPv4Header, options: list) -> IP:
 
 @EXAMPLES
 @given(ipv4_headers(options=st.just(b"")), ip_option_lists, payloads)
-def test_ipv4_from_scapy(header: ipv4.IPv4Header, options: list, payload: bytes) -> None:
+def test_ipv4_from_scapy(units, header: ipv4.IPv4Header, options: list, payload: bytes) -> None:
+    codec = units.ipv4_codec
     expected = ipv4.IPv4Header(**{**_fields(header), "options": ip_options_bytes(options)})
-    assert ipv4.parse(bytes(scapy_ip(header, options) / Raw(payload))) == (expected, payload)
+    assert codec.parse(bytes(scapy_ip(header, options) / Raw(payload))) == (expected, payload)
 
 
 @EXAMPLES
 @given(ipv4_headers(options=ip_option_lists.map(ip_options_bytes)), payloads)
-def test_ipv4_to_scapy(header: ipv4.IPv4Header, payload: bytes) -> None:
-    datagram = ipv4.build(header, payload)
+def test_ipv4_to_scapy(units, header: ipv4.IPv4Header, payload: bytes) -> None:
+    codec = units.ipv4_codec
+    datagram = codec.build(header, payload)
     pkt = IP(datagram)
     assert (pkt.version, pkt.ihl * 4, pkt.len) == (4, header.header_len, len(datagram))
     assert (pkt.src, pkt.dst, pkt.proto, pkt.ttl, pkt.tos, pkt.id) == (
@@ -219,19 +223,21 @@ def test_icmp_to_scapy(header: icmp.IcmpHeader, payload: bytes) -> None:
 
 @EXAMPLES
 @given(udp_headers, payloads, addresses, addresses, st.booleans())
-def test_udp_from_scapy(header, payload, src, dst, without_checksum: bool) -> None:
+def test_udp_from_scapy(units, header, payload, src, dst, without_checksum: bool) -> None:
+    codec = units.udp_codec
     segment = UDP(sport=header.src_port, dport=header.dst_port)
     if without_checksum:
         segment.chksum = 0
     datagram = bytes(IP(src=str(src), dst=str(dst)) / segment / Raw(payload))
     _, transport = ipv4.parse(datagram)
-    assert udp.parse(transport, src, dst) == (header, payload)
+    assert codec.parse(transport, src, dst) == (header, payload)
 
 
 @EXAMPLES
 @given(udp_headers, payloads, addresses, addresses)
-def test_udp_to_scapy(header: udp.UdpHeader, payload: bytes, src, dst) -> None:
-    data = udp.build(header, payload, src, dst)
+def test_udp_to_scapy(units, header: udp.UdpHeader, payload: bytes, src, dst) -> None:
+    codec = units.udp_codec
+    data = codec.build(header, payload, src, dst)
     ip = IP(src=str(src), dst=str(dst), proto=ipv4.PROTO_UDP)
     pkt = UDP(data)
     assert (pkt.sport, pkt.dport, pkt.len) == (header.src_port, header.dst_port, len(data))
@@ -253,16 +259,18 @@ def scapy_tcp(header: tcp.TcpHeader) -> TCP:
 
 @EXAMPLES
 @given(tcp_headers, payloads, addresses, addresses)
-def test_tcp_from_scapy(header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+def test_tcp_from_scapy(units, header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+    codec = units.tcp_codec
     datagram = bytes(IP(src=str(src), dst=str(dst)) / scapy_tcp(header) / Raw(payload))
     _, transport = ipv4.parse(datagram)
-    assert tcp.parse(transport, src, dst) == (header, payload)
+    assert codec.parse(transport, src, dst) == (header, payload)
 
 
 @EXAMPLES
 @given(tcp_headers, payloads, addresses, addresses)
-def test_tcp_to_scapy(header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
-    data = tcp.build(header, payload, src, dst)
+def test_tcp_to_scapy(units, header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
+    codec = units.tcp_codec
+    data = codec.build(header, payload, src, dst)
     pkt = TCP(data)
     assert (pkt.sport, pkt.dport, pkt.seq, pkt.ack, pkt.window, pkt.urgptr) == (
         header.src_port, header.dst_port, header.seq, header.ack, header.window, header.urgent
@@ -275,14 +283,15 @@ def test_tcp_to_scapy(header: tcp.TcpHeader, payload: bytes, src, dst) -> None:
     assert pkt.chksum == in4_chksum(ipv4.PROTO_TCP, ip, zero_field(data, tcp.CHECKSUM_OFFSET))
 
 
-def test_tcp_linux_style_syn_from_scapy() -> None:
+def test_tcp_linux_style_syn_from_scapy(units) -> None:
     """The option layout Linux puts on a SYN, as a fixed example for the reader."""
+    codec = units.tcp_codec
     src, dst = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
     syn = TCP(sport=40000, dport=80, seq=1000, flags="S", window=64240,
               options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None),
                        ("WScale", 7)])
     _, transport = ipv4.parse(bytes(IP(src=str(src), dst=str(dst)) / syn))
-    header, payload = tcp.parse(transport, src, dst)
+    header, payload = codec.parse(transport, src, dst)
     assert header.has(tcp.FLAG_SYN) and not header.has(tcp.FLAG_ACK)
     assert tcp.find_option(header, tcp.MssOption) == tcp.MssOption(1460)
     assert tcp.find_option(header, tcp.WindowScaleOption) == tcp.WindowScaleOption(7)

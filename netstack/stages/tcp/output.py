@@ -18,13 +18,13 @@ from netstack.wire.ipv4 import PROTO_TCP
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
-    from netstack.stack import Stack
+    from netstack.stages.context import StackContext
 
 
 class SegmentOutput:
     """The segment-writing methods of TcpStage (which sets the attributes below)."""
 
-    stack: Stack
+    stack: StackContext
     _in_tx_burst: bool  # between begin_tx_burst and end_tx_burst
     _tx_template: tuple[IPv4Address, IPv4Address, Mbuf] | None  # the first frame's (dst, src, mbuf)
 

@@ -41,7 +41,7 @@ from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
 from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
-    from netstack.stack import Stack
+    from netstack.stages.context import StackContext
 
 FourTuple = tuple[IPv4Address, int, IPv4Address, int]  # local ip, local port, remote ip, port
 IsnHook = Callable[[IPv4Address, int, IPv4Address, int, float], int]
@@ -50,7 +50,7 @@ MAX_TCP_HEADER = 60
 
 
 class TcpStage(SegmentOutput):
-    def __init__(self, stack: Stack, secret: bytes | None = None,
+    def __init__(self, stack: StackContext, secret: bytes | None = None,
                  config: TcpConfig | None = None) -> None:
         self.stack = stack
         self.config: TcpConfig = config or getattr(stack.config, "tcp", None) or TcpConfig()

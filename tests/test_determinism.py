@@ -25,6 +25,7 @@ from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
 
+from netstack.api.ping import next_identifier
 from netstack.clock import VirtualClock
 from netstack.engine.loop import Engine
 from netstack.engine.pcapfile import read_pcap
@@ -259,3 +260,14 @@ def test_the_stack_takes_its_choices_from_its_seed():
     assert choices(3) == choices(3)
     assert choices(3) != choices(4)
     assert choices(None) != choices(None)
+
+
+def test_ping_identifiers_count_from_a_seeded_start_per_stack():
+    def identifiers(seed: int | None) -> list[int]:
+        stack = Stack(StackConfig(mac=A_MAC, address=IPv4Interface("192.0.2.1/24"),
+                                  random_seed=seed), MbufPool(16))
+        return [next_identifier(stack) for _ in range(3)]
+
+    first = identifiers(3)
+    assert identifiers(3) == first and identifiers(4) != first
+    assert first[1] == (first[0] + 1) & 0xFFFF  # concurrent pings never share one

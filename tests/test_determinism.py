@@ -271,3 +271,18 @@ def test_ping_identifiers_count_from_a_seeded_start_per_stack():
     first = identifiers(3)
     assert identifiers(3) == first and identifiers(4) != first
     assert first[1] == (first[0] + 1) & 0xFFFF  # concurrent pings never share one
+
+
+def test_a_lockstep_call_raises_what_the_stack_raised():
+    clock = VirtualClock()
+    pool = MbufPool(16)
+    stack = Stack(StackConfig(mac=A_MAC, address=IPv4Interface("192.0.2.1/24")), pool)
+    net = Lockstep([Engine(stack, open_port(f"memory:lonely-{os.getpid()}"), pool, clock=clock)],
+                   clock)
+    try:
+        net.call(net.engines[0], lambda stack, now: stack.udp.bind(None, 7))
+        with pytest.raises(OSError, match="in use"):
+            net.call(net.engines[0], lambda stack, now: stack.udp.bind(None, 7))
+        assert net.run_for(5.0) is False and net.now == 5.0  # time moves with nothing to do
+    finally:
+        net.close()

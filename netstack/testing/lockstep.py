@@ -52,13 +52,24 @@ class Lockstep:
         return self.clock.now()
 
     def call(self, engine: Engine, fn: Callable[[Any, float], Any]) -> Any:
-        """Run fn(stack, now) in `engine`'s next pass, settle, and return what it returned."""
-        results: list[Any] = []
-        engine.call_soon_threadsafe(lambda stack, now: results.append(fn(stack, now)))
+        """Run fn(stack, now) in `engine`'s next pass, settle, and return what it returned
+        (or raise what it raised)."""
+        outcome: list[tuple[bool, Any]] = []
+
+        def run(stack: Any, now: float) -> None:
+            try:
+                outcome.append((True, fn(stack, now)))
+            except Exception as exc:  # noqa: BLE001 - raised again in the caller, below
+                outcome.append((False, exc))
+
+        engine.call_soon_threadsafe(run)
         self.settle()
-        if not results:
-            raise RuntimeError("the engine did not run the call (did it fail? see its log)")
-        return results[0]
+        if not outcome:
+            raise RuntimeError("the engine did not run the call")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
 
     def settle(self) -> None:
         """Run passes at the current instant until nothing moves and nothing is due."""

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tcp-congestion", metavar="NAME",
                      help="TCP congestion control for every socket: newreno (default) or cubic "
                      "(a socket may still choose its own with setsockopt TCP_CONGESTION)")
+    run.add_argument("--seed", metavar="N",
+                     help="one integer seed for every random choice (ISNs, ports, IP IDs, "
+                     "ARP jitter, an emulated link without its own seed): a repeatable run")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -137,7 +140,7 @@ def run_command(args: argparse.Namespace) -> int:
     flags = {name: getattr(args, name, None) for name in (
         "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports",
         "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll", "eal",
-        "tcp_congestion")}
+        "tcp_congestion", "seed")}
     options = build_run_options(flags, file_settings)
     if args.print_config:
         print(options.describe())

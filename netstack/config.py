@@ -19,6 +19,7 @@ In the spirit of F-Stack's config.ini, everything a flag sets can live in a file
     busy_poll = false                  # true: the loop never sleeps (lowest latency)
     eal = "--no-huge --no-pci --no-shconf -m 256 -l 0"   # dpdk: ports only: EAL arguments
     tcp_congestion = "cubic"           # TCP congestion control: newreno (default) or cubic
+    seed = 7                           # one seed for every random choice: a repeatable run
 
 Flags given on the command line override the file, key by key. Every problem is reported as a
 ConfigError with one line that names the setting.
@@ -36,7 +37,7 @@ from netstack.stages.tcp.congestion import ALGORITHMS as TCP_CONGESTION_ALGORITH
 
 SETTINGS = (
     "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports", "kni_udp_ports",
-    "services", "routes", "arp", "engine", "busy_poll", "eal", "tcp_congestion",
+    "services", "routes", "arp", "engine", "busy_poll", "eal", "tcp_congestion", "seed",
 )
 ENGINES = ("python", "native")
 MIN_MTU = 576  # the smallest datagram every IPv4 host must accept (RFC 791)
@@ -66,6 +67,7 @@ class RunOptions:
     busy_poll: bool = False
     eal: tuple[str, ...] | None = None  # dpdk: ports: EAL arguments (None: the defaults)
     tcp_congestion: str = "newreno"  # TcpConfig.congestion_control
+    seed: int | None = None  # StackConfig.random_seed (None: fresh randomness every run)
 
     def stack_config(self):
         """The StackConfig these options describe."""
@@ -76,7 +78,7 @@ class RunOptions:
             mac=self.mac, address=self.address, gateway=self.gateway, mtu=self.mtu,
             routes=self.routes, static_arp=dict(self.static_arp), kni=self.kni is not None,
             kni_tcp_ports=self.kni_tcp_ports, kni_udp_ports=self.kni_udp_ports,
-            tcp=TcpConfig(congestion_control=self.tcp_congestion),
+            tcp=TcpConfig(congestion_control=self.tcp_congestion), random_seed=self.seed,
         )
 
     def describe(self) -> str:
@@ -94,6 +96,8 @@ class RunOptions:
             lines.append(f"eal = {json.dumps(shlex.join(self.eal))}")  # a TOML basic string
         if self.tcp_congestion != "newreno":
             lines.append(f'tcp_congestion = "{self.tcp_congestion}"')
+        if self.seed is not None:
+            lines.append(f"seed = {self.seed}")
         if self.gateway:
             lines.append(f'gateway = "{self.gateway}"')
         if self.capture:
@@ -188,6 +192,7 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         busy_poll=busy_poll,
         eal=eal,
         tcp_congestion=tcp_congestion,
+        seed=parse_seed(merged["seed"]) if merged.get("seed") is not None else None,
     )
 
 
@@ -278,6 +283,18 @@ def parse_service(text: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ConfigError(f"bad service {name} port {port}: expected a port from 1 to 65535")
     return name, port
+
+
+def parse_seed(value) -> int:
+    """An integer, from TOML or a flag's text; not a bool, a float or anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"bad seed {value!r}: expected an integer")
 
 
 def parse_route(pair: tuple[str, str]) -> tuple[IPv4Network, IPv4Address]:

@@ -26,6 +26,7 @@ from typing import Any
 from netstack.counters import Counters
 from netstack.errors import ConfigError
 from netstack.mbuf import Mbuf, MbufPool
+from netstack.seeding import StackRandom, check_seed
 from netstack.stages.ethernet import EthernetStage
 from netstack.stages.routing import RoutingTable
 from netstack.stages.tcp import TcpConfig, TcpStage
@@ -57,6 +58,7 @@ class StackConfig:
     arp_reachable_time: float = 60.0  # seconds a learned entry lives without confirmation
     arp_retry_interval: float = 1.0  # seconds between requests for an unresolved next hop
     arp_retries: int = 3  # requests sent before giving up
+    arp_retry_jitter: float = 0.1  # up to this many seconds (seeded) added to each retry interval
     # Packets (fragments count one each) queued per unresolved next hop: enough for two
     # 65507-byte UDP datagrams (45 fragments each at MTU 1500), as Linux's 212992-byte
     # unres_qlen_bytes is; the IPv4 stage queues a datagram's fragments all or none.
@@ -126,6 +128,9 @@ class StackConfig:
         for port in self.kni_tcp_ports | self.kni_udp_ports:
             if not 0 < port < 65536:
                 raise ConfigError(f"port {port} is not a TCP/UDP port number")
+        check_seed(self.random_seed)
+        if self.arp_retry_jitter < 0:
+            raise ConfigError("arp_retry_jitter cannot be negative")
         positive = ("arp_reachable_time", "arp_retry_interval", "reassembly_timeout")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -158,6 +163,7 @@ class Stack:
     def __init__(self, config: StackConfig, pool: MbufPool, counters: Counters | None = None):
         self.config = config
         self.units = resolve_units(config.impl)  # each replaceable unit: reference or impl
+        self.random = StackRandom(config.random_seed)  # every random choice draws from it
         self.pool = pool
         self.counters = counters if counters is not None else Counters()
         self.timers = TimerWheel()

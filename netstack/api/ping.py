@@ -10,14 +10,26 @@ Round-trip times are measured on the engine's clock, so they are exact under a V
 """
 
 import itertools
-import random
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-# Different identifiers keep concurrent ping() calls from seeing each other's replies.
-_identifiers = itertools.count(random.randrange(0x10000))
+# Different identifiers keep concurrent ping() calls from seeing each other's replies. Each
+# stack counts from a start drawn from its seed (Stack.random), so a seeded run repeats them.
+_identifiers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stack -> counter
+_identifiers_lock = threading.Lock()  # loop threads of several stacks may ask at once
+
+
+def next_identifier(stack) -> int:
+    """The next echo identifier of `stack`."""
+    with _identifiers_lock:
+        counter = _identifiers.get(stack)
+        if counter is None:
+            start = stack.random.generator("icmp.echo_id").randrange(0x10000)
+            counter = _identifiers[stack] = itertools.count(start)
+        return next(counter) & 0xFFFF
 
 
 @dataclass
@@ -50,7 +62,9 @@ def ping(engine, dst, count: int = 4, size: int = 56, interval: float = 1.0,
     """Send `count` echo requests of `size` payload bytes, `interval` seconds apart, then wait
     up to `timeout` seconds after the last one for the replies."""
     destination = IPv4Address(dst)
-    ident = (next(_identifiers) if identifier is None else identifier) & 0xFFFF
+    if identifier is None:
+        identifier = engine.call(lambda stack, now: next_identifier(stack))
+    ident = identifier & 0xFFFF
     payload = echo_payload(size)
     replied = threading.Condition()
     sent_at: dict[int, float] = {}  # sequence -> engine time; written on the loop thread

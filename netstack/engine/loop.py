@@ -64,6 +64,8 @@ class Engine:
             port.pool = pool  # the port frees sent mbufs into our pool
         if getattr(port, "clock", False) is None:
             port.clock = self.clock  # a link emulator keeps time with us
+        if getattr(port, "random", False) is None and hasattr(stack, "random"):
+            port.random = stack.random.generator(f"link/{stack.config.mac.hex()}")  # ours alone
         if capture is not None:
             capture.anchor(self.clock.now())
         if hasattr(stack, "flush"):

@@ -19,6 +19,11 @@ report EHOSTUNREACH.
 
 `ArpUnit` (stages/context.py) is this unit's interface; `ArpStage` is the reference. Its
 table is whatever `units.arp_table` builds (stages/arp_table.py, ArpTableUnit).
+
+Retries wait `arp_retry_interval` plus a jitter in [0, `arp_retry_jitter`) drawn from the
+stack's seeded random source, so hosts that lost the same reply do not ask again in lockstep.
+The jitter only lengthens the wait: RFC 1122 §2.3.2.1 recommends at most one request per
+second per destination.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ class ArpStage:
         self._resolving: dict[IPv4Address, _Resolution] = {}
         self._waiting_total = 0
         self.unresolved_listeners: list[UnresolvedListener] = []
+        self._jitter = stack.random.generator("arp.retry_jitter")
 
     # --- the table, for tools and the engine (stack.arp.entries() etc.) --------------------
 
@@ -168,13 +174,17 @@ class ArpStage:
             return
         if resolution is None:
             timer = self.stack.timers.schedule(
-                now + config.arp_retry_interval, lambda t: self._retry(next_hop, t)
+                now + self._retry_delay(), lambda t: self._retry(next_hop, t)
             )
             resolution = _Resolution(next_hop, timer)
             self._resolving[next_hop] = resolution
             self._send_request(next_hop)
         resolution.waiting.append(mbuf)
         self._waiting_total += 1
+
+    def _retry_delay(self) -> float:
+        config = self.stack.config
+        return config.arp_retry_interval + self._jitter.random() * config.arp_retry_jitter
 
     def _send_request(self, target_ip: IPv4Address) -> None:
         pkt = wire_arp.ArpPacket(
@@ -210,7 +220,7 @@ class ArpStage:
             resolution.requests_sent += 1
             self._send_request(next_hop)
             resolution.timer = self.stack.timers.schedule(
-                now + config.arp_retry_interval, lambda t: self._retry(next_hop, t)
+                now + self._retry_delay(), lambda t: self._retry(next_hop, t)
             )
             return
         del self._resolving[next_hop]

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from netstack.checksum import ChecksumUnit
 from netstack.counters import Counters
 from netstack.mbuf import Mbuf, MbufPool
+from netstack.seeding import StackRandom
 from netstack.stages.arp_table import ArpEntry, ArpTableUnit
 from netstack.stages.fragmentation import FragmentationUnit
 from netstack.stages.reassembly import ReassemblyUnit
@@ -263,6 +264,7 @@ class StackContext(Protocol):
     outgoing: deque[Mbuf]  # frames for the port, in order
     routes: RoutingTable
     units: Units
+    random: StackRandom  # every random choice draws from it (seeding.py)
     ethernet: EthernetLayer
     arp: ArpUnit
     ipv4: Ipv4Unit

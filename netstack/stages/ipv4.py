@@ -60,7 +60,9 @@ class Ipv4Stage:
         self.subnet_broadcast = config.address.network.broadcast_address
         self.default_ttl = config.default_ttl
         self._handlers: dict[int, ProtocolHandler] = {}
-        self._next_identification = 0
+        # A counter from a seeded start (RFC 6864 §4.2 only asks IDs to differ while in flight).
+        first_id = stack.random.generator("ipv4.id").randrange(IDENTIFICATION_MODULUS)
+        self._next_identification = first_id
         self.reassembler = units.reassembly(
             stack.timers,
             stack.counters,

@@ -8,8 +8,9 @@ with `exclusive = True` (a TCP listener) never shares, SO_REUSEADDR or not.
 
 Ephemeral ports follow RFC 6056 §3.3.1 (its Algorithm 1): start the search at a random
 offset in the range and walk forward, so the next port is hard to guess from the last one.
-The random generator belongs to the table (no globals) and is seeded by its owner, so a test
-can make the choice reproducible.
+The random generator belongs to the table (no globals) and comes from its owner: the stages
+pass one from the stack's seeded source (netstack/seeding.py), so one seed reproduces the
+choices.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ class PortTable(Generic[EndpointT]):
         self,
         first: int = EPHEMERAL_FIRST,
         last: int = EPHEMERAL_LAST,
-        seed: int | bytes | None = None,
+        seed: int | bytes | random.Random | None = None,
     ) -> None:
         if not 1 <= first <= last <= 0xFFFF:
             raise ValueError(f"bad ephemeral port range {first}-{last}")
         self.ephemeral_first = first
         self.ephemeral_last = last
-        self._random = random.Random(seed)
+        self._random = seed if isinstance(seed, random.Random) else random.Random(seed)
         # port -> address -> endpoints bound there, oldest first
         self._by_port: dict[int, dict[IPv4Address, list[EndpointT]]] = {}
 

@@ -162,7 +162,7 @@ class UdpStage:
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
         self.ports: PortTable[UdpEndpoint] = PortTable(config.ephemeral_port_first, config.ephemeral_port_last,
-                               seed=config.mac)
+                               seed=stack.random.generator("udp.ephemeral_port"))
         pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
         self._max_in_one_mbuf = pool_buffer - HEADROOM
         self._last_source: tuple[IPv4Address, str] = (WILDCARD, str(WILDCARD))

@@ -175,7 +175,7 @@ def test_pending_queue_is_bounded_per_next_hop_and_overall():
 
 
 def test_retries_then_failure_drops_and_tells_listeners():
-    h = make_harness(arp_retries=3, arp_retry_interval=1.0)
+    h = make_harness(arp_retries=3, arp_retry_interval=1.0, arp_retry_jitter=0.0)
     told = []
     h.stack.arp.unresolved_listeners.append(
         lambda hop, header, payload, now: told.append((hop, header.dst, now))
@@ -212,21 +212,43 @@ def test_failure_for_someone_elses_packet_sends_host_unreachable_to_its_source()
 
     h.call("send UDP from 192.0.2.1 to 192.0.2.3", send_as_peer)
     h.expect(arp_request(target_ip=OTHER_IP))
-    h.advance(1)
+    h.advance(1.1)  # each wait: the 1 s retry interval plus at most 0.1 s of jitter
     h.expect(arp_request(target_ip=OTHER_IP))
-    h.advance(1)
+    h.advance(1.1)
     h.expect(arp_request(target_ip=OTHER_IP))
-    h.advance(1)
+    h.advance(1.1)
     frame = h.expect(icmp_unreachable(wire_icmp.CODE_HOST_UNREACHABLE, dst=PEER_IP))
     assert frame[0:6] == PEER_MAC
     h.expect_counter("arp.drop.unresolved", 1)
+
+
+def retry_times(seed: int) -> list[float]:
+    """When the retries for one unanswered next hop go out (polled every millisecond)."""
+    h = make_harness(arp_retries=4, random_seed=seed)
+    h.call("ping", ping)
+    h.drain()
+    times = []
+    for _ in range(5000):
+        h.advance(0.001)
+        if h.drain():
+            times.append(round(h.now, 3))
+    return times
+
+
+def test_retries_wait_the_interval_plus_a_seeded_jitter_that_never_shortens_it():
+    times = retry_times(seed=1)
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert len(times) == 3 and all(1.0 <= gap <= 1.1 + 1e-9 for gap in gaps), times
+    assert len(set(gaps)) > 1  # jittered, not a fixed 1 s
+    assert retry_times(seed=1) == times  # the same seed repeats them
+    assert retry_times(seed=2) != times
 
 
 def test_a_reply_during_retries_stops_them():
     h = make_harness()
     h.call("ping", ping)
     h.expect(arp_request())
-    h.advance(1)
+    h.advance(1.1)  # the retry interval plus its largest jitter
     h.expect(arp_request())
     h.receive(arp_frame(REPLY, PEER_MAC, PEER_IP, OUR_IP, target_mac=OUR_MAC))
     h.expect(icmp_echo_request())

@@ -28,6 +28,8 @@ ADDR = IPv4Interface("192.0.2.2/24")
         {"arp_retries": 0},
         {"reassembly_timeout": 0},
         {"default_ttl": 256},
+        {"arp_retry_jitter": -0.1},
+        {"random_seed": "7"},
     ],
 )
 def test_bad_configs_raise_config_error(overrides):

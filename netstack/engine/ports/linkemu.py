@@ -11,10 +11,16 @@ delay take no real time at all).
 
 Keys for "SPEC?key=value&...": loss, corrupt, duplicate, reorder (probabilities, 0.1 or 10%),
 delay, jitter, reorder_delay (seconds), seed (integer).
+
+The random generator: `seed=N` in the spec gives the link its own. Without one, the engine
+lends the link a generator from its stack's seed (StackConfig.random_seed, `--seed`), as it
+lends its clock, so one seed repeats the whole run; a stack without a seed draws fresh
+randomness.
 """
 
 import heapq
 import itertools
+import os
 import random
 from dataclasses import dataclass, fields
 
@@ -35,7 +41,7 @@ class LinkConditions:
     delay: float = 0.0  # seconds every frame spends on the wire
     jitter: float = 0.0  # extra delay, uniform in [0, jitter) seconds
     reorder_delay: float = 0.002  # how long a reordered frame is held back
-    seed: int = 0
+    seed: int | None = None  # None: the stack's random source (see above)
 
 
 def parse_conditions(text: str) -> LinkConditions:
@@ -69,7 +75,9 @@ class LinkEmulator:
         self.clock = clock  # left None, the engine lends its own clock
         self.name = inner.name
         self.mac = inner.mac
-        self._rng = random.Random(conditions.seed)
+        # Left None, the engine lends one from its stack's seed (see the module docstring).
+        self.random: random.Random | None = (
+            None if conditions.seed is None else random.Random(conditions.seed))
         self._held: list[tuple[float, int, Mbuf]] = []  # (deliver_at, arrival order, mbuf)
         self._order = itertools.count()
 
@@ -101,6 +109,8 @@ class LinkEmulator:
     def rx_burst(self, pool: MbufPool, max_n: int) -> list[Mbuf]:
         if self.clock is None:
             self.clock = MonotonicClock()
+        if self.random is None:
+            self.random = random.Random(os.urandom(16))  # no seed anywhere: fresh randomness
         now = self.clock.now()
         for m in self.inner.rx_burst(pool, max_n):
             self._judge(m, pool, now)
@@ -110,7 +120,7 @@ class LinkEmulator:
         return due
 
     def _judge(self, m: Mbuf, pool: MbufPool, now: float) -> None:
-        c, rng = self.conditions, self._rng
+        c, rng = self.conditions, self.random
         if rng.random() < c.loss:
             self.counters.bump("link.drop.loss")
             pool.free(m)

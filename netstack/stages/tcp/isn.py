@@ -6,7 +6,9 @@ M is a clock ticking every 4 microseconds (RFC 9293 §3.4.1), taken from the `no
 is given, so a connection that reuses a 4-tuple starts above the old one's numbers. F is a
 keyed hash of the 4-tuple, so an off-path attacker cannot guess the ISN of a connection from
 the ISNs of its own (RFC 6528 §3). We use BLAKE2s with a secret chosen when the stage is
-created; two stacks in one process have different secrets.
+created: the TCP stage takes it from the stack's seeded random source (netstack/seeding.py),
+so two stacks have different secrets unless they share a seed, and one seed repeats a run.
+Alone, the generator draws its secret from os.urandom.
 """
 
 from __future__ import annotations

@@ -94,7 +94,10 @@ class TcpListener:
         """Stop listening (the stage has taken it out of the port table): connections not
         yet accepted are reset, as Linux does."""
         self.state = TcpState.CLOSED
-        for conn in list(self.half_open) + list(self.accept_queue):
+        # The SYN queue is a set (ordered by memory address): sort it, so the RSTs leave
+        # in the same order on every run.
+        half_open = sorted(self.half_open, key=lambda conn: conn.remote)
+        for conn in half_open + list(self.accept_queue):
             conn.abort(now)
         self.half_open.clear()
         self.accept_queue.clear()

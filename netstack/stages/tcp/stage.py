@@ -28,7 +28,7 @@ from netstack.stages.tcp.congestion import CongestionControl, CongestionFactory,
 from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.cubic import Cubic
 from netstack.stages.tcp.gro import HeldSegment, mergeable
-from netstack.stages.tcp.isn import IsnGenerator
+from netstack.stages.tcp.isn import SECRET_LEN, IsnGenerator
 from netstack.stages.tcp.listener import TcpListener
 from netstack.stages.tcp.options import mss_for_mtu, window_shift_for
 from netstack.stages.tcp.output import SegmentOutput
@@ -57,9 +57,10 @@ class TcpStage(SegmentOutput):
         self.our_ip = stack.config.address.ip
         self.ports: PortTable = PortTable(
             stack.config.ephemeral_port_first, stack.config.ephemeral_port_last,
-            seed=stack.config.mac,
+            seed=stack.random.generator("tcp.ephemeral_port"),
         )
-        self.isn_generator = IsnGenerator(secret)
+        self.isn_generator = IsnGenerator(
+            secret if secret is not None else stack.random.secret("tcp.isn", SECRET_LEN))
         self.isn_hook: IsnHook | None = None  # tests force an ISN (e.g. near 2^32) here
         # None: each connection uses the algorithm its options name (TCP_CONGESTION, by
         # default TcpConfig.congestion_control). A test or lab may force one here instead.

@@ -4,7 +4,9 @@ Both SYNs carried a Timestamps option, so every later segment but a RST carries 
 
     TSval  our clock: a millisecond tick taken from the `now` we are given, plus a per-
            connection offset hashed from the 4-tuple and a secret (§7.1), so a peer learns
-           nothing about our uptime nor about our other connections
+           nothing about our uptime nor about our other connections. The secret is the ISN
+           generator's (seeded by the stack), hashed under another personalisation ("tcp-ts"),
+           so the offset reveals nothing about the ISN and one seed reproduces both
     TSecr  TS.Recent: the TSval of the peer's segment we should echo (§4.3)
 
 TS.Recent follows §4.3: a segment's TSval replaces it when SEG.TSval >= TS.Recent and

@@ -65,6 +65,19 @@ def test_the_stack_gets_its_replacement_units():
         engine.close()
 
 
+def test_host_open_takes_the_same_options_and_impl(tmp_path):
+    from netstack.api import Host
+    from netstack.stages.tcp.congestion import Reno
+
+    class LabReno(Reno):
+        pass
+
+    with Host.open(f"memory:{unique_name('asm')}", "192.0.2.2/24", pool_size=128,
+                   capture=str(tmp_path / "host.pcap"), impl={"congestion": LabReno}) as host:
+        assert host.stack.units.congestion is LabReno
+        assert len(host.engine.pool) == 128 and host.engine.capture is not None
+
+
 def test_what_was_opened_is_closed_when_a_later_step_fails(monkeypatch):
     closed = []
 

@@ -150,10 +150,17 @@ def list_units() -> int:
     from netstack.units import UNITS
 
     width = max(len(name) for name in UNITS)
+    lines = []
     for unit in UNITS.values():
-        print(f"{unit.name:<{width}}  {unit.summary}")
-        print(f"{'':<{width}}  interface  {unit.interface}")
-        print(f"{'':<{width}}  reference  {unit.reference}")
+        lines.append(f"{unit.name:<{width}}  {unit.summary}")
+        lines.append(f"{'':<{width}}  interface  {unit.interface}")
+        lines.append(f"{'':<{width}}  reference  {unit.reference}")
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # `netstack units | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

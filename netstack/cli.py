@@ -1,6 +1,7 @@
 """The `netstack` command.
 
     netstack run --port tap:ns0 --ip 192.0.2.2/24      run a stack in the foreground
+    netstack units                                      list the units --impl can replace
     netstack demo                                       see it answer the kernel's pings
     netstack bench                                      measure it
 
@@ -27,6 +28,10 @@ port specs:
   dpdk:VDEV-ARGS    a DPDK virtual device: dpdk:net_tap0,iface=dtap0 (DPDK creates the TAP
                     dtap0) or dpdk:net_af_packet0,iface=veth1; EAL args: see --eal
   append ?loss=0.1&delay=0.01&seed=1 to any spec for an emulated bad link
+
+replacing a unit (`netstack units` lists them):
+  --impl arp=mylab.arp:ArpStage     the unit `arp` is the class ArpStage of mylab/arp.py;
+  --impl checksum=mylab.checksum    a whole module is a unit too (repeatable)
 
 example (as root, inside a network namespace):
   netstack run --port tap:ns0 --ip 192.0.2.2/24 &
@@ -87,9 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", metavar="N",
                      help="one integer seed for every random choice (ISNs, ports, IP IDs, "
                      "ARP jitter, an emulated link without its own seed): a repeatable run")
+    run.add_argument("--impl", action="append", metavar="UNIT=MODULE:ATTR",
+                     help="replace a unit of the stack with your own (repeatable; "
+                     "`netstack units` lists them)")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+
+    commands.add_parser("units", help="list the units a lab may replace (--impl UNIT=...)",
+                        description="Every replaceable unit: its name (for --impl and the impl "
+                        "key), the interface a replacement must have, and the reference "
+                        "implementation.")
 
     for name, text in (("demo", "watch the stack answer the Linux kernel's pings"),
                        ("bench", "run the benchmarks")):
@@ -109,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "units":
+        return list_units()
     try:
         return run_command(args)
     except ConfigError as e:
@@ -133,6 +148,25 @@ def delegate(command: str, rest: list[str]) -> int:
     return module.main(rest) or 0
 
 
+def list_units() -> int:
+    """`netstack units`: one block per unit, in the order frames meet them."""
+    from netstack.units import UNITS
+
+    width = max(len(name) for name in UNITS)
+    lines = []
+    for unit in UNITS.values():
+        lines.append(f"{unit.name:<{width}}  {unit.summary}")
+        lines.append(f"{'':<{width}}  interface  {unit.interface}")
+        lines.append(f"{'':<{width}}  reference  {unit.reference}")
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # `netstack units | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     from netstack.config import build_run_options, load_toml
 
@@ -140,7 +174,7 @@ def run_command(args: argparse.Namespace) -> int:
     flags = {name: getattr(args, name, None) for name in (
         "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports",
         "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll", "eal",
-        "tcp_congestion", "seed")}
+        "tcp_congestion", "seed", "impl")}
     options = build_run_options(flags, file_settings)
     if args.print_config:
         print(options.describe())
@@ -152,60 +186,20 @@ def run_command(args: argparse.Namespace) -> int:
 def serve(options) -> int:
     """Open everything, run until a signal, close everything, print the counters."""
     from netstack.config import format_mac
-    from netstack.counters import Counters
-    from netstack.engine.capture import Capture
-    from netstack.engine.kni import Kni
-    from netstack.engine.loop import Engine
-    from netstack.engine.ports import open_port
-    from netstack.mbuf import MbufPool
 
     try:
-        from netstack.stack import Stack
+        from netstack.engine.assemble import open_engine
     except ImportError as e:
         raise NetstackError(f"the protocol stack is not available in this checkout ({e})") from None
 
-    counters = Counters()
-    dpdk = None
-    if options.port.startswith("dpdk:"):
-        # DPDK: the EAL and its mempool first; the port is one of the EAL's devices, and
-        # the stack's buffers are its rte_mbufs (see netstack/engine/dpdk_engine.py).
-        from netstack.engine.dpdk_engine import DpdkEngine as engine_class
-        from netstack.engine.dpdk_engine import DpdkRuntime
-
-        dpdk = DpdkRuntime.open(options.port, options.eal)
-        pool = dpdk.pool
-    elif options.engine == "native":
-        from netstack.engine.native_loop import NativeEngine as engine_class
-        from netstack.engine.native_pool import NativeMbufPool
-
-        pool: MbufPool = NativeMbufPool(4096)
-    else:
-        from netstack.engine.ports.tap import is_offload_spec
-        from netstack.mbuf import OFFLOAD_BUFFER_SIZE, OFFLOAD_POOL_COUNT
-
-        engine_class = Engine
-        # tap:NAME,offload moves 64 KB frames: fewer, bigger buffers (engine/vnet.py).
-        big = is_offload_spec(options.port)
-        pool = MbufPool(OFFLOAD_POOL_COUNT, OFFLOAD_BUFFER_SIZE) if big else MbufPool(4096)
-    stack = Stack(options.stack_config(), pool, counters)
-    opened: list = [dpdk] if dpdk is not None else []  # closed in reverse order, whatever happens
-    engine = None
+    engine = open_engine(options.stack_config(), options.port, engine=options.engine,
+                         busy_poll=options.busy_poll, capture=options.capture, kni=options.kni,
+                         eal=options.eal)
+    counters = engine.stack.counters
     try:
-        port = open_port(options.port, mac=options.mac, mtu=options.mtu, pool=pool, counters=counters)
-        opened.append(port)
-        if hasattr(port, "configure_stack"):
-            port.configure_stack(stack)  # what the port offloads (tap:NAME,offload)
-        kni = Kni(options.kni, mac=options.mac, mtu=options.mtu, counters=counters) if options.kni else None
-        if kni is not None:
-            opened.append(kni)
-        capture = Capture(options.capture) if options.capture else None
-        if capture is not None:
-            opened.append(capture)
-        engine = engine_class(stack, port, pool, kni=kni, capture=capture,
-                              busy_poll=options.busy_poll)
-
         def ready() -> None:
-            print(f"ready {options.address} on {port.name} mac {format_mac(options.mac)}", flush=True)
+            print(f"ready {options.address} on {engine.port.name} mac {format_mac(options.mac)}",
+                  flush=True)
 
         if options.services:
             run_with_services(engine, options.services, ready)
@@ -217,11 +211,7 @@ def serve(options) -> int:
             signal.signal(signal.SIGTERM, stop)
             engine.run(on_ready=ready)
     finally:
-        if engine is not None:
-            engine.close()  # closes the port, KNI and capture it was given
-        else:
-            for part in reversed(opened):
-                part.close()
+        engine.close()  # closes the port, KNI and capture it was given
     print("counters:")
     for name, value in counters.snapshot().items():
         print(f"  {name} {value}")

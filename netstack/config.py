@@ -20,9 +20,12 @@ In the spirit of F-Stack's config.ini, everything a flag sets can live in a file
     eal = "--no-huge --no-pci --no-shconf -m 256 -l 0"   # dpdk: ports only: EAL arguments
     tcp_congestion = "cubic"           # TCP congestion control: newreno (default) or cubic
     seed = 7                           # one seed for every random choice: a repeatable run
+    impl = { arp = "mylab.arp:ArpStage" }   # replacement units (netstack/units.py), or
+                                       # ["arp=mylab.arp:ArpStage"]; see `netstack units`
 
-Flags given on the command line override the file, key by key. Every problem is reported as a
-ConfigError with one line that names the setting.
+Flags given on the command line override the file, key by key (and `--impl`, unit by unit:
+the file's other replacements stay). Every problem is reported as a ConfigError with one line
+that names the setting (an ImplError, for a replacement unit).
 """
 
 import json
@@ -31,15 +34,18 @@ import tomllib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from netstack.engine.assemble import check_engine_choice
 from netstack.errors import ConfigError
 from netstack.services import SERVICES
 from netstack.stages.tcp.congestion import ALGORITHMS as TCP_CONGESTION_ALGORITHMS
+from netstack.units import ImplError, parse_impl_argument, resolve_units
+from netstack.wire.ethernet import mac_from_ip  # noqa: F401 - it lived here; old callers import it
 
 SETTINGS = (
     "port", "ip", "gateway", "mac", "mtu", "capture", "kni", "kni_tcp_ports", "kni_udp_ports",
     "services", "routes", "arp", "engine", "busy_poll", "eal", "tcp_congestion", "seed",
+    "impl",
 )
-ENGINES = ("python", "native")
 MIN_MTU = 576  # the smallest datagram every IPv4 host must accept (RFC 791)
 MAX_MTU = 9000
 # name -> default port, from the services' own registry (which imports nothing heavy).
@@ -68,6 +74,7 @@ class RunOptions:
     eal: tuple[str, ...] | None = None  # dpdk: ports: EAL arguments (None: the defaults)
     tcp_congestion: str = "newreno"  # TcpConfig.congestion_control
     seed: int | None = None  # StackConfig.random_seed (None: fresh randomness every run)
+    impl: dict[str, str] = field(default_factory=dict)  # unit name -> "package.module:Attr"
 
     def stack_config(self):
         """The StackConfig these options describe."""
@@ -79,6 +86,7 @@ class RunOptions:
             routes=self.routes, static_arp=dict(self.static_arp), kni=self.kni is not None,
             kni_tcp_ports=self.kni_tcp_ports, kni_udp_ports=self.kni_udp_ports,
             tcp=TcpConfig(congestion_control=self.tcp_congestion), random_seed=self.seed,
+            impl=dict(self.impl),
         )
 
     def describe(self) -> str:
@@ -113,6 +121,9 @@ class RunOptions:
         if self.static_arp:
             items = ", ".join(f'"{ip}={format_mac(m)}"' for ip, m in self.static_arp.items())
             lines.append(f"arp = [{items}]")
+        if self.impl:
+            items = ", ".join(f"{name} = {json.dumps(path)}" for name, path in self.impl.items())
+            lines.append(f"impl = {{ {items} }}")
         return "\n".join(lines)
 
 
@@ -138,6 +149,10 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
     """Merge flags over file settings (None in `flags` means "not given") and validate."""
     merged = dict(file_settings or {})
     merged.update({k: v for k, v in flags.items() if v is not None and k in SETTINGS})
+    # Replacement units merge unit by unit: `--impl arp=...` keeps the file's other units.
+    impl = {**parse_impl(file_settings.get("impl", {}) if file_settings else {}),
+            **parse_impl(flags.get("impl") or ())}
+    resolve_units(impl)  # each replacement imports and has its interface's members, or ImplError
     if not merged.get("port"):
         raise ConfigError("no port given (for example --port tap:ns0)")
     if not merged.get("ip"):
@@ -148,15 +163,7 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
     address = parse_cidr(merged["ip"])
     mac = parse_mac_setting(merged["mac"]) if merged.get("mac") else mac_from_ip(address.ip)
     engine = str(merged.get("engine", "python"))
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine {engine!r} (use python or native)")
-    if engine == "native":
-        from netstack.engine.native_loop import check_supported
-
-        check_supported(str(merged["port"]))
-        if ",offload" in str(merged["port"]):
-            raise ConfigError("tap:NAME,offload needs --engine python (the native engine has "
-                              "no virtio-net header support)")
+    check_engine_choice(str(merged["port"]), engine)
     busy_poll = merged.get("busy_poll", False)
     if not isinstance(busy_poll, bool):
         raise ConfigError(f"bad busy_poll {busy_poll!r}: expected true or false")
@@ -193,7 +200,26 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
         eal=eal,
         tcp_congestion=tcp_congestion,
         seed=parse_seed(merged["seed"]) if merged.get("seed") is not None else None,
+        impl=impl,
     )
+
+
+def parse_impl(value) -> dict[str, str]:
+    """Replacement units, from a TOML table {unit = "pkg.mod:Attr"}, a list of "unit=path"
+    or the --impl flags (resolve_units then imports and checks them)."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list | tuple):
+        items = [parse_impl_argument(str(item)) for item in value]
+    else:
+        raise ImplError(f"bad impl {value!r}: expected {{ unit = \"package.module:Attr\" }} "
+                        f"or [\"unit=package.module:Attr\"]")
+    impl = {}
+    for name, path in items:
+        if not isinstance(path, str) or not path.strip():
+            raise ImplError(f"bad impl entry for {name!r}: expected \"package.module:Attr\"")
+        impl[str(name)] = path.strip()
+    return impl
 
 
 def check_port_spec(spec: str, what: str, kinds: tuple[str, ...] = PORT_KINDS) -> None:
@@ -203,12 +229,6 @@ def check_port_spec(spec: str, what: str, kinds: tuple[str, ...] = PORT_KINDS) -
         raise ConfigError(f"bad {what} spec {spec!r}: expected KIND:ARGUMENT, e.g. tap:ns0")
     if kind not in kinds:
         raise ConfigError(f"unknown {what} kind {kind!r} in {spec!r} (use {', '.join(k + ':' for k in kinds)})")
-
-
-def mac_from_ip(ip: IPv4Address) -> bytes:
-    """A locally administered MAC made from the IP (192.0.2.2 -> 02:00:c0:00:02:02), so the
-    same command gives the same MAC every run."""
-    return bytes([0x02, 0x00]) + ip.packed
 
 
 def format_mac(mac: bytes) -> str:

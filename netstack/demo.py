@@ -83,10 +83,8 @@ def demo_with_kernel(count: int) -> int:
 def demo_in_memory(count: int) -> int:
     """No root: two stacks in this process, joined by the in-memory link."""
     from netstack.api.ping import ping
-    from netstack.engine.loop import Engine
-    from netstack.engine.ports import open_port
-    from netstack.mbuf import MbufPool
-    from netstack.stack import Stack, StackConfig
+    from netstack.engine.assemble import open_engine
+    from netstack.stack import StackConfig
 
     print("netstack demo: not running as root, so there is no namespace or TAP device.")
     print("Running two stacks joined by the in-memory link instead (`make demo` as root")
@@ -96,9 +94,7 @@ def demo_in_memory(count: int) -> int:
     for last_octet in (1, 2):
         mac = bytes([2, 0, 0xC0, 0, 2, last_octet])
         config = StackConfig(mac=mac, address=IPv4Interface(f"192.0.2.{last_octet}/24"))
-        pool = MbufPool(1024)
-        port = open_port(f"memory:{link}", mac=mac)
-        engine = Engine(Stack(config, pool), port, pool)
+        engine = open_engine(config, f"memory:{link}", pool_size=1024)
         engine.start()
         engines.append(engine)
     try:
@@ -113,7 +109,7 @@ def demo_in_memory(count: int) -> int:
             print(f"    {name} {value}")
     finally:
         for engine in engines:
-            engine.stop()
+            engine.close()
     return 0
 
 

@@ -98,7 +98,8 @@ def load(path: str, what: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # a student's module may raise anything while importing
-        raise ImplError(f"{what}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+        detail = " ".join(str(exc).split())  # one line, whatever the message looked like
+        raise ImplError(f"{what}: cannot import {module_name!r}: {type(exc).__name__}: {detail}") from None
     if not attribute:
         return module
     obj: Any = module

@@ -9,7 +9,7 @@ engine's loop thread. The two meet in one place, the socket's `threading.Conditi
 Lock order: a socket's lock, then a poller's lock. Pollers never hold their own lock while
 taking a socket's, so the two can never wait for each other.
 
-A protocol subclass (UdpSocket now, TcpSocket next) says what "readable" and "writable" mean
+A protocol subclass (UdpSocket, TcpSocket) says what "readable" and "writable" mean
 (`_events_locked`) and implements the calls; errors, timeouts, blocking and readiness come
 from here.
 """
@@ -22,13 +22,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from ipaddress import IPv4Interface
+from typing import Any, Protocol
 
 from netstack.api.constants import POLLERR, POLLHUP, POLLNVAL, SO_ERROR, SO_TYPE, SOL_SOCKET
 from netstack.stages.ports import os_error
-
-if TYPE_CHECKING:
-    from netstack.api.host import Host
 
 # File numbers are unique in the whole process (so a poller may mix sockets of two hosts),
 # small, and never OS file descriptors.
@@ -42,6 +40,29 @@ class Waker(Protocol):
     def _wakeup(self, sock: StackSocket, events: int) -> None: ...
 
     def _socket_closed(self, sock: StackSocket) -> None: ...
+
+
+class SocketHost(Protocol):
+    """What a socket uses of the host it lives on (netstack.api.host.Host is the one), so the
+    socket modules need not import the host, which imports them."""
+
+    stack: Any
+    engine: Any
+    address: IPv4Interface
+    broadcast_addresses: frozenset[str]
+
+    @property
+    def closed(self) -> bool: ...
+
+    def socket(self, family: int, type: int, proto: int = 0) -> Any: ...
+
+    def call(self, fn: Callable[[Any, float], Any], timeout: float | None = 5.0) -> Any: ...
+
+    def _queue_send(self, sock: Any, payload: bytes, dst: Any) -> None: ...
+
+    def _wake_later(self, sock: StackSocket) -> bool: ...
+
+    def _forget(self, sock: StackSocket) -> None: ...
 
 
 def socket_for(fd: int | StackSocket) -> StackSocket:
@@ -61,7 +82,7 @@ def socket_for(fd: int | StackSocket) -> StackSocket:
 class StackSocket:
     """The protocol-independent part of a socket (see the module docstring)."""
 
-    def __init__(self, host: Host, family: int, type: int, proto: int = 0) -> None:
+    def __init__(self, host: SocketHost, family: int, type: int, proto: int = 0) -> None:
         self.host = host
         self.family = family
         self.type = type

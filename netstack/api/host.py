@@ -28,6 +28,7 @@ from netstack.api.constants import AF_INET, SOCK_DGRAM, SOCK_STREAM
 from netstack.api.tcp_socket import TcpSocket
 from netstack.api.udp_socket import UdpSocket
 from netstack.stages.ports import os_error
+from netstack.wire.ethernet import mac_from_ip
 
 # socket type -> class
 SOCKET_TYPES: dict[int, type[StackSocket]] = {SOCK_DGRAM: UdpSocket, SOCK_STREAM: TcpSocket}
@@ -67,46 +68,25 @@ class Host:
 
     @classmethod
     def open(cls, port_spec: str, cidr: str | IPv4Interface, *, mac: bytes | str | None = None,
-             gateway: str | IPv4Address | None = None, pool_size: int = 4096, clock: Any = None,
-             capture: str | None = None, engine: str = "python", **stack_options: Any) -> Host:
+             gateway: str | IPv4Address | None = None, pool_size: int | None = None,
+             clock: Any = None, capture: str | None = None, engine: str = "python",
+             busy_poll: bool = False, kni: str | None = None, eal: tuple[str, ...] | None = None,
+             **stack_options: Any) -> Host:
         """Open the port, build the stack and start its engine on a background thread.
 
-        `engine` is "python" (the loop does the port I/O) or "native" (a C thread does it;
-        tap: and afpacket: ports, see netstack/engine/native_loop.py).
-
-        `stack_options` are StackConfig fields (mtu, routes, static_arp, udp_rcvbuf...).
-        The MAC defaults to one made from the address (192.0.2.2 -> 02:00:c0:00:02:02).
-        `capture` names a pcap file that records every frame received and sent."""
-        from netstack.config import mac_from_ip
-        from netstack.engine.capture import Capture
-        from netstack.engine.loop import Engine
-        from netstack.engine.ports import open_port
-        from netstack.mbuf import MbufPool
-        from netstack.stack import Stack, StackConfig
+        The options are `netstack run`'s, and mean the same (see engine/assemble.py):
+        `engine` "python" or "native", `busy_poll`, `kni` ("tap:NAME"), `eal` (dpdk: ports),
+        `capture` (a pcap file of every frame); a port spec may be `tap:NAME,offload`.
+        `stack_options` are StackConfig fields (mtu, routes, static_arp, impl, tcp...).
+        The MAC defaults to one made from the address (192.0.2.2 -> 02:00:c0:00:02:02)."""
+        from netstack.engine.assemble import open_engine
+        from netstack.stack import StackConfig
 
         address = IPv4Interface(cidr)
-        if mac is None:
-            mac = mac_from_ip(address.ip)
-        config = StackConfig(mac=mac, address=address, gateway=gateway, **stack_options)
-        engine_class, pool_class = Engine, MbufPool
-        if engine == "native":
-            from netstack.engine.native_loop import NativeEngine, check_supported
-            from netstack.engine.native_pool import NativeMbufPool
-
-            check_supported(port_spec)
-            engine_class, pool_class = NativeEngine, NativeMbufPool
-        elif engine != "python":
-            raise ValueError(f"unknown engine {engine!r} (python or native)")
-        pool = pool_class(pool_size)
-        stack = Stack(config, pool)
-        port = open_port(port_spec, mac=config.mac, mtu=config.mtu, pool=pool,
-                         counters=stack.counters)
-        try:
-            loop = engine_class(stack, port, pool, clock=clock,
-                                capture=Capture(capture) if capture else None)
-        except BaseException:
-            port.close()
-            raise
+        config = StackConfig(mac=mac if mac is not None else mac_from_ip(address.ip),
+                             address=address, gateway=gateway, **stack_options)
+        loop = open_engine(config, port_spec, engine=engine, busy_poll=busy_poll,
+                           capture=capture, kni=kni, eal=eal, clock=clock, pool_size=pool_size)
         try:
             loop.start()
         except BaseException:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import errno
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from netstack.api.base_socket import StackSocket
+from netstack.api.base_socket import SocketHost, StackSocket
 from netstack.api.constants import (
     MSG_DONTWAIT,
     MSG_PEEK,
@@ -45,9 +45,6 @@ from netstack.stages.ports import os_error
 from netstack.stages.tcp.connection import SEND_LOW_WATER_SHARE
 from netstack.stages.tcp.state import TcpState
 
-if TYPE_CHECKING:
-    from netstack.api.host import Host
-
 ANY = ("0.0.0.0", 0)
 CONNECTING = frozenset({TcpState.SYN_SENT, TcpState.SYN_RECEIVED})
 # States where the application may still hand over bytes to send.
@@ -62,7 +59,7 @@ def _noop() -> None:
 
 
 class TcpSocket(TcpOptionsMixin, StackSocket):
-    def __init__(self, host: Host, family: int, type: int, proto: int = 0) -> None:
+    def __init__(self, host: SocketHost, family: int, type: int, proto: int = 0) -> None:
         super().__init__(host, family, type, proto)
         tcp = getattr(host.stack, "tcp", None)
         if tcp is None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import errno
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from netstack.api.base_socket import StackSocket
+from netstack.api.base_socket import SocketHost, StackSocket
 from netstack.api.constants import (
     MSG_DONTWAIT,
     MSG_PEEK,
@@ -33,9 +33,6 @@ from netstack.api.constants import (
 )
 from netstack.stages.ports import os_error
 from netstack.stages.udp import DATAGRAM_OVERHEAD, MAX_PAYLOAD, UdpEndpoint
-
-if TYPE_CHECKING:
-    from netstack.api.host import Host
 
 ANY = ("0.0.0.0", 0)
 _NO_ADDRESS = object()
@@ -61,7 +58,7 @@ def parse_address(address: Any, call: str) -> tuple[IPv4Address, int]:
 
 
 class UdpSocket(StackSocket):
-    def __init__(self, host: Host, family: int, type: int, proto: int = 0) -> None:
+    def __init__(self, host: SocketHost, family: int, type: int, proto: int = 0) -> None:
         super().__init__(host, family, type, proto)
         config = host.stack.config
         self._ep = UdpEndpoint(rcvbuf=config.udp_rcvbuf, sndbuf=config.udp_sndbuf)

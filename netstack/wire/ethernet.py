@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from typing import Protocol
 
 from netstack.errors import MalformedPacket
@@ -108,6 +109,12 @@ def parse_mac(text: str) -> bytes:
 def is_multicast(mac: bytes) -> bool:
     """True for group addresses, broadcast included (IEEE 802 I/G bit)."""
     return bool(mac[0] & GROUP_BIT)
+
+
+def mac_from_ip(ip: IPv4Address) -> bytes:
+    """A locally administered MAC made from an IPv4 address (192.0.2.2 -> 02:00:c0:00:02:02),
+    so the same command gives the same MAC every run."""
+    return bytes([0x02, 0x00]) + ip.packed
 
 
 def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:

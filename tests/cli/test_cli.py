@@ -1,5 +1,6 @@
 """The `netstack` command: help, one-line errors with exit status 2, TOML config, pcap replay."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,15 @@ from tests.netns import NetstackProcess, unique_name
 REPO = Path(__file__).resolve().parents[2]
 
 
-def netstack(*args: str, prefix: tuple[str, ...] = (), timeout: float = 30) -> subprocess.CompletedProcess:
+def netstack(*args: str, prefix: tuple[str, ...] = (), timeout: float = 30,
+             env_path: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m netstack ARGS`; `env_path` is put first on its PYTHONPATH."""
+    env = None
+    if env_path is not None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env_path, str(REPO), env.get("PYTHONPATH")) if p)
     return subprocess.run([*prefix, sys.executable, "-m", "netstack", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def assert_usage_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

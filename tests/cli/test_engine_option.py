@@ -33,9 +33,10 @@ def test_bad_engine_choices_are_one_line_errors(args, fragment):
 
 
 def test_a_native_engine_that_is_not_built_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(native_pool, "AVAILABLE", False)
+    # Imported first: native_loop reads native_pool.AVAILABLE once, when it is imported.
     from netstack.engine import native_loop
 
+    monkeypatch.setattr(native_pool, "AVAILABLE", False)
     monkeypatch.setattr(native_loop, "AVAILABLE", False)
     with pytest.raises(ConfigError, match="native engine is not built"):
         build_run_options({"port": "tap:ns0", "ip": "192.0.2.2/24", "engine": "native"})

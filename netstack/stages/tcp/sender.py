@@ -119,6 +119,8 @@ class Sender:
         self.options = options  # TCP_NODELAY
         self.config = config  # tail_loss_probe
         self.timestamps = timestamps  # RFC 7323: on or off, and their RTT samples
+        # SND.* (RFC 9293 §3.3.1); set_iss sets these again, and the rest it derives.
+        self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_wl1 = self.snd_wl2 = iss
         self.set_iss(iss)
         self.snd_wnd = 0  # the peer's window, in bytes (already scaled)
         self.max_snd_wnd = 0  # the largest window the peer ever offered (RFC 5961 §5.2)

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 class SendBuffer:
     """Every byte from SND.UNA on (sent or not), and the lock that guards them: the
-    application thread appends under `guard`, the loop thread deletes what is acked."""
+    application thread appends under `guard`, the loop thread deletes what is acked.
+    `data` stays one bytearray for the stream's life (the sender keeps a reference to it):
+    append and delete in place, never replace it."""
 
     __slots__ = ("data", "guard")
 
@@ -38,7 +40,7 @@ class SendBuffer:
 
 class ReceiveBuffer:
     """In-order bytes not yet read, and the lock that guards them: the loop thread appends
-    under `guard`, the application thread takes from the front."""
+    under `guard`, the application thread takes from the front (in place, as above)."""
 
     __slots__ = ("data", "guard")
 

@@ -217,6 +217,9 @@ class TcpConnection(SegmentEmitter):
         self.timestamps = Timestamps()  # RFC 7323 state (timestamps.py)
         self.opened_at = 0.0  # when the first SYN was sent or received
         timers = stage.stack.timers
+        # SegmentSink's burst calls are the stage's own, bound once (they run per output).
+        self.begin_tx_burst = stage.begin_tx_burst
+        self.end_tx_burst = stage.end_tx_burst
         # The units the stack chose (units.tcp_sender, tcp_receiver, tcp_rto): each gets
         # its stream, and this connection as its segment sink and its host.
         self.sender: SenderUnit = stage.sender_class(
@@ -541,12 +544,6 @@ class TcpConnection(SegmentEmitter):
     @property
     def tso_max(self) -> int:
         return self.stage.tso_max
-
-    def begin_tx_burst(self) -> None:
-        self.stage.begin_tx_burst()
-
-    def end_tx_burst(self) -> None:
-        self.stage.end_tx_burst()
 
     def ack_at_end_of_pass(self) -> bool:
         return self.stage.owe_ack(self)

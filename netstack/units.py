@@ -132,10 +132,15 @@ def missing_members(obj: Any, protocol: type) -> list[str]:
     __init__ source, since they exist only on instances."""
     init_source = ""
     if inspect.isclass(obj):
-        try:
-            init_source = inspect.getsource(obj.__init__)
-        except (OSError, TypeError):
-            init_source = ""
+        # Every __init__ along the MRO: a subclass's own __init__ often calls super().
+        for klass in obj.__mro__:
+            init = vars(klass).get("__init__")
+            if init is None or klass is object:
+                continue
+            try:
+                init_source += inspect.getsource(init)
+            except (OSError, TypeError):
+                pass
     missing = []
     for name in interface_members(protocol):
         if hasattr(obj, name):

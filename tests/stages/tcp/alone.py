@@ -55,12 +55,13 @@ class SentSegment:
 @dataclass
 class SentAck:
     ack: int
-    window: int
+    window: int | None  # None in an expectation: any window
     sack: tuple[tuple[int, int], ...]
 
     def __str__(self) -> str:
         blocks = " ".join(f"{left}-{right}" for left, right in self.sack)
-        return f"ACK {self.ack} win={self.window}" + (f" SACK {blocks}" if blocks else "")
+        window = "" if self.window is None else f" win={self.window}"
+        return f"ACK {self.ack}{window}" + (f" SACK {blocks}" if blocks else "")
 
 
 class Transcript:
@@ -309,7 +310,7 @@ class ReceiverBench(Transcript):
 
     def expect_ack(self, ack: int, sack: tuple[tuple[int, int], ...] = (),
                    window: int | None = None) -> SentAck:
-        wanted = SentAck(ack, window if window is not None else -1, sack)
+        wanted = SentAck(ack, window, sack)
         if not self.out.sent:
             self.fail(f"expected {wanted}, got nothing")
         got = self.out.sent.popleft()

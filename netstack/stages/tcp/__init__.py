@@ -7,6 +7,8 @@
     congestion.py      the congestion control interface, and Reno/NewReno
     cubic.py           CUBIC (RFC 9438), chosen per socket with TCP_CONGESTION
     timestamps.py      timestamps: TSval clock, TS.Recent, PAWS, RTT samples (RFC 7323)
+    collaborators.py   what sender and receiver get instead of the connection: streams
+                       with their lock, where segments go, what they ask the connection
     sender.py          send buffer, output, retransmission, persist
     newreno.py         fast retransmit and NewReno recovery, without SACK (RFC 6582)
     sack.py            SACK blocks we report, and the scoreboard of those we get (RFC 2018)

@@ -12,37 +12,50 @@ Two threads meet here. The loop thread runs everything. An application thread ma
 those only move bytes into or out of the buffers; the loop thread takes `guard` whenever it
 touches the buffers. After anything an application may wait for (data, room, a state change,
 an error), the loop thread calls `on_event` with `guard` held.
+
+The sender and the receiver hold no pointer to this class: each is given its byte stream
+(`send_stream`, `receive_stream`, which share `guard`), the timers, and this connection
+through the small interfaces of collaborators.py (SegmentSink, SenderHost, AckSink,
+ReceiverHost), whose methods are at the end of the class. The stage is seen through
+`ConnectionStage`, what a connection uses of it, so this module never imports stage.py.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from netstack.stages.ports import os_error
+from netstack.stages.tcp.collaborators import ReceiveBuffer, SendBuffer
 from netstack.stages.tcp.config import TcpSocketOptions
-from netstack.stages.tcp.emit import SegmentEmitter
+from netstack.stages.tcp.emit import SegmentEmitter, SegmentWriter
 from netstack.stages.tcp.keepalive import Keepalive
 from netstack.stages.tcp.options import (
     TIMESTAMP_OPTION_BYTES,
     PeerSynOptions,
     effective_send_mss,
 )
-from netstack.stages.tcp.receiver import Receiver
+from netstack.stages.tcp.segment_arrives import ResetSender
 from netstack.stages.tcp.segment_arrives import process as process_segment
-from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
-from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
+from netstack.stages.tcp.state import RECEIVING_STATES, SENDING_STATES, TcpState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
 from netstack.timers import Timer
 from netstack.wire.tcp import TcpHeader
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.listener import TcpListener
-    from netstack.stages.tcp.stage import TcpStage
+    from netstack.counters import Counters
+    from netstack.stages.tcp.autotune import ReceiveBufferTuner
+    from netstack.stages.tcp.collaborators import TimerService
+    from netstack.stages.tcp.config import TcpConfig
+    from netstack.stages.tcp.congestion import CongestionControl
+    from netstack.stages.tcp.isn import IsnGenerator
+    from netstack.stages.tcp.receiver import ReceiverUnit
+    from netstack.stages.tcp.rto import RtoUnit
+    from netstack.stages.tcp.sender import SenderUnit
 
 Address = tuple[IPv4Address, int]
 WRITABLE_STATES = frozenset(
@@ -64,15 +77,123 @@ RESET_ON_ABORT = frozenset(
 )
 
 
+class StackServices(Protocol):
+    timers: TimerService
+    counters: Counters
+
+
+class ConnectionStage(SegmentWriter, ResetSender, Protocol):
+    """What a connection uses of the TCP stage (stage.py): shared state, the units the
+    stack chose, and the tables a connection leaves when it closes."""
+
+    stack: StackServices
+    config: TcpConfig
+    isn_generator: IsnGenerator
+    tso_max: int
+    sender_class: Callable[..., SenderUnit]  # units.tcp_sender
+    receiver_class: Callable[..., ReceiverUnit]  # units.tcp_receiver
+
+    def mss_for(self, remote: IPv4Address) -> int: ...
+
+    def window_shift_to_offer(self, rcvbuf: int, locked: bool = False) -> int | None: ...
+
+    def new_rto_estimator(self) -> RtoUnit: ...
+
+    def new_rcvbuf_tuner(self) -> ReceiveBufferTuner | None: ...
+
+    def new_congestion_control(self, conn: TcpConnection) -> CongestionControl: ...
+
+    def autotune_receive_buffer(self, conn: TcpConnection, now: float) -> None: ...
+
+    def owe_ack(self, conn: TcpConnection) -> bool: ...
+
+    def knows(self, conn: TcpConnection) -> bool: ...
+
+    def forget(self, conn: TcpConnection) -> None: ...
+
+    def begin_tx_burst(self) -> None: ...
+
+    def end_tx_burst(self) -> None: ...
+
+
+class ConnectionListener(Protocol):
+    """What a passive open's connection uses of its listener (listener.py)."""
+
+    half_open: set  # the SYN queue, which the stage takes a closed connection out of
+
+    def accept_queue_full(self) -> bool: ...
+
+    def connection_established(self, conn: TcpConnection) -> None: ...
+
+
+class ConnectionUnit(Protocol):
+    """A TCP connection, as the stage, a listener and the socket layer use it.
+
+    Built as `TcpConnection(stage, local, remote, iss, options, listener=None)`. The stage
+    gives it every segment of its 4-tuple (`segment_arrives`) and ICMP errors; the socket
+    layer moves bytes (`write_app`, `read_app`, holding `guard`) and asks for the rest on
+    the loop thread. `on_event` is called (holding `guard`) after anything an application
+    may wait for.
+    """
+
+    state: TcpState
+    local: Address
+    remote: Address
+    reuse_addr: bool
+    options: TcpSocketOptions
+    guard: AbstractContextManager
+    on_event: Callable[[], None] | None
+    error: int | None
+    soft_error: int | None
+    listener: ConnectionListener | None
+    sender: SenderUnit
+    receiver: ReceiverUnit
+
+    @property
+    def readable(self) -> int: ...
+
+    @property
+    def at_eof(self) -> bool: ...
+
+    @property
+    def writable(self) -> int: ...
+
+    def write_app(self, data: bytes | bytearray | memoryview) -> int: ...
+
+    def read_app(self, max_n: int) -> bytes: ...
+
+    def app_did_write(self, now: float) -> None: ...
+
+    def app_did_read(self, now: float) -> None: ...
+
+    def options_changed(self, now: float) -> None: ...
+
+    def shutdown_write(self, now: float) -> None: ...
+
+    def close(self, now: float) -> None: ...
+
+    def abort(self, now: float) -> None: ...
+
+    def open_active(self, now: float) -> None: ...
+
+    def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None: ...
+
+    def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None: ...
+
+    def icmp_error(self, code: int, hard: bool, now: float) -> None: ...
+
+    def release(self, now: float) -> None: ...
+
+
 class TcpConnection(SegmentEmitter):
     def __init__(
         self,
-        stage: TcpStage,
+        stage: ConnectionStage,
         local: Address,
         remote: Address,
         iss: Seq,
         options: TcpSocketOptions,
-        listener: TcpListener | None = None,
+        listener: ConnectionListener | None = None,
     ) -> None:
         self.stage = stage
         self.stack = stage.stack
@@ -83,7 +204,8 @@ class TcpConnection(SegmentEmitter):
         self.remote = remote
         self.reuse_addr = False  # for the port table, when connect() bound our port
         self.options = options
-        self.guard: AbstractContextManager = nullcontext()
+        self.send_stream = SendBuffer()  # what the application wrote, from SND.UNA on
+        self.receive_stream = ReceiveBuffer()  # what it may read
         self.on_event: Callable[[], None] | None = None
         self.error: int | None = None  # ECONNREFUSED, ECONNRESET or ETIMEDOUT
         self.soft_error: int | None = None  # the last ICMP error that did not abort us
@@ -94,13 +216,23 @@ class TcpConnection(SegmentEmitter):
         self.peer_options = PeerSynOptions()
         self.timestamps = Timestamps()  # RFC 7323 state (timestamps.py)
         self.opened_at = 0.0  # when the first SYN was sent or received
-        self.sender = Sender(self, iss, stage.new_rto_estimator())
-        self.receiver = Receiver(self, self.our_mss)
+        timers = stage.stack.timers
+        # SegmentSink's burst calls are the stage's own, bound once (they run per output).
+        self.begin_tx_burst = stage.begin_tx_burst
+        self.end_tx_burst = stage.end_tx_burst
+        # The units the stack chose (units.tcp_sender, tcp_receiver, tcp_rto): each gets
+        # its stream, and this connection as its segment sink and its host.
+        self.sender: SenderUnit = stage.sender_class(
+            iss, self.send_stream, self, self, timers, stage.new_rto_estimator(),
+            self.counters, options, self.config, self.timestamps)
+        self.receiver: ReceiverUnit = stage.receiver_class(
+            self.our_mss, self.receive_stream, self, self, timers, self.counters, options,
+            self.config, self.timestamps)
         self.rcvbuf_tuner = stage.new_rcvbuf_tuner()  # autotune.py (None when turned off)
         self.app_closed = False  # close() was called: nobody will read or write any more
         self.fin_after_handshake = False  # shutdown/close before the handshake completed
         self.close_timer: Timer | None = None  # TIME-WAIT, or an orphaned FIN-WAIT-2
-        self.keepalive = Keepalive(self)
+        self.keepalive = Keepalive(self, timers)
         self._event_pending = False
         # (our address, the peer's, their pseudo-header sum): the same for every segment
         self._pseudo_header: tuple[object, object, int] = (None, None, 0)
@@ -109,24 +241,33 @@ class TcpConnection(SegmentEmitter):
         (lip, lport), (rip, rport) = self.local, self.remote
         return f"<TcpConnection {lip}:{lport} -> {rip}:{rport} {self.state}>"
 
+    @property
+    def guard(self) -> AbstractContextManager:
+        """The lock an application thread holds to touch the streams (one for both)."""
+        return self.send_stream.guard
+
+    @guard.setter
+    def guard(self, lock: AbstractContextManager) -> None:
+        self.send_stream.guard = self.receive_stream.guard = lock
+
     # --- what an application sees ---------------------------------------------------------
 
     @property
     def readable(self) -> int:
         """Bytes waiting to be read."""
-        return len(self.receiver.ready)
+        return len(self.receive_stream.data)
 
     @property
     def at_eof(self) -> bool:
         """The peer's FIN arrived and every byte before it was read."""
-        return self.receiver.fin_received and not self.receiver.ready
+        return self.receiver.fin_received and not self.receive_stream.data
 
     @property
     def writable(self) -> int:
         """Free bytes in the send buffer (0 once writing is shut down)."""
         if self.sender.fin_queued or self.fin_after_handshake or self.state not in WRITABLE_STATES:
             return 0
-        return max(self.options.sndbuf - len(self.sender.buffer), 0)
+        return max(self.options.sndbuf - len(self.send_stream.data), 0)
 
     @property
     def send_low_water(self) -> int:
@@ -141,9 +282,10 @@ class TcpConnection(SegmentEmitter):
         Raises OSError(EPIPE) once writing was shut down or the connection is gone."""
         if self.sender.fin_queued or self.fin_after_handshake or self.state not in WRITABLE_STATES:
             raise os_error(errno.EPIPE)
-        n = min(len(data), max(self.options.sndbuf - len(self.sender.buffer), 0))
+        stream = self.send_stream
+        n = min(len(data), max(self.options.sndbuf - len(stream.data), 0))
         if n:
-            self.sender.buffer += memoryview(data)[:n]
+            stream.data += memoryview(data)[:n]
         return n
 
     def read_app(self, max_n: int) -> bytes:
@@ -187,8 +329,8 @@ class TcpConnection(SegmentEmitter):
         if self.app_closed:
             return
         self.app_closed = True
-        if self.options.linger_zero or self.receiver.ready:
-            if self.receiver.ready:
+        if self.options.linger_zero or self.receive_stream.data:
+            if self.receive_stream.data:
                 self.counters.bump("tcp.close.unread_data")
             self.abort(now)
             return
@@ -216,8 +358,7 @@ class TcpConnection(SegmentEmitter):
         self.keepalive.heard_from_peer(now)
         self._start_clock(now)
         self.send_syn(now)
-        self.sender.rtt_seq, self.sender.rtt_time = self.sender.iss + 1, now
-        self.sender.arm_retransmit_timer(now)
+        self.sender.start_handshake(now)
 
     def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
@@ -230,8 +371,7 @@ class TcpConnection(SegmentEmitter):
         sender.snd_wnd = sender.max_snd_wnd = header.window  # never scaled in a SYN
         sender.snd_wl1 = Seq(header.seq)
         self.send_syn(now)
-        sender.rtt_seq, sender.rtt_time = sender.iss + 1, now
-        sender.arm_retransmit_timer(now)
+        sender.start_handshake(now)
 
     def _start_clock(self, now: float) -> None:
         self.opened_at = now
@@ -248,7 +388,7 @@ class TcpConnection(SegmentEmitter):
             self.timestamps.start(peer.tsval, now)
             mss -= TIMESTAMP_OPTION_BYTES  # RFC 6691: every segment carries them
         self.sender.mss = max(mss, 1)
-        self.sender.sack.enabled = self.receiver.sack_enabled = (
+        self.sender.sack_enabled = self.receiver.sack_enabled = (
             self.config.sack and peer.sack_permitted)
         if offered and peer.window_shift is not None and self.offered_shift is not None:
             self.sender.snd_shift = peer.window_shift
@@ -385,3 +525,28 @@ class TcpConnection(SegmentEmitter):
             if callback is not None:
                 with self.guard:
                     callback()
+
+    # --- what the sender and the receiver ask of the connection (collaborators.py) ---------
+
+    def sending_allowed(self) -> bool:
+        return self.state in SENDING_STATES
+
+    def send_space_freed(self, freed: int) -> None:
+        """Wake a writer once there is a useful amount of room, not on every ACK: a writer
+        (or poller) waits for at least this much (the socket layer's rule)."""
+        room_now = self.writable
+        if max(room_now - freed, 0) < self.send_low_water <= room_now:
+            self.event()
+
+    def sack_block_count(self) -> int:
+        return self.receiver.sack_block_count()
+
+    @property
+    def tso_max(self) -> int:
+        return self.stage.tso_max
+
+    def ack_at_end_of_pass(self) -> bool:
+        return self.stage.owe_ack(self)
+
+    def is_closed(self) -> bool:
+        return self.state == TcpState.CLOSED

@@ -13,7 +13,7 @@ writes it straight into a pool mbuf). The options:
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from netstack.stages.tcp.options import syn_options
 from netstack.stages.tcp.seq import Seq
@@ -30,28 +30,37 @@ from netstack.wire.tcp import (
 )
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
     from netstack.counters import Counters
+    from netstack.stages.tcp.collaborators import SendBuffer
     from netstack.stages.tcp.config import TcpConfig
-    from netstack.stages.tcp.receiver import Receiver
-    from netstack.stages.tcp.sender import Sender
-    from netstack.stages.tcp.stage import TcpStage
+    from netstack.stages.tcp.receiver import ReceiverUnit
+    from netstack.stages.tcp.sender import SenderUnit
     from netstack.stages.tcp.timestamps import Timestamps
+
+
+class SegmentWriter(Protocol):
+    """What emit uses of the stage (TcpStage, with output.py)."""
+
+    def send_fields(self, src: IPv4Address, dst: IPv4Address, pseudo_base: int,
+                    src_port: int, dst_port: int, seq: int, ack: int, flags: int,
+                    window: int, options: bytes, now: float,
+                    payload: bytes | memoryview | None = None) -> bool: ...
+
+    def allow_challenge_ack(self, now: float) -> bool: ...
 
 
 class SegmentEmitter:
     """The segment-sending methods of TcpConnection (which sets every attribute below)."""
 
-    stage: TcpStage
+    stage: SegmentWriter
     config: TcpConfig
     counters: Counters
     state: TcpState
     local: tuple[IPv4Address, int]
     remote: tuple[IPv4Address, int]
-    guard: AbstractContextManager
-    sender: Sender
-    receiver: Receiver
+    send_stream: SendBuffer
+    sender: SenderUnit
+    receiver: ReceiverUnit
     timestamps: Timestamps
     our_mss: int
     offered_shift: int | None
@@ -105,7 +114,8 @@ class SegmentEmitter:
             pseudo = (local_ip, remote_ip, wire_tcp.pseudo_header_base(local_ip, remote_ip))
             self._pseudo_header = pseudo
         if length:
-            with self.guard, memoryview(self.sender.buffer) as view:
+            stream = self.send_stream
+            with stream.guard, memoryview(stream.data) as view:
                 self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                        seq.value, ack, flags, window, option_bytes, now,
                                        view[offset : offset + length])

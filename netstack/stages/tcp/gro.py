@@ -19,19 +19,24 @@ MAX_MERGED bytes, like a 64 KB GRO segment. Outside a burst (tests and tools cal
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from netstack.stages.tcp.state import TcpState
 from netstack.wire.tcp import FLAG_ACK, FLAG_PSH, TcpHeader
 
-if TYPE_CHECKING:
-    from netstack.stages.tcp.connection import TcpConnection
+
+class MergingConnection(Protocol):
+    """What receive coalescing uses of a connection."""
+
+    state: TcpState
+
+    def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None: ...
 
 MAX_MERGED = 65535
 _SEQ_MASK = 0xFFFF_FFFF
 
 
-def mergeable(conn: TcpConnection, header: TcpHeader, payload_len: int) -> bool:
+def mergeable(conn: MergingConnection, header: TcpHeader, payload_len: int) -> bool:
     """Could this segment start or continue a merged run?"""
     return (payload_len > 0 and header.flags & ~FLAG_PSH == FLAG_ACK
             and conn.state == TcpState.ESTABLISHED)
@@ -42,7 +47,7 @@ class HeldSegment:
 
     __slots__ = ("conn", "header", "data", "next_seq", "last_flags", "segments")
 
-    def __init__(self, conn: TcpConnection, header: TcpHeader, payload: memoryview) -> None:
+    def __init__(self, conn: MergingConnection, header: TcpHeader, payload: memoryview) -> None:
         self.conn = conn
         self.header = header
         self.data = bytearray(payload)  # a copy: the frame's buffer goes back to the pool
@@ -50,7 +55,7 @@ class HeldSegment:
         self.last_flags = header.flags
         self.segments = 1
 
-    def extends(self, conn: TcpConnection, header: TcpHeader, payload_len: int) -> bool:
+    def extends(self, conn: MergingConnection, header: TcpHeader, payload_len: int) -> bool:
         """Does this segment continue the run exactly, with nothing else different?"""
         first = self.header
         return (conn is self.conn and header.seq == self.next_seq

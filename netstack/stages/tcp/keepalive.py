@@ -9,21 +9,43 @@ peer sends counts as an answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from netstack.stages.tcp.state import TcpState
 from netstack.timers import Timer
 from netstack.wire.tcp import FLAG_ACK
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.connection import TcpConnection
+    from netstack.counters import Counters
+    from netstack.stages.tcp.collaborators import TimerService
+    from netstack.stages.tcp.config import TcpSocketOptions
+    from netstack.stages.tcp.sender import SenderUnit
+    from netstack.stages.tcp.seq import Seq
 
 KEEPALIVE_STATES = frozenset({TcpState.ESTABLISHED, TcpState.CLOSE_WAIT})
 
 
+class KeptAlive(Protocol):
+    """What keepalive uses of its connection."""
+
+    options: TcpSocketOptions
+    state: TcpState
+    sender: SenderUnit
+    counters: Counters
+
+    def emit(self, flags: int, seq: Seq, now: float) -> None: ...
+
+    def send_rst(self, now: float) -> None: ...
+
+    def give_up(self, now: float) -> None: ...
+
+    def notify_if_needed(self) -> None: ...
+
+
 class Keepalive:
-    def __init__(self, conn: TcpConnection) -> None:
+    def __init__(self, conn: KeptAlive, timers: TimerService) -> None:
         self.conn = conn
+        self.timers = timers
         self.timer: Timer | None = None
         self.last_heard = 0.0  # when the peer last sent us an acceptable segment
         self.probes = 0  # probes sent since then
@@ -36,7 +58,7 @@ class Keepalive:
         conn = self.conn
         if conn.options.keepalive and self.timer is None and conn.state in KEEPALIVE_STATES:
             deadline = max(self.last_heard + conn.options.keepalive_idle, now)
-            self.timer = conn.stack.timers.schedule(deadline, self._fired)
+            self.timer = self.timers.schedule(deadline, self._fired)
 
     def cancel(self) -> None:
         if self.timer is not None:
@@ -49,7 +71,7 @@ class Keepalive:
         options = conn.options
         if not options.keepalive or conn.state not in KEEPALIVE_STATES:
             return
-        schedule = conn.stack.timers.schedule
+        schedule = self.timers.schedule
         idle_until = self.last_heard + options.keepalive_idle
         if conn.sender.snd_max != conn.sender.snd_una:
             # Data is outstanding: the retransmission timer watches the peer.

@@ -13,17 +13,42 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from netstack.stages.tcp.config import TcpSocketOptions
-from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.options import read_syn_options
 from netstack.stages.tcp.state import TcpState
 from netstack.wire.ipv4 import IPv4Header
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.stage import TcpStage
+    from netstack.counters import Counters
+    from netstack.stages.tcp.config import TcpConfig
+    from netstack.stages.tcp.connection import TcpConnection
+    from netstack.stages.tcp.seq import Seq
+
+
+class _HasCounters(Protocol):
+    counters: Counters
+
+
+class ListeningStage(Protocol):
+    """What a listener uses of the TCP stage (stage.py)."""
+
+    stack: _HasCounters
+    config: TcpConfig
+
+    def isn(self, lip: IPv4Address, lport: int, rip: IPv4Address, rport: int,
+            now: float) -> Seq: ...
+
+    def new_connection(self, local: tuple[IPv4Address, int], remote: tuple[IPv4Address, int],
+                       iss: Seq, options: TcpSocketOptions,
+                       listener: TcpListener | None = None) -> TcpConnection: ...
+
+    def add_connection(self, conn: TcpConnection) -> None: ...
+
+    def send_reset_for(self, local_ip: IPv4Address, remote_ip: IPv4Address,
+                       header: TcpHeader, data_len: int, now: float) -> None: ...
 
 
 class TcpListener:
@@ -33,7 +58,7 @@ class TcpListener:
     # without SO_REUSEPORT): the port table refuses to share a binding with a listener.
     exclusive = True
 
-    def __init__(self, stage: TcpStage, backlog: int, reuse_addr: bool,
+    def __init__(self, stage: ListeningStage, backlog: int, reuse_addr: bool,
                  options: TcpSocketOptions) -> None:
         self.stage = stage
         self.local: tuple[IPv4Address, int] | None = None
@@ -83,7 +108,7 @@ class TcpListener:
             return
         local, remote = (ip_header.dst, header.dst_port), (ip_header.src, header.src_port)
         iss = stage.isn(local[0], local[1], remote[0], remote[1], now)
-        conn = TcpConnection(stage, local, remote, iss, self.options.copy(), self)
+        conn = stage.new_connection(local, remote, iss, self.options.copy(), self)
         self.half_open.add(conn)
         stage.add_connection(conn)
         counters.bump("tcp.conn.passive_open")

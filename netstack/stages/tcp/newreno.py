@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.sender import Sender
+    from netstack.stages.tcp.collaborators import SenderCore
 
 
 class NewRenoRecovery:
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: SenderCore) -> None:
         self.sender = sender
 
     def duplicate_ack(self, now: float) -> None:
@@ -39,7 +39,7 @@ class NewRenoRecovery:
             sender.recover = sender.snd_max
             in_flight: int = min(sender.snd_nxt - sender.snd_una, cc.cwnd)  # type: ignore[type-var,assignment]
             cc.on_fast_retransmit(sender.dupacks, in_flight, now)
-            sender.conn.counters.bump("tcp.tx.fast_retransmit")
+            sender.counters.bump("tcp.tx.fast_retransmit")
             self._retransmit_first(now)
             sender.arm_retransmit_timer(now)
             sender.tlp.cancel()
@@ -78,7 +78,7 @@ class NewRenoRecovery:
             # next output does not send it twice.
             sender._send_data(offset, max(n, 0), fin, now)
             return
-        sender.conn.counters.bump("tcp.tx.retransmits")
+        sender.counters.bump("tcp.tx.retransmits")
         sender.rtt_seq = None
         flags = FLAG_ACK | (FLAG_FIN if fin else 0)
-        sender.conn.emit(flags, sender.snd_una, now, offset, max(n, 0))
+        sender.out.emit(flags, sender.snd_una, now, offset, max(n, 0))

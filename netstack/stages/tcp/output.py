@@ -9,6 +9,7 @@ and IPv4 headers as a template (Ipv4Stage.send_like) instead of routing each one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ class SegmentOutput:
     stack: StackContext
     _in_tx_burst: bool  # between begin_tx_burst and end_tx_burst
     _tx_template: tuple[IPv4Address, IPv4Address, Mbuf] | None  # the first frame's (dst, src, mbuf)
+    _write_header_fields: Callable[..., None]  # the tcp_codec unit's, with the stack's checksum
 
     def send_segment(self, header: TcpHeader, src: IPv4Address, dst: IPv4Address, now: float,
                      payload: bytes | memoryview | None = None) -> bool:
@@ -58,7 +60,7 @@ class SegmentOutput:
             start = offset + header_len
             mbuf.buf[start : start + payload_len] = payload  # type: ignore[index]
         try:
-            wire_tcp.write_header_fields(mbuf.buf, offset, src_port, dst_port, seq, ack, flags,
+            self._write_header_fields(mbuf.buf, offset, src_port, dst_port, seq, ack, flags,
                                          window, options, payload_len, pseudo_base)
         except ValueError:
             self.stack.pool.free(mbuf)

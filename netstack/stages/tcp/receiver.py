@@ -24,28 +24,90 @@ Seq) and `rcv_nxt_offset` always name the same place.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from netstack.stages.tcp.collaborators import AckSink, ReceiveBuffer, ReceiverHost, TimerService
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
 from netstack.stages.tcp.sack import MAX_BLOCKS, MAX_BLOCKS_WITH_TIMESTAMPS, SackReporter
 from netstack.stages.tcp.seq import Seq
-from netstack.stages.tcp.state import TcpState
 from netstack.timers import Timer
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.connection import TcpConnection
+    from netstack.counters import Counters
+    from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
+    from netstack.stages.tcp.timestamps import Timestamps
+
+
+class ReceiverUnit(Protocol):
+    """The receiving half of a connection, as the connection and the stage use it.
+
+    Built as `Receiver(our_mss, stream, out, host, timers, counters, options, config,
+    timestamps)` (see `Receiver.__init__`). It is given each acceptable segment's text
+    (`receive`), puts in-order bytes into `stream` for the application, and decides about
+    ACKs: it calls `out.send_ack` (or owes one to the end of the engine pass) and arms its
+    delayed-ACK timer. Every segment the connection sends asks it for the window
+    (`advertise`) and tells it an ACK went out (`ack_sent`).
+    """
+
+    irs: Seq
+    rcv_nxt: Seq
+    rcv_nxt_offset: int  # rcv_nxt as a count of stream bytes (the FIN takes one)
+    rcv_adv: Seq
+    window_shift: int  # ours, once negotiated
+    sack_enabled: bool
+    fin_received: bool
+    blocks: list  # out-of-order data held: empty when nothing is (a quick check per segment)
+
+    @property
+    def rcv_wnd(self) -> int: ...
+
+    def start(self, irs: Seq, syn_window: int) -> None: ...
+
+    def window_for_syn(self) -> int: ...
+
+    def advertise(self) -> int:
+        """The window field of the segment about to go out (moves rcv_adv)."""
+
+    def window_update_worthwhile(self) -> bool: ...
+
+    def receive(self, seq: Seq, data: memoryview, fin: bool, now: float) -> bool:
+        """A segment's text and FIN; True when the FIN became in order just now."""
+
+    def sack_block_count(self) -> int: ...
+
+    def sack_blocks(self) -> tuple[tuple[int, int], ...]: ...
+
+    def ack_soon(self, now: float) -> None: ...
+
+    def send_owed_ack(self, now: float) -> None: ...
+
+    def ack_sent(self) -> None: ...
+
+    def cancel_timers(self) -> None: ...
+
+    def take(self, max_n: int) -> bytes:
+        """Up to `max_n` in-order bytes, for the application (holding the guard)."""
 
 
 class Receiver:
-    def __init__(self, conn: TcpConnection, our_mss: int) -> None:
-        self.conn = conn
+    def __init__(self, our_mss: int, stream: ReceiveBuffer, out: AckSink, host: ReceiverHost,
+                 timers: TimerService, counters: Counters, options: TcpSocketOptions,
+                 config: TcpConfig, timestamps: Timestamps) -> None:
+        self.stream = stream
+        self.out = out  # where ACKs go
+        self.host = host  # the connection, through the few calls of ReceiverHost
+        self.timers = timers
+        self.counters = counters
+        self.options = options  # SO_RCVBUF (autotuning may grow it)
+        self.config = config  # delayed_ack, max_out_of_order
+        self.timestamps = timestamps  # on or off: how many SACK blocks fit
         self.irs = Seq(0)
         self.rcv_nxt = Seq(0)
         self.rcv_nxt_offset = 0  # rcv_nxt as a stream offset
         self.rcv_adv = Seq(0)  # the right edge of the window we advertised
         self.window_shift = 0  # our window scale shift, once negotiated
         self.our_mss = our_mss
-        self.ready = bytearray()  # in order, not yet read by the application
+        self.ready = stream.data  # in order, not yet read by the application
         self.blocks: list[tuple[int, bytearray]] = []  # out of order: (offset, bytes), sorted
         self.fin_offset: int | None = None  # where the peer's FIN is, once seen
         self.fin_received = False  # the FIN is in order: rcv_nxt is past it
@@ -74,10 +136,10 @@ class Receiver:
     # --- the window ----------------------------------------------------------------------
 
     def _free_space(self) -> int:
-        return max(self.conn.options.rcvbuf - len(self.ready), 0)
+        return max(self.options.rcvbuf - len(self.ready), 0)
 
     def _useful_increase(self) -> int:
-        return min(self.conn.options.rcvbuf // 2, self.our_mss)
+        return min(self.options.rcvbuf // 2, self.our_mss)
 
     def window_for_syn(self) -> int:
         """RFC 7323 §2.2: the window in a SYN is never scaled."""
@@ -126,8 +188,8 @@ class Receiver:
         low, high = max(start, self.rcv_nxt_offset), min(end, right_edge)
         if fin and end <= right_edge and self.fin_offset is None:
             self.fin_offset = end
-        if high > low and self.conn.app_closed:
-            self.conn.reset_after_close(now)  # nobody will read it (as Linux does)
+        if high > low and self.host.app_closed:
+            self.host.reset_after_close(now)  # nobody will read it (as Linux does)
             return False
         ack_now = end > right_edge  # some of it did not fit: tell the sender at once
         if high > low:
@@ -141,27 +203,27 @@ class Receiver:
                 ack_now = True  # out of order, or filling a hole: ACK at once
                 self.send_owed_ack(now)  # each such segment its own ACK (RFC 5681 §4.2)
                 if low > self.rcv_nxt_offset:
-                    self.conn.counters.bump("tcp.rx.out_of_order")
+                    self.counters.bump("tcp.rx.out_of_order")
                     self.sack_reporter.segment_stored(low, high)
                 self._store(low, piece)
                 self._drain_blocks()
         elif len(data) or (fin and self.fin_offset is None):
             ack_now = True  # nothing new: a duplicate, or beyond the window
             self.send_owed_ack(now)
-            self.conn.counters.bump("tcp.rx.duplicate")
+            self.counters.bump("tcp.rx.duplicate")
         fin_now = False
         if self.fin_offset is not None and self.fin_offset == self.rcv_nxt_offset:
             self._advance(1)
             self.fin_received = True
-            self.conn.event()
+            self.host.event()
             fin_now = ack_now = True
         if ack_now:
             self.ack_soon(now)
         elif self.unacked_bytes >= 2 * self.largest_segment:
             self.ack_soon(now)  # at least every second full-sized segment
         elif self.unacked_bytes and self.delayed_ack_timer is None:
-            self.delayed_ack_timer = self.conn.stack.timers.schedule(
-                now + self.conn.config.delayed_ack, self._delayed_ack
+            self.delayed_ack_timer = self.timers.schedule(
+                now + self.config.delayed_ack, self._delayed_ack
             )
         return fin_now
 
@@ -170,10 +232,10 @@ class Receiver:
         self.rcv_nxt_offset += n
 
     def _deliver(self, data: memoryview | bytearray) -> None:
-        with self.conn.guard:
+        with self.stream.guard:
             self.ready += data
         self._advance(len(data))
-        self.conn.event()
+        self.host.event()
 
     def _store(self, low: int, piece: memoryview) -> None:
         """Keep the parts of `piece` (at offset `low`) that fill holes; merge neighbours."""
@@ -194,11 +256,11 @@ class Receiver:
         if not new:
             return
         combined = sorted(self.blocks + new, key=lambda b: b[0])
-        if _count_runs(combined) > self.conn.config.max_out_of_order and new[0][0] != (
+        if _count_runs(combined) > self.config.max_out_of_order and new[0][0] != (
             self.rcv_nxt_offset
         ):
             # Too fragmented: drop this segment's new pieces (the peer will resend them).
-            self.conn.counters.bump("tcp.drop.out_of_order_limit")
+            self.counters.bump("tcp.drop.out_of_order_limit")
             return
         merged: list[tuple[int, bytearray]] = []
         for block_start, block in combined:
@@ -218,7 +280,7 @@ class Receiver:
     # --- ACKs ----------------------------------------------------------------------------
 
     def _max_sack_blocks(self) -> int:
-        if self.conn.timestamps.enabled:
+        if self.timestamps.enabled:
             return MAX_BLOCKS_WITH_TIMESTAMPS
         return MAX_BLOCKS
 
@@ -239,10 +301,10 @@ class Receiver:
     def ack_soon(self, now: float) -> None:
         """An ACK is due "at once": in an engine pass, at its end (TcpStage.end_pass), so a
         segment the connection sends meanwhile carries it; otherwise now."""
-        if self.conn.stage.owe_ack(self.conn):
+        if self.out.ack_at_end_of_pass():
             self.ack_owed = True
         else:
-            self.conn.send_ack(now)
+            self.out.send_ack(now)
 
     def send_owed_ack(self, now: float) -> None:
         """Send the ACK owed since earlier in this pass, if no segment carried it yet.
@@ -250,8 +312,8 @@ class Receiver:
         the peer, RFC 5681 §4.2), and at the end of the pass."""
         if self.ack_owed:
             self.ack_owed = False
-            if self.conn.state != TcpState.CLOSED:
-                self.conn.send_ack(now)
+            if not self.host.is_closed():
+                self.out.send_ack(now)
 
     def ack_sent(self) -> None:
         """Any segment carrying our current ACK makes a pending delayed ACK unnecessary."""
@@ -263,8 +325,8 @@ class Receiver:
 
     def _delayed_ack(self, now: float) -> None:
         self.delayed_ack_timer = None
-        self.conn.send_ack(now)
-        self.conn.notify_if_needed()
+        self.out.send_ack(now)
+        self.host.notify_if_needed()
 
     def cancel_timers(self) -> None:
         if self.delayed_ack_timer is not None:

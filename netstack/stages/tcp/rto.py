@@ -19,9 +19,36 @@ which copy an ACK is for: the sender keeps those rules, this class just does the
 
 from __future__ import annotations
 
+from typing import Protocol
+
 ALPHA = 1 / 8
 BETA = 1 / 4
 K = 4
+
+
+class RtoUnit(Protocol):
+    """The RTO estimator as the sender uses it. Built as `RtoEstimator(initial_rto,
+    min_rto, max_rto, clock_granularity)`, all in seconds (the stage passes TcpConfig's).
+
+    It is told RTT samples and timer expiries, and answers the timeout to arm. Times are
+    in seconds (floats), whatever the implementation keeps inside.
+    """
+
+    srtt: float | None  # None before the first sample
+    rttvar: float | None
+    backoffs: int  # expiries since the last sample; the sender sets it to 0 when a probed
+    # zero window reopens (the backoff was about the window, not the path)
+
+    @property
+    def rto(self) -> float:
+        """The timeout to arm now, backoff included, within [min_rto, max_rto]."""
+
+    def on_sample(self, r: float, samples_per_rtt: int = 1) -> None:
+        """A round-trip time `r` (RFC 6298 §2.2-2.3), one of `samples_per_rtt` taken per
+        round trip (RFC 7323 Appendix G); clears the backoff."""
+
+    def backoff(self) -> None:
+        """The retransmission timer expired (RFC 6298 §5.5): double the RTO."""
 
 
 class RtoEstimator:

@@ -43,11 +43,11 @@ from netstack.stages.tcp.sack import Scoreboard
 from netstack.stages.tcp.seq import Seq
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.sender import Sender
+    from netstack.stages.tcp.collaborators import SenderCore
 
 
 class SackRecovery:
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: SenderCore) -> None:
         self.sender = sender
         self.enabled = False  # both SYNs carried SACK-permitted
         self.scoreboard = Scoreboard()
@@ -72,7 +72,7 @@ class SackRecovery:
         if not blocks:
             return
         sender = self.sender
-        counters = sender.conn.counters
+        counters = sender.counters
         acked = seg_ack if seg_ack > sender.snd_una else sender.snd_una
         valid, old, invalid, new = self.scoreboard.update(blocks, acked, sender.snd_max)
         self.new_sack_info = new
@@ -102,13 +102,13 @@ class SackRecovery:
                 high = hole_end if hole_end < end else end
                 if low < high:
                     self.lost_again.append((low, high))
-                    sender.conn.counters.bump("tcp.tx.lost_retransmit")
+                    sender.counters.bump("tcp.tx.lost_retransmit")
         self.resent = still_out
 
     def acknowledged(self) -> None:
         """SND.UNA advanced."""
         if not self.scoreboard.acknowledged(self.sender.snd_una):
-            self.sender.conn.counters.bump("tcp.rx.sack_reneging")
+            self.sender.counters.bump("tcp.rx.sack_reneging")
 
     def is_duplicate_ack(self, had_sack: bool) -> bool:
         """RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs something new. An ACK
@@ -141,7 +141,7 @@ class SackRecovery:
         sender.snd_nxt = sender.snd_max  # recovery resends out of line; new data goes on
         in_flight: int = min(sender.snd_max - sender.snd_una, cc.cwnd)  # type: ignore[type-var,assignment]
         cc.on_fast_retransmit(0, in_flight, now)
-        counters = sender.conn.counters
+        counters = sender.counters
         counters.bump("tcp.tx.fast_retransmit")
         counters.bump("tcp.tx.sack_recovery")
         end = self._clip(sender.snd_una, sender.snd_una + sender.segment_limit())
@@ -164,7 +164,7 @@ class SackRecovery:
     def _resend(self, start: Seq, end: Seq, now: float) -> None:
         self.sender.resend(start, end, now)
         self.resent.append((start, end, self.sender.snd_max))
-        self.sender.conn.counters.bump("tcp.tx.sack_retransmits")
+        self.sender.counters.bump("tcp.tx.sack_retransmits")
 
     def recovery_ended(self) -> None:
         self.rescue_rxt = None
@@ -216,7 +216,7 @@ class SackRecovery:
         high_rxt = self.high_rxt if self.high_rxt > snd_una else snd_una
         limit = sender.segment_limit()
         board = self.scoreboard
-        counters = sender.conn.counters
+        counters = sender.counters
         lost_again = self._lost_again_holes()
         if lost_again:
             start, end = lost_again[0]
@@ -264,7 +264,7 @@ class SackRecovery:
         n = min(unsent, limit, room)
         if n <= 0 or (n < unsent and n < limit):
             return False
-        if not sender.conn.options.nodelay and n == unsent < limit and not sender.fin_queued:
+        if not sender.options.nodelay and n == unsent < limit and not sender.fin_queued:
             return False  # Nagle: data is outstanding, a small segment waits
         sender._send_data(offset, n, sender.fin_queued and n == unsent, now)
         return True

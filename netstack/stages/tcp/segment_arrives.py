@@ -20,9 +20,10 @@ RFC 6093 advises new applications not to use it, and its data is delivered inlin
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Protocol
 
-from netstack.stages.tcp.options import read_syn_options
+from netstack.stages.tcp.options import PeerSynOptions, read_syn_options
 from netstack.stages.tcp.sack import find_sack_blocks
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
@@ -30,7 +31,62 @@ from netstack.stages.tcp.timestamps import find_timestamp
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader, TimestampOption
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.connection import TcpConnection
+    from netstack.counters import Counters
+    from netstack.stages.tcp.keepalive import Keepalive
+    from netstack.stages.tcp.receiver import ReceiverUnit
+    from netstack.stages.tcp.sender import SenderUnit
+    from netstack.stages.tcp.timestamps import Timestamps
+
+
+class ResetSender(Protocol):
+    def send_reset_for(self, local_ip: IPv4Address, remote_ip: IPv4Address,
+                       header: TcpHeader, data_len: int, now: float) -> None: ...
+
+
+class AcceptQueue(Protocol):
+    def accept_queue_full(self) -> bool: ...
+
+
+class TcpConnection(Protocol):
+    """The connection (connection.py), as segment processing uses it."""
+
+    state: TcpState
+    counters: Counters
+    sender: SenderUnit
+    receiver: ReceiverUnit
+    timestamps: Timestamps
+    keepalive: Keepalive
+    stage: ResetSender
+    listener: AcceptQueue | None
+    passive: bool
+    local: tuple[IPv4Address, int]
+    remote: tuple[IPv4Address, int]
+
+    def use_peer_options(self, peer: PeerSynOptions, offered: bool, now: float) -> None: ...
+
+    def establish(self, now: float) -> None: ...
+
+    def send_syn(self, now: float) -> None: ...
+
+    def resend_syn(self, now: float) -> bool: ...
+
+    def send_ack(self, now: float) -> None: ...
+
+    def send_challenge_ack(self, now: float) -> None: ...
+
+    def reset_by_peer(self, code: int | None, now: float) -> None: ...
+
+    def restart_time_wait(self, now: float) -> None: ...
+
+    def enter_time_wait(self, now: float) -> None: ...
+
+    def arm_orphan_timer(self, now: float) -> None: ...
+
+    def release(self, now: float) -> None: ...
+
+    def event(self) -> None: ...
+
+    def notify_if_needed(self) -> None: ...
 
 
 def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
@@ -203,7 +259,7 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float,
     `timestamp`: the segment's, when the caller looked it up already."""
     sender = conn.sender
     tsecr = _tsecr(conn, timestamp if timestamp is not None else find_timestamp(header))
-    blocks = find_sack_blocks(header) if sender.sack.enabled else None
+    blocks = find_sack_blocks(header) if sender.sack_enabled else None
     # A FIN is not a duplicate ACK either (RFC 5681 §2): the sender sees it as length.
     ack_len = seg_len + (1 if header.flags & FLAG_FIN else 0)
     seg_ack, seg_seq = Seq(header.ack), Seq(header.seq)

@@ -36,35 +36,100 @@ With timestamps, RTT samples come from the echoed TSval of every ACK of new data
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from netstack.stages.tcp.collaborators import (
+    SegmentSink,
+    SendBuffer,
+    SenderHost,
+    TimerService,
+)
 from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
 from netstack.stages.tcp.newreno import NewRenoRecovery
-from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.sack import sack_option_bytes
 from netstack.stages.tcp.sack_recovery import SackRecovery
 from netstack.stages.tcp.seq import Seq
-from netstack.stages.tcp.state import SENDING_STATES
 from netstack.stages.tcp.tlp import TailLossProbe
 from netstack.timers import Timer
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.connection import TcpConnection
+    from netstack.counters import Counters
+    from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
+    from netstack.stages.tcp.timestamps import Timestamps
+
+
+class SenderUnit(Protocol):
+    """The sending half of a connection, as the connection and the stage use it.
+
+    Built as `Sender(iss, stream, out, host, timers, rto, counters, options, config,
+    timestamps)` (see `Sender.__init__`). It is told about the handshake (`set_iss`,
+    `start_handshake`), the application (`output` after a write, `fin_queued`), and every
+    acceptable ACK (`on_ack`); it emits segments through `out` and arms its own timers.
+    The connection reads the SND.* variables; it sets `snd_nxt`/`snd_max` only when it
+    sends a SYN, and the peer's window fields (`snd_wnd`, `snd_wl1`, `snd_wl2`,
+    `max_snd_wnd`) from a SYN, which is never scaled.
+    """
+
+    iss: Seq
+    snd_una: Seq
+    snd_nxt: Seq
+    snd_max: Seq
+    snd_wnd: int
+    max_snd_wnd: int
+    snd_wl1: Seq
+    snd_wl2: Seq
+    snd_shift: int  # the peer's window scale, once negotiated
+    mss: int  # set from the peer's MSS option
+    sack_enabled: bool  # both SYNs carried SACK-permitted
+    fin_queued: bool  # set by the connection: a FIN follows the data
+    cc: CongestionControl | None  # set by the connection once established
+    rto: RtoUnit
+
+    @property
+    def fin_acked(self) -> bool: ...
+
+    def set_iss(self, iss: Seq) -> None: ...
+
+    def start_handshake(self, now: float) -> None:
+        """Our SYN (or SYN-ACK) went out: time it and arm the retransmission timer."""
+
+    def output(self, now: float) -> int:
+        """Send what the windows allow; returns how many segments went out."""
+
+    def arm_retransmit_timer(self, now: float) -> None: ...
+
+    def on_ack(self, seg_seq: Seq, seg_ack: Seq, window: int, seg_len: int, now: float,
+               tsecr: int | None = None,
+               sack_blocks: tuple[tuple[int, int], ...] | None = None) -> None: ...
+
+    def cancel_timers(self) -> None: ...
 
 
 class Sender:
-    def __init__(self, conn: TcpConnection, iss: Seq, rto: RtoEstimator) -> None:
-        self.conn = conn
+    def __init__(self, iss: Seq, stream: SendBuffer, out: SegmentSink, host: SenderHost,
+                 timers: TimerService, rto: RtoUnit, counters: Counters,
+                 options: TcpSocketOptions, config: TcpConfig, timestamps: Timestamps) -> None:
+        self.stream = stream
+        self.out = out  # where segments go (the connection's emit)
+        self.host = host  # the connection, through the few calls of SenderHost
+        self.timers = timers
+        self.counters = counters
+        self.options = options  # TCP_NODELAY
+        self.config = config  # tail_loss_probe
+        self.timestamps = timestamps  # RFC 7323: on or off, and their RTT samples
+        # SND.* (RFC 9293 §3.3.1); set_iss sets these again, and the rest it derives.
+        self.iss = self.snd_una = self.snd_nxt = self.snd_max = self.snd_wl1 = self.snd_wl2 = iss
         self.set_iss(iss)
         self.snd_wnd = 0  # the peer's window, in bytes (already scaled)
         self.max_snd_wnd = 0  # the largest window the peer ever offered (RFC 5961 §5.2)
         self.snd_shift = 0  # the peer's window scale shift, once negotiated
         self.mss = 536  # largest segment we send; set from the peer's MSS option
-        self.buffer = bytearray()
+        self.buffer = stream.data  # the same bytearray, named for short expressions
         self.fin_queued = False  # the application will write no more: a FIN follows the data
         self.cc: CongestionControl | None = None  # created when the connection is established
-        self.rto = rto
+        self.rto: RtoUnit = rto
         self.retries = 0  # consecutive expiries of the retransmission timer
         self.dupacks = 0
         self.rtt_seq: Seq | None = None  # timing the segment that ends here (one at a time)
@@ -89,6 +154,19 @@ class Sender:
         self.buffer_seq = iss + 1  # the SYN takes ISS; data starts after it
         self.recover = iss  # RFC 6582: snd_max when the last recovery or timeout began
         self.prev_highest_ack = iss  # RFC 6582 §4.1: snd_una before it last advanced
+
+    @property
+    def sack_enabled(self) -> bool:
+        return self.sack.enabled
+
+    @sack_enabled.setter
+    def sack_enabled(self, on: bool) -> None:
+        self.sack.enabled = on
+
+    def start_handshake(self, now: float) -> None:
+        """Our SYN (or SYN-ACK) just went out: time it, and arm the retransmission timer."""
+        self.rtt_seq, self.rtt_time = self.iss + 1, now
+        self.arm_retransmit_timer(now)
 
     # --- what is where -------------------------------------------------------------------
 
@@ -124,33 +202,32 @@ class Sender:
     def segment_limit(self) -> int:
         """The most data the next segment may carry: the MSS (less the timestamp option
         bytes already, see connection.py), less the SACK blocks it will carry (RFC 6691)."""
-        blocks = self.conn.receiver.sack_block_count()
+        blocks = self.out.sack_block_count()
         return max(self.mss - sack_option_bytes(blocks), 1)
 
     def output(self, now: float) -> int:
         """Send every segment the windows, Nagle and SWS avoidance allow; returns how many."""
-        conn = self.conn
-        if conn.state not in SENDING_STATES or self.cc is None:
+        if self.cc is None or not self.host.sending_allowed():
             return 0
-        stage = conn.stage
-        stage.begin_tx_burst()  # the segments share one route: see TcpStage.begin_tx_burst
+        out = self.out
+        out.begin_tx_burst()  # the segments share one route: see TcpStage.begin_tx_burst
         try:
             sent = self.sack.output(now) if self.sack.in_recovery else self._send_in_window(now)
         finally:
-            stage.end_tx_burst()
+            out.end_tx_burst()
         if self.snd_max != self.snd_una:
             if self.retransmit_timer is None:
                 self.arm_retransmit_timer(now)
             if sent:
                 self.tlp.arm(now)
         elif self.has_something_to_send() and self.persist_timer is None:
-            self.persist_timer = conn.stack.timers.schedule(now + self.rto.rto, self._persist)
+            self.persist_timer = self.timers.schedule(now + self.rto.rto, self._persist)
         return sent
 
     def _send_in_window(self, now: float) -> int:
         assert self.cc is not None
         sent = 0
-        nagle = not self.conn.options.nodelay
+        nagle = not self.options.nodelay
         while True:
             hole: int | None = None  # go-back-N with SACK: bytes before SACKed data
             if self.sack.enabled and self.snd_una < self.snd_nxt < self.snd_max:
@@ -174,7 +251,7 @@ class Sender:
                     and not self.fin_queued
                 ):
                     break  # RFC 9293 §3.7.4 Nagle: one small segment in flight at a time
-                tso_max = self.conn.stage.tso_max
+                tso_max = self.out.tso_max
                 if n == limit and tso_max > limit:  # the port cuts big segments (TSO, vnet.py)
                     n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
                 fin = self.fin_queued and n == unsent
@@ -197,9 +274,9 @@ class Sender:
         flags = FLAG_ACK | (FLAG_FIN if fin else 0)
         if n > 0 and offset + n == len(self.buffer):
             flags |= FLAG_PSH
-        self.conn.counters.bump("tcp.tx.retransmits")
+        self.counters.bump("tcp.tx.retransmits")
         self.rtt_seq = None  # Karn's rule (RFC 6298 §3)
-        self.conn.emit(flags, start, now, offset, max(n, 0))
+        self.out.emit(flags, start, now, offset, max(n, 0))
 
     def _send_data(self, offset: int, n: int, fin: bool, now: float) -> None:
         """Send `n` bytes from buffer[offset] (and the FIN) at snd_nxt, and advance it."""
@@ -211,11 +288,11 @@ class Sender:
             flags |= FLAG_PSH  # the end of what the application wrote (RFC 9293 §3.9.1.2)
         end = seq + n + (1 if fin else 0)
         if seq < self.snd_max:
-            self.conn.counters.bump("tcp.tx.retransmits")
+            self.counters.bump("tcp.tx.retransmits")
             self.rtt_seq = None  # Karn's rule (RFC 6298 §3): never time a retransmission
-        elif self.rtt_seq is None and not self.conn.timestamps.enabled:
+        elif self.rtt_seq is None and not self.timestamps.enabled:
             self.rtt_seq, self.rtt_time = end, now
-        self.conn.emit(flags, seq, now, offset, n)
+        self.out.emit(flags, seq, now, offset, n)
         self.snd_nxt = end
         if end > self.snd_max:
             self.snd_max = end
@@ -238,20 +315,20 @@ class Sender:
             self._send_data(offset, 0, True, now)
         else:
             return
-        self.conn.counters.bump("tcp.tx.window_probe" if usable <= 0 else "tcp.tx.sws_override")
+        self.counters.bump("tcp.tx.window_probe" if usable <= 0 else "tcp.tx.sws_override")
 
     # --- timers --------------------------------------------------------------------------
 
     def arm_retransmit_timer(self, now: float) -> None:
         if self.retransmit_timer is not None:
             self.retransmit_timer.cancel()
-        self.retransmit_timer = self.conn.stack.timers.schedule(
+        self.retransmit_timer = self.timers.schedule(
             now + self.rto.rto, self._retransmit_timeout
         )
 
     def _persist(self, now: float) -> None:
         self.persist_timer = None
-        if self.snd_max != self.snd_una or self.conn.state not in SENDING_STATES:
+        if self.snd_max != self.snd_una or not self.host.sending_allowed():
             return
         if self.output(now) == 0:
             self._probe(now)
@@ -259,24 +336,24 @@ class Sender:
             # From here the retransmission timer backs off the probes exponentially.
             self.rto.backoff()
             self.arm_retransmit_timer(now)
-        self.conn.notify_if_needed()
+        self.host.notify_if_needed()
 
     def _retransmit_timeout(self, now: float) -> None:
         """RFC 6298 §5.4-5.7, with go-back-N: resend from snd_una as cwnd allows."""
         self.retransmit_timer = None
-        conn = self.conn
-        if self.retries >= conn.retry_limit():
-            conn.give_up(now)
+        host = self.host
+        if self.retries >= host.retry_limit():
+            host.give_up(now)
             return
         self.retries += 1
-        conn.counters.bump("tcp.tx.timeout")
+        self.counters.bump("tcp.tx.timeout")
         self.rto.backoff()
         self.rtt_seq = None
         self.dupacks = 0
         self.recover = self.snd_max
         self.tlp.cancel()
         self.sack.on_timeout()
-        if conn.resend_syn(now):
+        if host.resend_syn(now):
             self.arm_retransmit_timer(now)
             return
         if self.snd_max == self.snd_una:
@@ -288,7 +365,7 @@ class Sender:
         if self.output(now) == 0:
             self._probe(now)  # the window is closed: this is a zero-window probe
         self.arm_retransmit_timer(now)
-        conn.notify_if_needed()
+        host.notify_if_needed()
 
     # --- acknowledgments -----------------------------------------------------------------
 
@@ -334,20 +411,13 @@ class Sender:
                 self.max_snd_wnd = window
 
     def _new_ack(self, seg_ack: Seq, acked: int, now: float, tsecr: int | None) -> None:
-        conn = self.conn
         flight_before = self.flight_size
         data_acked = min(seg_ack - self.buffer_seq, len(self.buffer))  # type: ignore[type-var]
         if data_acked > 0:
-            with conn.guard:
-                free_before = conn.writable
+            with self.stream.guard:
                 del self.buffer[:data_acked]
-                room_now = conn.writable
+                self.host.send_space_freed(data_acked)  # under the guard: a consistent view
             self.buffer_seq = self.buffer_seq + data_acked
-            low_water = conn.send_low_water
-            if free_before < low_water <= room_now:
-                # Wake a writer once there is a useful amount of room, not on every ACK:
-                # a writer (or poller) waits for at least this much (the socket layer's rule).
-                conn.event()
         self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
@@ -386,10 +456,10 @@ class Sender:
     def _sample_rtt(self, seg_ack: Seq, tsecr: int | None, flight: int, now: float) -> None:
         """RFC 6298 samples: from the echoed timestamp of any ACK of new data (RFC 7323 §4,
         weighted as Appendix G says for many samples per RTT), else from the timed segment."""
-        conn = self.conn
-        if conn.timestamps.enabled:
+        timestamps = self.timestamps
+        if timestamps.enabled:
             if tsecr is not None:
-                sample = conn.timestamps.rtt_sample(tsecr, now, now - conn.opened_at)
+                sample = timestamps.rtt_sample(tsecr, now, now - self.host.opened_at)
                 if sample is not None:
                     # ExpectedSamples = ceiling(FlightSize / (SMSS * 2)), at least one.
                     self.rto.on_sample(sample, max(-(-flight // (2 * self.mss)), 1))

@@ -9,13 +9,56 @@ a", even across the wrap from 2^32 - 1 to 0 (RFC 1982's serial number arithmetic
 
 `Seq + int` and `Seq - int` give a Seq; `Seq - Seq` gives a signed int. A Seq never mixes
 with an int in a comparison, which keeps wrap bugs out: `seq < 5` raises TypeError.
+
+The `tcp_seq` unit (netstack/units.py) is this arithmetic: `SeqUnit` says what any
+implementation offers, and tests/stages/tcp/test_seq.py grades one given with `--impl
+tcp_seq=...`. The stack itself always uses this `Seq`, even when StackConfig.impl names
+another: Seq is a value, not a stage. Every TCP module makes them (`Seq(header.seq)`, several
+per segment) and compares them with those of the others, so a swap would have to reach every
+module at once, through a class looked up per segment, and a replacement whose values mixed
+with ours would compare wrongly without any error. A wrong Seq would also break the whole
+stack at once, where a lab wants one unit to fail its own tests.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 MODULUS = 1 << 32
 MASK = MODULUS - 1
 HALF = 1 << 31
+
+
+class SeqUnit(Protocol):
+    """A sequence number modulo 2^32, immutable, built as `Seq(int)` (any int: reduced
+    modulo 2^32). The operators carry the meaning:
+
+        seq + n, seq - n     a new sequence number n bytes later / earlier (n an int)
+        seq - other          the signed distance from `other` to `seq`, an int in
+                             -2^31 .. 2^31 - 1 (positive: seq is ahead)
+        < <= > >=            serial-number order (RFC 1982): a < b when b is ahead of a
+        == and hash          by value; never equal to a plain int
+    """
+
+    value: int  # 0 .. 2^32 - 1
+
+    def __add__(self, n: int) -> SeqUnit: ...
+
+    def __sub__(self, other: SeqUnit | int) -> SeqUnit | int: ...
+
+    def __lt__(self, other: SeqUnit) -> bool: ...
+
+    def __le__(self, other: SeqUnit) -> bool: ...
+
+    def __gt__(self, other: SeqUnit) -> bool: ...
+
+    def __ge__(self, other: SeqUnit) -> bool: ...
+
+    def distance(self, other: SeqUnit) -> int:
+        """`self - other` as an int."""
+
+    def in_window(self, start: SeqUnit, size: int) -> bool:
+        """start <= self < start + size, across the wrap."""
 
 
 class Seq:

@@ -7,7 +7,9 @@ RFC 9293 §3.10.7.2). Anything else for a port nobody listens on is answered wit
 
 The stage also owns what connections share: the ISN generator (RFC 6528), the port table
 for connect(), the challenge-ACK rate limit (RFC 5961 §7), and the congestion control
-factory.
+factory. It builds connections and their parts from the stack's units (netstack/units.py:
+tcp_connection, tcp_sender, tcp_receiver, tcp_rto, congestion), so a replacement given in
+StackConfig.impl is used by every connection.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from netstack.checksum import with_checksum
 from netstack.errors import MalformedPacket
 from netstack.mbuf import HEADROOM, Mbuf
 from netstack.stages.icmp import IcmpErrorReport
 from netstack.stages.ports import WILDCARD, PortTable, os_error
 from netstack.stages.tcp.autotune import ReceiveBufferTuner
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
-from netstack.stages.tcp.congestion import CongestionControl, CongestionFactory, Reno
+from netstack.stages.tcp.congestion import CongestionControl, CongestionFactory
 from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.cubic import Cubic
 from netstack.stages.tcp.gro import HeldSegment, mergeable
@@ -32,11 +35,10 @@ from netstack.stages.tcp.isn import SECRET_LEN, IsnGenerator
 from netstack.stages.tcp.listener import TcpListener
 from netstack.stages.tcp.options import mss_for_mtu, window_shift_for
 from netstack.stages.tcp.output import SegmentOutput
-from netstack.stages.tcp.rto import RtoEstimator
+from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import TcpState
 from netstack.wire import icmp as wire_icmp
-from netstack.wire import tcp as wire_tcp
 from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
 from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
 
@@ -61,6 +63,16 @@ class TcpStage(SegmentOutput):
         )
         self.isn_generator = IsnGenerator(
             secret if secret is not None else stack.random.secret("tcp.isn", SECRET_LEN))
+        units = stack.units  # the reference units, or the replacements StackConfig.impl names
+        # The TCP codec, summing with the stack's checksum unit (bound once: no per-segment cost).
+        self._parse_segment = with_checksum(units.tcp_codec.parse, units.checksum)
+        self._write_header_fields = with_checksum(units.tcp_codec.write_header_fields,
+                                                  units.checksum)
+        self.connection_class: type[TcpConnection] = units.tcp_connection
+        self.sender_class = units.tcp_sender
+        self.receiver_class = units.tcp_receiver
+        self.rto_class = units.tcp_rto
+        self.newreno_class = units.congestion  # what "newreno" (the default) names: Reno
         self.isn_hook: IsnHook | None = None  # tests force an ISN (e.g. near 2^32) here
         # None: each connection uses the algorithm its options name (TCP_CONGESTION, by
         # default TcpConfig.congestion_control). A test or lab may force one here instead.
@@ -121,7 +133,7 @@ class TcpStage(SegmentOutput):
         if self.stack.routes.lookup(remote) is None:
             raise os_error(errno.ENETUNREACH, str(remote))
         options = options if options is not None else self.config.default_options()
-        conn = TcpConnection(self, (self.our_ip, 0), (remote, remote_port), Seq(0), options)
+        conn = self.new_connection((self.our_ip, 0), (remote, remote_port), Seq(0), options)
         conn.reuse_addr = reuse_addr
         self.ports.add(conn, self.our_ip if address == WILDCARD else address, local_port)
         key = (self.our_ip, conn.local[1], remote, remote_port)
@@ -140,6 +152,12 @@ class TcpStage(SegmentOutput):
         if address not in (WILDCARD, self.our_ip):
             raise os_error(errno.EADDRNOTAVAIL, str(address))
         return address
+
+    def new_connection(self, local: tuple[IPv4Address, int], remote: tuple[IPv4Address, int],
+                       iss: Seq, options: TcpSocketOptions,
+                       listener: TcpListener | None = None) -> TcpConnection:
+        """A connection of the class the stack's units name (units.tcp_connection)."""
+        return self.connection_class(self, local, remote, iss, options, listener)
 
     # --- what connections share ------------------------------------------------------------
 
@@ -202,14 +220,16 @@ class TcpStage(SegmentOutput):
         return window_shift_for(rcvbuf)
 
     def new_congestion_control(self, conn: TcpConnection) -> CongestionControl:
-        """The congestion control for a connection just established."""
+        """The congestion control for a connection just established: the algorithm its
+        options name; "newreno", the default, names the stack's `congestion` unit (Reno
+        unless StackConfig.impl replaces it)."""
         mss = conn.sender.mss
         if self.congestion_factory is not None:
             return self.congestion_factory(mss)
         if conn.options.congestion_control == "cubic":
             sender = conn.sender
             return Cubic(mss, srtt=lambda: sender.rto.srtt)  # RFC 6298 SRTT, read per ACK
-        return Reno(mss)
+        return self.newreno_class(mss)
 
     def change_congestion_control(self, conn: TcpConnection) -> None:
         """TCP_CONGESTION on an established connection: the new algorithm starts from the
@@ -229,16 +249,16 @@ class TcpStage(SegmentOutput):
             return
         receiver = conn.receiver
         # Every byte put in `ready` and no longer there was read (the FIN takes one offset).
-        copied = receiver.rcv_nxt_offset - receiver.fin_received - len(receiver.ready)
+        copied = receiver.rcv_nxt_offset - receiver.fin_received - len(conn.receive_stream.data)
         conn.options.rcvbuf = tuner.on_read(copied, now, conn.sender.rto.srtt,
                                             conn.options.rcvbuf)
 
     def new_rcvbuf_tuner(self) -> ReceiveBufferTuner | None:
         return ReceiveBufferTuner(self.config.rcvbuf_max) if self.config.rcvbuf_autotune else None
 
-    def new_rto_estimator(self) -> RtoEstimator:
+    def new_rto_estimator(self) -> RtoUnit:
         c = self.config
-        return RtoEstimator(c.initial_rto, c.min_rto, c.max_rto, c.clock_granularity)
+        return self.rto_class(c.initial_rto, c.min_rto, c.max_rto, c.clock_granularity)
 
     def allow_challenge_ack(self, now: float) -> bool:
         """RFC 5961 §7: at most `challenge_ack_limit` challenge ACKs per second."""
@@ -260,7 +280,7 @@ class TcpStage(SegmentOutput):
         self._now = now
         counters = self.stack.counters
         try:
-            header, data = wire_tcp.parse(payload, ip_header.src, ip_header.dst)
+            header, data = self._parse_segment(payload, ip_header.src, ip_header.dst)
         except MalformedPacket as exc:
             counters.bump(f"tcp.drop.{exc.reason}")
             return

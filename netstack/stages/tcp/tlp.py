@@ -31,11 +31,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netstack.stages.tcp.seq import seq_max
-from netstack.stages.tcp.state import SENDING_STATES
 from netstack.timers import Timer
 
 if TYPE_CHECKING:
-    from netstack.stages.tcp.sender import Sender
+    from netstack.stages.tcp.collaborators import SenderCore
 
 MIN_PTO = 0.010  # seconds; RFC 8985 §7.2 leaves the floor to the implementation (Linux: 10 ms)
 WORST_CASE_DELAYED_ACK = 0.2  # WCDelAckT of RFC 8985 §7.2
@@ -44,7 +43,7 @@ WORST_CASE_DELAYED_ACK = 0.2  # WCDelAckT of RFC 8985 §7.2
 class TailLossProbe:
     """The probe timer of one connection's sender."""
 
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: SenderCore) -> None:
         self.sender = sender
         self.timer: Timer | None = None
         # When the probe is due. The timer may be set earlier: re-arming on every ACK only
@@ -69,7 +68,7 @@ class TailLossProbe:
         self.deadline = now + pto
         if self.timer is None or self.timer.deadline > self.deadline:
             self.cancel()
-            self.timer = self.sender.conn.stack.timers.schedule(self.deadline, self._fire)
+            self.timer = self.sender.timers.schedule(self.deadline, self._fire)
 
     def _timeout(self) -> float | None:
         """The PTO, or None when no probe may be armed now."""
@@ -77,13 +76,13 @@ class TailLossProbe:
         srtt = sender.rto.srtt
         cc = sender.cc
         if (
-            not sender.conn.config.tail_loss_probe
+            not sender.config.tail_loss_probe
             or srtt is None  # no estimate yet: the RTO is the initial one, let it work
             or cc is None
             or cc.in_recovery
             or sender.in_timeout_recovery
             or sender.snd_max == sender.snd_una
-            or sender.conn.state not in SENDING_STATES
+            or not sender.host.sending_allowed()
         ):
             return None
         pto = max(2 * srtt, MIN_PTO)
@@ -94,7 +93,7 @@ class TailLossProbe:
     def _fire(self, now: float) -> None:
         self.timer = None
         if now < self.deadline:  # re-armed since this timer was set
-            self.timer = self.sender.conn.stack.timers.schedule(self.deadline, self._fire)
+            self.timer = self.sender.timers.schedule(self.deadline, self._fire)
             return
         sender = self.sender
         if self.probed or self._timeout() is None:
@@ -102,9 +101,9 @@ class TailLossProbe:
         self.probed = True
         if not self._send_new_data(now):
             self._resend_last_segment(now)
-        sender.conn.counters.bump("tcp.tx.tail_loss_probe")
+        sender.counters.bump("tcp.tx.tail_loss_probe")
         sender.arm_retransmit_timer(now)  # RFC 8985 §7.3: the RTO, not another PTO, is next
-        sender.conn.notify_if_needed()
+        sender.host.notify_if_needed()
 
     def _send_new_data(self, now: float) -> bool:
         """RFC 8985 §7.3: one segment of data never sent, if the peer's window allows."""

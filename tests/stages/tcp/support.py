@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
+from types import SimpleNamespace
 
 from netstack.mbuf import MbufPool
 from netstack.stack import Stack, StackConfig
 from netstack.stages.tcp import TcpConfig, TcpStage
 from netstack.testing import Harness, TcpPeer
+from netstack.units import resolve_units
 from netstack.wire.ipv4 import PROTO_TCP
 
+from .. import common
 from ..common import OUR_MAC, PEER_IP, PEER_MAC
 
 STACK_PORT = 80
 PEER_PORT = 40000
+
+
+def graded_impl() -> dict:
+    """The units under test, as StackConfig(impl=...) takes them: what `--impl` named
+    (tests/conftest.py fills tests/stages/common.py's GRADED_IMPL), {} for the references."""
+    return dict(common.GRADED_IMPL)
+
+
+def units_under_test() -> SimpleNamespace:
+    """Every unit's implementation under test (`.tcp_sender`, `.tcp_rto`...)."""
+    return resolve_units(graded_impl())
 
 
 def attach_tcp(stack: Stack, config: TcpConfig | None = None,
@@ -31,6 +45,7 @@ def make_tcp_stack(config: TcpConfig | None = None, pool_size: int = 512, **over
         "address": IPv4Interface("192.0.2.2/24"),
         "gateway": PEER_IP,
         "static_arp": {PEER_IP: PEER_MAC},
+        "impl": graded_impl(),
     }
     settings.update(overrides)
     stack = Stack(StackConfig(**settings), MbufPool(pool_size))
@@ -64,9 +79,9 @@ B_MAC = PEER_MAC
 def two_stacks(config: TcpConfig | None = None, pool_size: int = 2048) -> tuple[Stack, Stack]:
     """Stack A (192.0.2.2) and stack B (192.0.2.1), each knowing the other's MAC."""
     a = Stack(StackConfig(mac=A_MAC, address=IPv4Interface("192.0.2.2/24"),
-                          static_arp={B_IP: B_MAC}), MbufPool(pool_size))
+                          static_arp={B_IP: B_MAC}, impl=graded_impl()), MbufPool(pool_size))
     b = Stack(StackConfig(mac=B_MAC, address=IPv4Interface("192.0.2.1/24"),
-                          static_arp={A_IP: A_MAC}), MbufPool(pool_size))
+                          static_arp={A_IP: A_MAC}, impl=graded_impl()), MbufPool(pool_size))
     attach_tcp(a, config, secret=b"a")
     attach_tcp(b, config, secret=b"b")
     return a, b

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netstack.stages.tcp import TcpConfig
+from netstack.stages.tcp.collaborators import ReceiveBuffer
 from netstack.stages.tcp.options import MAX_UNSCALED_WINDOW
 from netstack.stages.tcp.receiver import Receiver
 from netstack.stages.tcp.seq import Seq
@@ -80,8 +81,9 @@ def test_a_full_buffer_closes_the_window_and_probes_do_not_grow_it():
 def receiver_with(rcvbuf, unread, current, shift, mss=1460):
     """A Receiver whose buffer holds `unread` bytes and whose last offer has `current`
     bytes left, without a connection around it (advertise reads only the buffer size)."""
-    conn = SimpleNamespace(options=SimpleNamespace(rcvbuf=rcvbuf))
-    receiver = Receiver(conn, mss)  # type: ignore[arg-type]
+    options = SimpleNamespace(rcvbuf=rcvbuf)
+    receiver = Receiver(mss, ReceiveBuffer(), None, None, None, None,  # type: ignore[arg-type]
+                        options, None, None)
     receiver.start(Seq(1000), 0)
     receiver.window_shift = shift
     receiver.ready = bytearray(unread)

@@ -36,6 +36,7 @@ from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.sender import Sender
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, TcpState
+from netstack.stages.tcp.stats import TcpStats, TracedState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
 from netstack.timers import Timer
 from netstack.wire.tcp import TcpHeader
@@ -65,6 +66,8 @@ RESET_ON_ABORT = frozenset(
 
 
 class TcpConnection(SegmentEmitter):
+    state = TracedState()  # a plain attribute that also emits StateChange (stats.py)
+
     def __init__(
         self,
         stage: TcpStage,
@@ -96,6 +99,7 @@ class TcpConnection(SegmentEmitter):
         self.opened_at = 0.0  # when the first SYN was sent or received
         self.sender = Sender(self, iss, stage.new_rto_estimator())
         self.receiver = Receiver(self, self.our_mss)
+        self.stats = self.sender.stats = TcpStats(stage.stack.trace, lambda: (self.local, self.remote))
         self.rcvbuf_tuner = stage.new_rcvbuf_tuner()  # autotune.py (None when turned off)
         self.app_closed = False  # close() was called: nobody will read or write any more
         self.fin_after_handshake = False  # shutdown/close before the handshake completed
@@ -221,6 +225,7 @@ class TcpConnection(SegmentEmitter):
 
     def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
+        self.stats.segment_received(header.flags, header.seq, header.ack, 0, header.window, now)
         self.state = TcpState.SYN_RECEIVED
         self.keepalive.heard_from_peer(now)
         self._start_clock(now)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from netstack.stages.tcp.receiver import Receiver
     from netstack.stages.tcp.sender import Sender
     from netstack.stages.tcp.stage import TcpStage
+    from netstack.stages.tcp.stats import TcpStats
     from netstack.stages.tcp.timestamps import Timestamps
 
 
@@ -53,6 +54,7 @@ class SegmentEmitter:
     sender: Sender
     receiver: Receiver
     timestamps: Timestamps
+    stats: TcpStats
     our_mss: int
     offered_shift: int | None
     _pseudo_header: tuple[object, object, int]  # (our address, the peer's, their sum)
@@ -112,6 +114,7 @@ class SegmentEmitter:
         else:
             self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                    seq.value, ack, flags, window, option_bytes, now)
+        self.stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()
 

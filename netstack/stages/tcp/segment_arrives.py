@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 
 def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
+    conn.stats.segment_received(header.flags, header.seq, header.ack, len(data), header.window, now)
     if conn.state == TcpState.SYN_SENT:
         _syn_sent(conn, header, data, now)
     elif conn.state != TcpState.CLOSED:

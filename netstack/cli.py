@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tcp-congestion", metavar="NAME",
                      help="TCP congestion control for every socket: newreno (default) or cubic "
                      "(a socket may still choose its own with setsockopt TCP_CONGESTION)")
+    run.add_argument("--trace", metavar="KINDS",
+                     help="print trace events to stderr, one line each: tcp, all, or a comma "
+                     "list of state,cwnd,rtt,retransmit,rto,segment,drop,highwater")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -139,14 +142,38 @@ def run_command(args: argparse.Namespace) -> int:
         "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll", "eal",
         "tcp_congestion")}
     options = build_run_options(flags, file_settings)
+    trace_kinds = _trace_kinds(args.trace)
     if args.print_config:
         print(options.describe())
         return 0
     _configure_logging(args.verbose)
-    return serve(options)
+    return serve(options, trace_kinds)
 
 
-def serve(options) -> int:
+def _trace_kinds(text: str | None) -> frozenset[str] | None:
+    """--trace's event kinds (netstack/trace.py KINDS), or None without the flag."""
+    from netstack.trace import parse_kinds
+
+    if text is None:
+        return None
+    try:
+        return parse_kinds(text)
+    except ValueError as e:
+        raise ConfigError(f"--trace: {e}") from None
+
+
+def _print_trace(stack, kinds: frozenset[str]) -> None:
+    import time
+
+    origin = time.monotonic()  # the engine's clock: lines show seconds since the start
+
+    def show(event) -> None:
+        print(event.describe(origin), file=sys.stderr, flush=True)
+
+    stack.trace.subscribe(show, kinds)
+
+
+def serve(options, trace_kinds: frozenset[str] | None = None) -> int:
     """Open everything, run until a signal, close everything, print the counters."""
     from netstack.config import format_mac
     from netstack.counters import Counters
@@ -185,6 +212,8 @@ def serve(options) -> int:
         big = is_offload_spec(options.port)
         pool = MbufPool(OFFLOAD_POOL_COUNT, OFFLOAD_BUFFER_SIZE) if big else MbufPool(4096)
     stack = Stack(options.stack_config(), pool, counters)
+    if trace_kinds is not None:
+        _print_trace(stack, trace_kinds)
     opened: list = [dpdk] if dpdk is not None else []  # closed in reverse order, whatever happens
     engine = None
     try:

@@ -51,11 +51,13 @@ class TraceEvent:
     def details(self) -> str:
         return ""
 
-    def describe(self) -> str:
-        """One readable line: `0.001234 tcp 192.0.2.2:80>192.0.2.1:40000 state A->B`."""
+    def describe(self, origin: float = 0.0) -> str:
+        """One readable line: `0.001234 tcp 192.0.2.2:80>192.0.2.1:40000 state A->B`,
+        the time counted from `origin`."""
         conn = getattr(self, "conn", None)
         where = f" {describe_conn(conn)}" if conn is not None else ""
-        return f"{self.time:.6f} {self.layer}{where} {self.kind} {self.details()}".rstrip()
+        line = f"{self.time - origin:.6f} {self.layer}{where} {self.kind} {self.details()}"
+        return line.rstrip()
 
 
 @dataclass(frozen=True)
@@ -241,3 +243,22 @@ class Tracer:
         for callback, kinds in tuple(self._subscribers):
             if kinds is None or event.kind in kinds:
                 callback(event)
+
+
+class HighWaterMark:
+    """Emits HighWater when a queue's depth reaches `share` of its limit: once per
+    crossing, re-armed when it falls below the mark again."""
+
+    def __init__(self, tracer: Tracer, queue: str, limit: int, share: float = 0.75) -> None:
+        self.tracer = tracer
+        self.queue = queue
+        self.limit = limit
+        self.mark = max(1, int(limit * share))
+        self.above = False
+
+    def check(self, depth: int, now: float) -> None:
+        if depth < self.mark:
+            self.above = False
+        elif not self.above:
+            self.above = True
+            self.tracer.emit(HighWater(now, self.queue, depth, self.limit))

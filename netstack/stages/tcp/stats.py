@@ -13,7 +13,7 @@ The `trace_*` functions build trace events (netstack/trace.py). Their callers ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netstack.trace import (
     ConnId,
@@ -29,7 +29,19 @@ from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH, FLAG_RST, FLAG_SYN
 
 if TYPE_CHECKING:
     from netstack.stages.tcp.congestion import CongestionControl
-    from netstack.stages.tcp.sender import Sender
+    from netstack.stages.tcp.rto import RtoEstimator
+    from netstack.stages.tcp.seq import Seq
+
+
+class Sender(Protocol):
+    """What these functions read of the sender (sender.py), and nothing more."""
+
+    cc: CongestionControl | None
+    rto: RtoEstimator
+    snd_max: Seq
+    in_timeout_recovery: bool
+    sack: Any  # .enabled: SACK is on
+    tlp: Any  # .probed: the tail loss probe was sent
 
 
 def _no_endpoints() -> ConnId | None:

@@ -53,7 +53,8 @@ class Scenario:
 
     def data_seq(self, index: int) -> int:
         """The sequence number of the index-th full segment of data."""
-        return (self.client.sender.iss.value + 1 + index * MSS) & 0xFFFFFFFF
+        mss = self.client.sender.mss  # MSS less 12 option bytes with timestamps
+        return (self.client.sender.iss.value + 1 + index * mss) & 0xFFFFFFFF
 
     def send(self, segments: int) -> bytes:
         self.client.options.nodelay = True
@@ -218,3 +219,17 @@ def test_state_changes_are_traced_on_both_sides():
                                                       ("LAST-ACK", "CLOSED")]
     line = server_events[0].describe()
     assert line.endswith(f"tcp {B_IP}:7>{A_IP}:{s.client.local[1]} state ESTABLISHED->CLOSE-WAIT")
+
+
+def test_with_sack_the_repair_is_traced_as_sack_recovery():
+    s = Scenario(TcpConfig(tail_loss_probe=False))
+    lost = s.data_seq(3)
+    s.drop_seq = lost
+    data = s.send(20)
+    s.run_until_delivered(len(data))
+    retransmits = [e for e in s.events if isinstance(e, Retransmit)]
+    assert [(e.seq, e.reason) for e in retransmits] == [(lost, "sack")]
+    reasons = [e.reason for e in s.events if isinstance(e, CwndChange)]
+    assert reasons.index("fast_retransmit") < reasons.index("recovery_exit")
+    info = s.info()
+    assert info.tcpi_total_retrans == 1 and info.tcpi_sacked == 0  # all acknowledged now

@@ -225,6 +225,7 @@ class TcpConnection(SegmentEmitter):
 
     def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
+        self.stats.segs_in += 1  # the SYN, for TCP_INFO and the trace (stats.py)
         self.stats.segment_received(header.flags, header.seq, header.ack, 0, header.window, now)
         self.state = TcpState.SYN_RECEIVED
         self.keepalive.heard_from_peer(now)

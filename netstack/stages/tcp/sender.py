@@ -353,7 +353,7 @@ class Sender:
                 del self.buffer[:data_acked]
                 room_now = conn.writable
             self.buffer_seq = self.buffer_seq + data_acked
-            self.stats.acked(data_acked, now, self.rto.srtt)
+            self.stats.bytes_acked += data_acked  # TCP_INFO (stats.py)
             low_water = conn.send_low_water
             if free_before < low_water <= room_now:
                 # Wake a writer once there is a useful amount of room, not on every ACK:

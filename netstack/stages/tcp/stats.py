@@ -66,23 +66,20 @@ class TcpStats:
         self._rate_start: float | None = None
         self._rate_acked_at_start = 0
 
-    def acked(self, data_bytes: int, now: float, srtt: float | None) -> None:
-        """The peer acknowledged `data_bytes` more: count them, and measure the rate over
-        spans of at least one smoothed RTT."""
-        self.bytes_acked += data_bytes
-        start = self._rate_start
-        if start is None:
-            self._rate_start, self._rate_acked_at_start = now, self.bytes_acked - data_bytes
-            return
-        elapsed = now - start
-        if elapsed > 0 and srtt is not None and elapsed >= srtt:
-            self.delivery_rate = (self.bytes_acked - self._rate_acked_at_start) / elapsed
-            self._rate_start, self._rate_acked_at_start = now, self.bytes_acked
-
     def rtt_sample(self, sender: Sender, sample: float, now: float) -> None:
-        """An RTT sample was fed to the estimator: keep the minimum, trace it."""
+        """An RTT sample was fed to the estimator (an ACK of new data brought it): keep
+        the minimum, measure the delivery rate over spans of at least one SRTT, trace."""
         if self.min_rtt is None or sample < self.min_rtt:
             self.min_rtt = sample
+        start = self._rate_start
+        if start is None:
+            self._rate_start, self._rate_acked_at_start = now, self.bytes_acked
+        else:
+            elapsed = now - start
+            srtt = sender.rto.srtt
+            if elapsed > 0 and srtt is not None and elapsed >= srtt:
+                self.delivery_rate = (self.bytes_acked - self._rate_acked_at_start) / elapsed
+                self._rate_start, self._rate_acked_at_start = now, self.bytes_acked
         if self.trace.active:
             rto = sender.rto
             self.trace.emit(RttSample(now, self.endpoints(), sample, rto.srtt, rto.rttvar,
@@ -90,10 +87,10 @@ class TcpStats:
 
     def segment_sent(self, sender: Sender, flags: int, seq: int, ack: int, length: int,
                      window: int, now: float) -> None:
-        """Count a segment the connection sent (emit.py); `window` is the header's field.
-        One that takes sequence space below SND.MAX is a retransmission (call this before
-        snd_max moves past it)."""
-        self.segs_out += 1
+        """A segment the connection sent (emit.py, which counted it in segs_out already
+        and calls this for one that takes sequence space, or while tracing); `window` is
+        the header's field. One that takes sequence space below SND.MAX is a retransmission
+        (call this before snd_max moves past it)."""
         if length or flags & (FLAG_SYN | FLAG_FIN):
             retransmission = seq != sender.snd_max.value
             if length:
@@ -110,8 +107,8 @@ class TcpStats:
 
     def segment_received(self, flags: int, seq: int, ack: int, length: int, window: int,
                          now: float) -> None:
-        """Count a segment that reached the connection."""
-        self.segs_in += 1
+        """A segment that reached the connection (segment_arrives.py counted it in segs_in
+        already, and calls this for one with data, or while tracing)."""
         if length:
             self.last_data_recv = now
         if self.trace.active:

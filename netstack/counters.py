@@ -11,9 +11,12 @@ class Counters(defaultdict):
     A drop counter has "drop" as one of its parts.
     """
 
+    # Set only while someone listens (set_drop_callback): a class default keeps the instance
+    # dict empty, so looking up `bump` stays as fast as on a plain defaultdict subclass.
+    on_drop: Callable[[str], None] | None = None
+
     def __init__(self) -> None:
         super().__init__(int)
-        self.on_drop: Callable[[str], None] | None = None
 
     def bump(self, name: str, amount: int = 1) -> None:
         self[name] += amount
@@ -22,10 +25,11 @@ class Counters(defaultdict):
         """Call `callback(name)` on every bump of a drop counter, until set to None (the
         stack sets it while its tracer has a subscriber). Without one, `bump` stays the
         plain method above: the check costs nothing when nobody listens."""
-        self.on_drop = callback
         if callback is None:
             self.__dict__.pop("bump", None)
+            self.__dict__.pop("on_drop", None)
         else:
+            self.on_drop = callback
             self.bump = self._bump_and_report  # type: ignore[method-assign]
 
     def _bump_and_report(self, name: str, amount: int = 1) -> None:

@@ -101,3 +101,33 @@ def test_counters_report_only_drop_names():
     assert names == ["tcp.drop.bad_ack", "ring.drop.in_full"]
     counters.set_drop_callback(None)
     assert "bump" not in vars(counters)
+
+
+def test_the_engine_reports_its_in_ring_crossing_the_high_water_mark():
+    from netstack.clock import VirtualClock
+    from netstack.engine.loop import Engine
+    from netstack.engine.ports import open_port
+    from tests.engine.fakes import BROADCAST, EchoStack, frame
+    from tests.netns import unique_name
+
+    pool = MbufPool(64)
+    stack = EchoStack(pool, bytes.fromhex("020000000001"))
+    stack.trace = Tracer()
+    port = open_port(f"memory:{unique_name('hw')}")
+    engine = Engine(stack, port, pool, clock=VirtualClock(), ring_size=8, burst=8)
+    seen: list = []
+    stack.trace.subscribe(seen.append, kinds={"highwater"})
+    try:
+        engine.run_once()
+        for burst in range(2):
+            for i in range(8):
+                port.deliver(frame(BROADCAST, bytes.fromhex("020000000002"), b"%d" % i))
+            engine.run_once()  # a full burst lands in the in ring: 8 of 8
+        assert [(e.queue, e.depth, e.limit) for e in seen] == [("engine.in_ring", 8, 8)]
+        engine.run_once()  # nothing arrives: below the mark, so the next crossing counts
+        for i in range(6):
+            port.deliver(frame(BROADCAST, bytes.fromhex("020000000002"), b"%d" % i))
+        engine.run_once()
+        assert [e.depth for e in seen] == [8, 6]
+    finally:
+        engine.close()

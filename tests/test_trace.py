@@ -119,7 +119,7 @@ def test_the_engine_reports_its_in_ring_crossing_the_high_water_mark():
     stack.trace.subscribe(seen.append, kinds={"highwater"})
     try:
         engine.run_once()
-        for burst in range(2):
+        for _burst in range(2):
             for i in range(8):
                 port.deliver(frame(BROADCAST, bytes.fromhex("020000000002"), b"%d" % i))
             engine.run_once()  # a full burst lands in the in ring: 8 of 8

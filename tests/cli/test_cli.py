@@ -186,7 +186,8 @@ def test_trace_prints_one_line_per_event_of_the_kinds_asked(tmp_path):
     bad = (scapy.Ether(dst=stack_mac, src=peer_mac) / scapy.IP(src="192.0.2.1", dst="192.0.2.2")
            / scapy.TCP(sport=40000, dport=9, flags="S", chksum=0x1234))
     scapy.wrpcap(str(tmp_path / "in.pcap"), [bad])
-    port = ("--port", f"pcap:{tmp_path / 'in.pcap'},{tmp_path / 'out.pcap'}", "--ip", "192.0.2.2/24")
+    pcaps = f"pcap:{tmp_path / 'in.pcap'},{tmp_path / 'out.pcap'}"
+    port = ("--port", pcaps, "--ip", "192.0.2.2/24")
     result = netstack("run", *port, "--trace", "drop")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -194,4 +195,5 @@ def test_trace_prints_one_line_per_event_of_the_kinds_asked(tmp_path):
     assert 0 <= float(lines[0].split()[0]) < 30  # seconds since the start
     quiet = netstack("run", *port, "--trace", "state")
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
-    assert_usage_error(netstack("run", *port, "--trace", "state,bogus"), "unknown trace kind 'bogus'")
+    assert_usage_error(netstack("run", *port, "--trace", "state,bogus"),
+                       "unknown trace kind 'bogus'")

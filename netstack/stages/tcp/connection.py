@@ -99,7 +99,8 @@ class TcpConnection(SegmentEmitter):
         self.opened_at = 0.0  # when the first SYN was sent or received
         self.sender = Sender(self, iss, stage.new_rto_estimator())
         self.receiver = Receiver(self, self.our_mss)
-        self.stats = self.sender.stats = TcpStats(stage.stack.trace, lambda: (self.local, self.remote))
+        # TCP_INFO's counters and the trace, shared with the sender (stats.py, info.py)
+        self.stats = self.sender.stats = TcpStats(stage.stack.trace, self._endpoints)
         self.rcvbuf_tuner = stage.new_rcvbuf_tuner()  # autotune.py (None when turned off)
         self.app_closed = False  # close() was called: nobody will read or write any more
         self.fin_after_handshake = False  # shutdown/close before the handshake completed
@@ -108,6 +109,9 @@ class TcpConnection(SegmentEmitter):
         self._event_pending = False
         # (our address, the peer's, their pseudo-header sum): the same for every segment
         self._pseudo_header: tuple[object, object, int] = (None, None, 0)
+
+    def _endpoints(self) -> tuple[Address, Address]:
+        return self.local, self.remote
 
     def __repr__(self) -> str:
         (lip, lport), (rip, rport) = self.local, self.remote

@@ -273,7 +273,8 @@ class Sender:
             return
         self.retries += 1
         if self.stats.trace.active:
-            self.stats.trace.emit(RtoFired(now, self.stats.endpoints(), self.rto.rto, self.retries))
+            self.stats.trace.emit(RtoFired(now, self.stats.endpoints(), self.rto.rto,
+                                           self.retries))
         conn.counters.bump("tcp.tx.timeout")
         self.rto.backoff()
         self.rtt_seq = None

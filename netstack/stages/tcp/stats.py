@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from netstack.stages.tcp.seq import Seq
 
 
-class Sender(Protocol):
+class SenderView(Protocol):
     """What these functions read of the sender (sender.py), and nothing more."""
 
     cc: CongestionControl | None
@@ -66,7 +66,7 @@ class TcpStats:
         self._rate_start: float | None = None
         self._rate_acked_at_start = 0
 
-    def rtt_sample(self, sender: Sender, sample: float, now: float) -> None:
+    def rtt_sample(self, sender: SenderView, sample: float, now: float) -> None:
         """An RTT sample was fed to the estimator (an ACK of new data brought it): keep
         the minimum, measure the delivery rate over spans of at least one SRTT, trace."""
         if self.min_rtt is None or sample < self.min_rtt:
@@ -85,7 +85,7 @@ class TcpStats:
             self.trace.emit(RttSample(now, self.endpoints(), sample, rto.srtt, rto.rttvar,
                                       rto.rto))
 
-    def segment_sent(self, sender: Sender, flags: int, seq: int, ack: int, length: int,
+    def segment_sent(self, sender: SenderView, flags: int, seq: int, ack: int, length: int,
                      window: int, now: float) -> None:
         """A segment the connection sent (emit.py, which counted it in segs_out already
         and calls this for one that takes sequence space, or while tracing); `window` is
@@ -149,7 +149,7 @@ def trace_cwnd_change(stats: TcpStats, before: tuple[int, int, bool] | None,
     stats.trace.emit(CwndChange(now, stats.endpoints(), cc.cwnd, cc.ssthresh, reason))
 
 
-def retransmit_reason(sender: Sender, flags: int) -> str:
+def retransmit_reason(sender: SenderView, flags: int) -> str:
     """Why the segment being sent again is sent: what state the sender is in."""
     cc = sender.cc
     if flags & FLAG_SYN or sender.in_timeout_recovery:
@@ -161,7 +161,7 @@ def retransmit_reason(sender: Sender, flags: int) -> str:
     return "probe"  # a window that reopened over an unacknowledged probe, or persist
 
 
-def trace_segment_out(stats: TcpStats, sender: Sender, flags: int, seq: int, ack: int,
+def trace_segment_out(stats: TcpStats, sender: SenderView, flags: int, seq: int, ack: int,
                       length: int, window: int, retransmission: bool, now: float) -> None:
     conn = stats.endpoints()
     if retransmission:

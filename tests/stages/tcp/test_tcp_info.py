@@ -212,8 +212,9 @@ def test_state_changes_are_traced_on_both_sides():
     s.server.close(s.link.now)
     s.link.run(1.0)
     client = [(e.old, e.new) for e in s.events if isinstance(e, StateChange)]
-    assert client == [("CLOSED", "SYN-SENT"), ("SYN-SENT", "ESTABLISHED"), ("ESTABLISHED", "FIN-WAIT-1"),
-                      ("FIN-WAIT-1", "FIN-WAIT-2"), ("FIN-WAIT-2", "TIME-WAIT")]
+    assert client == [("CLOSED", "SYN-SENT"), ("SYN-SENT", "ESTABLISHED"),
+                      ("ESTABLISHED", "FIN-WAIT-1"), ("FIN-WAIT-1", "FIN-WAIT-2"),
+                      ("FIN-WAIT-2", "TIME-WAIT")]
     assert [(e.old, e.new) for e in server_events] == [("ESTABLISHED", "CLOSE-WAIT"),
                                                       ("CLOSE-WAIT", "LAST-ACK"),
                                                       ("LAST-ACK", "CLOSED")]

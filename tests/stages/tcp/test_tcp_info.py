@@ -234,3 +234,14 @@ def test_with_sack_the_repair_is_traced_as_sack_recovery():
     assert reasons.index("fast_retransmit") < reasons.index("recovery_exit")
     info = s.info()
     assert info.tcpi_total_retrans == 1 and info.tcpi_sacked == 0  # all acknowledged now
+
+
+def test_a_tail_loss_probe_is_traced_as_such_and_no_timeout_follows():
+    s = Scenario(TcpConfig(sack=False, timestamps=False))  # the tail loss probe is on
+    lost = s.data_seq(3)
+    s.drop_seq = lost  # the last of four: two stay in flight after the first ACK
+    data = s.send(4)
+    s.run_until_delivered(len(data))
+    retransmits = [(e.seq, e.reason) for e in s.events if isinstance(e, Retransmit)]
+    assert retransmits == [(lost, "tlp")]
+    assert not any(isinstance(e, RtoFired) for e in s.events)

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", action="append", metavar="UNIT=MODULE:ATTR",
                      help="replace a unit of the stack with your own (repeatable; "
                      "`netstack units` lists them)")
+    run.add_argument("--trace", metavar="KINDS",
+                     help="print trace events to stderr, one line each: tcp, all, or a comma "
+                     "list of state,cwnd,rtt,retransmit,rto,segment,drop,highwater")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -176,14 +179,38 @@ def run_command(args: argparse.Namespace) -> int:
         "kni_udp_ports", "services", "routes", "arp", "engine", "busy_poll", "eal",
         "tcp_congestion", "seed", "impl")}
     options = build_run_options(flags, file_settings)
+    trace_kinds = _trace_kinds(args.trace)
     if args.print_config:
         print(options.describe())
         return 0
     _configure_logging(args.verbose)
-    return serve(options)
+    return serve(options, trace_kinds)
 
 
-def serve(options) -> int:
+def _trace_kinds(text: str | None) -> frozenset[str] | None:
+    """--trace's event kinds (netstack/trace.py KINDS), or None without the flag."""
+    from netstack.trace import parse_kinds
+
+    if text is None:
+        return None
+    try:
+        return parse_kinds(text)
+    except ValueError as e:
+        raise ConfigError(f"--trace: {e}") from None
+
+
+def _print_trace(stack, kinds: frozenset[str]) -> None:
+    import time
+
+    origin = time.monotonic()  # the engine's clock: lines show seconds since the start
+
+    def show(event) -> None:
+        print(event.describe(origin), file=sys.stderr, flush=True)
+
+    stack.trace.subscribe(show, kinds)
+
+
+def serve(options, trace_kinds: frozenset[str] | None = None) -> int:
     """Open everything, run until a signal, close everything, print the counters."""
     from netstack.config import format_mac
 
@@ -196,6 +223,8 @@ def serve(options) -> int:
                          busy_poll=options.busy_poll, capture=options.capture, kni=options.kni,
                          eal=options.eal)
     counters = engine.stack.counters
+    if trace_kinds is not None:
+        _print_trace(engine.stack, trace_kinds)
     try:
         def ready() -> None:
             print(f"ready {options.address} on {engine.port.name} mac {format_mac(options.mac)}",

@@ -32,6 +32,7 @@ from netstack.stages.routing import RoutingTable
 from netstack.stages.tcp import TcpConfig, TcpStage
 from netstack.stages.udp import DEFAULT_BUFFER
 from netstack.timers import TimerWheel
+from netstack.trace import Drop, Tracer
 from netstack.units import resolve_units
 from netstack.wire.ethernet import parse_mac
 from netstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
@@ -167,6 +168,8 @@ class Stack:
         self.pool = pool
         self.counters = counters if counters is not None else Counters()
         self.timers = TimerWheel()
+        self.trace = Tracer()  # typed events for subscribers (trace.py): free when unwatched
+        self.trace.on_activity = self._trace_drops
         self.outgoing: deque[Mbuf] = deque()
         self.flush: Callable[[], None] | None = None  # set by the engine: send `outgoing` now
         self.to_kni: deque[bytes] = deque()
@@ -190,6 +193,8 @@ class Stack:
 
     def receive(self, frame: bytes | bytearray | memoryview, now: float) -> None:
         """Process one Ethernet frame. We copy whatever we keep: the caller may reuse `frame`."""
+        if self.trace.active:
+            self.trace.now = now
         self.ethernet.receive(memoryview(frame), now)
 
     def begin_burst(self) -> None:
@@ -209,10 +214,18 @@ class Stack:
 
     def advance(self, now: float) -> None:
         """Fire every timer due at `now` (ARP retries and aging, reassembly timeouts...)."""
+        if self.trace.active:
+            self.trace.now = now
         self.timers.advance(now)
 
     def next_deadline(self) -> float | None:
         return self.timers.next_deadline()
+
+    def _trace_drops(self, active: bool) -> None:
+        """While the tracer has subscribers, every drop counter bump is a Drop event."""
+        trace = self.trace
+        self.counters.set_drop_callback(
+            (lambda name: trace.emit(Drop(trace.time(), name))) if active else None)
 
     # --- helpers the stages share ---------------------------------------------------------
 

@@ -57,6 +57,7 @@ from netstack.api.constants import (
     SOCK_STREAM,
     SOL_SOCKET,
     TCP_CONGESTION,
+    TCP_INFO,
     TCP_KEEPCNT,
     TCP_KEEPIDLE,
     TCP_KEEPINTVL,
@@ -75,4 +76,5 @@ __all__ = [
     "StackSocket", "UdpSocket", "epoll", "poll",
     "EPOLLRDHUP", "IPPROTO_TCP", "POLLRDHUP", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "SO_KEEPALIVE",
     "SO_LINGER", "TCP_CONGESTION", "TCP_KEEPCNT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_NODELAY", "TcpSocket",
+    "TCP_INFO",
 ]

@@ -22,6 +22,7 @@ TCP_KEEPIDLE = _socket.TCP_KEEPIDLE
 TCP_KEEPINTVL = _socket.TCP_KEEPINTVL
 TCP_KEEPCNT = _socket.TCP_KEEPCNT
 TCP_CONGESTION = getattr(_socket, "TCP_CONGESTION", 13)  # Linux's value
+TCP_INFO = getattr(_socket, "TCP_INFO", 11)  # Linux's value; netstack returns a TcpInfo
 SHUT_RD = _socket.SHUT_RD
 SHUT_WR = _socket.SHUT_WR
 SHUT_RDWR = _socket.SHUT_RDWR

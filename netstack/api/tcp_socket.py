@@ -27,6 +27,7 @@ from typing import Any
 
 from netstack.api.base_socket import SocketHost, StackSocket
 from netstack.api.constants import (
+    IPPROTO_TCP,
     MSG_DONTWAIT,
     MSG_PEEK,
     POLLERR,
@@ -37,12 +38,14 @@ from netstack.api.constants import (
     SHUT_RD,
     SHUT_RDWR,
     SHUT_WR,
+    TCP_INFO,
 )
 from netstack.api.tcp_options import TcpOptionsMixin
 from netstack.api.tcp_ports import PortReservation, reserved_port, restore_reservation
 from netstack.api.udp_socket import parse_address
 from netstack.stages.ports import os_error
 from netstack.stages.tcp.connection import SEND_LOW_WATER_SHARE
+from netstack.stages.tcp.info import TcpInfo, tcp_info
 from netstack.stages.tcp.state import TcpState
 
 ANY = ("0.0.0.0", 0)
@@ -246,6 +249,25 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             if conn is None or conn.state in (TcpState.SYN_SENT, TcpState.CLOSED):
                 raise os_error(errno.ENOTCONN)
             return _address(conn.remote)
+
+    # --- TCP_INFO -------------------------------------------------------------------------
+
+    def info(self) -> TcpInfo:
+        """The connection's TCP_INFO snapshot (stages/tcp/info.py), taken on the loop
+        thread so its values agree. OSError(ENOTCONN) before connect() or accept()."""
+        with self._cond:
+            self._check_open_locked()
+            conn = self._conn
+        if conn is None:
+            raise os_error(errno.ENOTCONN, "TCP_INFO needs a connection")
+        return self.host.call(lambda stack, now: tcp_info(conn, now))
+
+    def getsockopt(self, level: int, option: int, buflen: int | None = None) -> Any:
+        """As TcpOptionsMixin's; (IPPROTO_TCP, TCP_INFO) returns a TcpInfo (Linux returns
+        the bytes of struct tcp_info: see docs/TCP_INFO.md), whatever `buflen`."""
+        if level == IPPROTO_TCP and option == TCP_INFO:
+            return self.info()
+        return super().getsockopt(level, option, buflen)
 
     # --- sending --------------------------------------------------------------------------
 

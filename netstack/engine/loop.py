@@ -36,6 +36,7 @@ from typing import Any
 from netstack.clock import MonotonicClock
 from netstack.mbuf import Mbuf, MbufPool
 from netstack.native import Ring
+from netstack.trace import HighWaterMark, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class Engine:
         self.counters = stack.counters
         self.in_ring = Ring(ring_size, single_producer=True, single_consumer=True)
         self.out_ring = Ring(ring_size, single_producer=True, single_consumer=True)
+        # Trace events (netstack/trace.py): ring high-water marks, and the clock they use.
+        self._trace = getattr(stack, "trace", None) or Tracer()
+        self._trace.clock = self.clock.now
+        self._in_high_water = HighWaterMark(self._trace, "engine.in_ring", ring_size)
+        self._out_high_water = HighWaterMark(self._trace, "engine.out_ring", ring_size)
         # One set of counters for the whole run: ports and KNI count into the stack's.
         for part in (port, kni):
             if part is not None and hasattr(part, "counters"):
@@ -233,6 +239,8 @@ class Engine:
         now = self.clock.now()
         self._run_control(now)
         self._receive(now)
+        if self._trace.active:
+            self._in_high_water.check(self._received_waiting(), now)
         self._dispatch(now)
         self.stack.advance(now)
         for hook in self._pass_hooks:
@@ -247,6 +255,8 @@ class Engine:
             self._run_control(now)
         self._end_pass(now)
         self._collect()
+        if self._trace.active:
+            self._out_high_water.check(self.out_ring.count(), now)
         self._transmit(now)
 
     def _end_pass(self, now: float) -> None:

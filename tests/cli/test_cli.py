@@ -182,3 +182,25 @@ def test_tap_without_permission_is_a_one_line_error(netns):
     result = netns.run([*nobody, sys.executable, "-m", "netstack", "run", "--port", "tap:t0",
                         "--ip", "192.0.2.2/24"], check=False)
     assert_usage_error(result, "tap:t0: permission denied", "(are you root?)")
+
+
+def test_trace_prints_one_line_per_event_of_the_kinds_asked(tmp_path):
+    """`--trace drop` prints each drop (here a segment with a bad checksum) to stderr;
+    `--trace state` prints no drop; an unknown kind is a one-line error."""
+    scapy = pytest.importorskip("scapy.all")
+    pytest.importorskip("netstack.stack")
+    peer_mac, stack_mac = "02:00:c0:00:02:01", "02:00:c0:00:02:02"
+    bad = (scapy.Ether(dst=stack_mac, src=peer_mac) / scapy.IP(src="192.0.2.1", dst="192.0.2.2")
+           / scapy.TCP(sport=40000, dport=9, flags="S", chksum=0x1234))
+    scapy.wrpcap(str(tmp_path / "in.pcap"), [bad])
+    pcaps = f"pcap:{tmp_path / 'in.pcap'},{tmp_path / 'out.pcap'}"
+    port = ("--port", pcaps, "--ip", "192.0.2.2/24")
+    result = netstack("run", *port, "--trace", "drop")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(" stack drop tcp.drop.bad_checksum"), lines
+    assert 0 <= float(lines[0].split()[0]) < 30  # seconds since the start
+    quiet = netstack("run", *port, "--trace", "state")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert_usage_error(netstack("run", *port, "--trace", "state,bogus"),
+                       "unknown trace kind 'bogus'")

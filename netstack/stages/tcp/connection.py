@@ -42,6 +42,7 @@ from netstack.stages.tcp.segment_arrives import ResetSender
 from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, SENDING_STATES, TcpState
+from netstack.stages.tcp.stats import TcpStats, TracedState
 from netstack.stages.tcp.timestamps import Timestamps, timestamp_offset
 from netstack.timers import Timer
 from netstack.wire.tcp import TcpHeader
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from netstack.stages.tcp.receiver import ReceiverUnit
     from netstack.stages.tcp.rto import RtoUnit
     from netstack.stages.tcp.sender import SenderUnit
+    from netstack.trace import Tracer
 
 Address = tuple[IPv4Address, int]
 WRITABLE_STATES = frozenset(
@@ -80,6 +82,7 @@ RESET_ON_ABORT = frozenset(
 class StackServices(Protocol):
     timers: TimerService
     counters: Counters
+    trace: Tracer  # TCP_INFO's stats and the trace events share it (stats.py)
 
 
 class ConnectionStage(SegmentWriter, ResetSender, Protocol):
@@ -186,6 +189,8 @@ class ConnectionUnit(Protocol):
 
 
 class TcpConnection(SegmentEmitter):
+    state = TracedState()  # a plain attribute that also emits StateChange (stats.py)
+
     def __init__(
         self,
         stage: ConnectionStage,
@@ -228,6 +233,8 @@ class TcpConnection(SegmentEmitter):
         self.receiver: ReceiverUnit = stage.receiver_class(
             self.our_mss, self.receive_stream, self, self, timers, self.counters, options,
             self.config, self.timestamps)
+        # TCP_INFO's counters and the trace, shared with the sender (stats.py, info.py)
+        self.stats = self.sender.stats = TcpStats(stage.stack.trace, self._endpoints)
         self.rcvbuf_tuner = stage.new_rcvbuf_tuner()  # autotune.py (None when turned off)
         self.app_closed = False  # close() was called: nobody will read or write any more
         self.fin_after_handshake = False  # shutdown/close before the handshake completed
@@ -236,6 +243,9 @@ class TcpConnection(SegmentEmitter):
         self._event_pending = False
         # (our address, the peer's, their pseudo-header sum): the same for every segment
         self._pseudo_header: tuple[object, object, int] = (None, None, 0)
+
+    def _endpoints(self) -> tuple[Address, Address]:
+        return self.local, self.remote
 
     def __repr__(self) -> str:
         (lip, lport), (rip, rport) = self.local, self.remote
@@ -362,6 +372,8 @@ class TcpConnection(SegmentEmitter):
 
     def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
+        self.stats.segs_in += 1  # the SYN, for TCP_INFO and the trace (stats.py)
+        self.stats.segment_received(header.flags, header.seq, header.ack, 0, header.window, now)
         self.state = TcpState.SYN_RECEIVED
         self.keepalive.heard_from_peer(now)
         self._start_clock(now)

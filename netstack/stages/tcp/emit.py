@@ -21,6 +21,7 @@ from netstack.stages.tcp.state import TcpState
 from netstack.wire import tcp as wire_tcp
 from netstack.wire.tcp import (
     FLAG_ACK,
+    FLAG_FIN,
     FLAG_RST,
     FLAG_SYN,
     NOP,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from netstack.stages.tcp.config import TcpConfig
     from netstack.stages.tcp.receiver import ReceiverUnit
     from netstack.stages.tcp.sender import SenderUnit
+    from netstack.stages.tcp.stats import TcpStats
     from netstack.stages.tcp.timestamps import Timestamps
 
 
@@ -62,6 +64,7 @@ class SegmentEmitter:
     sender: SenderUnit
     receiver: ReceiverUnit
     timestamps: Timestamps
+    stats: TcpStats
     our_mss: int
     offered_shift: int | None
     _pseudo_header: tuple[object, object, int]  # (our address, the peer's, their sum)
@@ -122,6 +125,10 @@ class SegmentEmitter:
         else:
             self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                    seq.value, ack, flags, window, option_bytes, now)
+        stats = self.stats  # TCP_INFO's counters: a bare ACK only counts (stats.py)
+        stats.segs_out += 1
+        if length or flags & (FLAG_SYN | FLAG_FIN) or stats.trace.active:
+            stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()
 

@@ -90,6 +90,10 @@ class TcpConnection(Protocol):
 
 
 def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
+    stats = conn.stats  # TCP_INFO's counters, and the trace (stats.py)
+    stats.segs_in += 1
+    if stats.trace.active or data:
+        stats.segment_received(header.flags, header.seq, header.ack, len(data), header.window, now)
     if conn.state == TcpState.SYN_SENT:
         _syn_sent(conn, header, data, now)
     elif conn.state != TcpState.CLOSED:

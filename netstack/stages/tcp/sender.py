@@ -50,8 +50,10 @@ from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.sack import sack_option_bytes
 from netstack.stages.tcp.sack_recovery import SackRecovery
 from netstack.stages.tcp.seq import Seq
+from netstack.stages.tcp.stats import TcpStats, cc_values, trace_cwnd_change
 from netstack.stages.tcp.tlp import TailLossProbe
 from netstack.timers import Timer
+from netstack.trace import RtoFired
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:
@@ -86,6 +88,7 @@ class SenderUnit(Protocol):
     fin_queued: bool  # set by the connection: a FIN follows the data
     cc: CongestionControl | None  # set by the connection once established
     rto: RtoUnit
+    stats: TcpStats  # TCP_INFO counters and the tracer: the connection hands over its own
 
     @property
     def fin_acked(self) -> bool: ...
@@ -142,6 +145,7 @@ class Sender:
         # After a timeout, until everything sent before it is acknowledged (RFC 6582's
         # recover): go-back-N repairs, and no tail loss probe is armed (RFC 8985 §7.2).
         self.in_timeout_recovery = False
+        self.stats = TcpStats()  # TCP_INFO's counters, the trace: the connection shares its own
 
     def set_iss(self, iss: Seq) -> None:
         """Our initial sequence number (chosen once the connection's ports are known)."""
@@ -346,6 +350,9 @@ class Sender:
             host.give_up(now)
             return
         self.retries += 1
+        if self.stats.trace.active:
+            self.stats.trace.emit(RtoFired(now, self.stats.endpoints(), self.rto.rto,
+                                           self.retries))
         self.counters.bump("tcp.tx.timeout")
         self.rto.backoff()
         self.rtt_seq = None
@@ -359,7 +366,9 @@ class Sender:
         if self.snd_max == self.snd_una:
             return
         if self.cc is not None:
+            before = cc_values(self.cc) if self.stats.trace.active else None
             self.cc.on_retransmit_timeout(self.flight_size, now)
+            trace_cwnd_change(self.stats, before, self.cc, now, "rto")
         self.in_timeout_recovery = True
         self.snd_nxt = self.snd_una
         if self.output(now) == 0:
@@ -375,6 +384,7 @@ class Sender:
         """An acceptable ACK (RFC 9293 §3.10.7.4, fifth check): SND.UNA - MAX.SND.WND <=
         SEG.ACK <= SND.MAX. `window` is already scaled; `tsecr` and `sack_blocks` are the
         segment's, when timestamps and SACK are on."""
+        cc_before = cc_values(self.cc) if self.stats.trace.active else None
         acked: int = seg_ack - self.snd_una  # type: ignore[assignment]
         sack = self.sack
         if sack.enabled:
@@ -409,6 +419,8 @@ class Sender:
             self.snd_wl2 = seg_ack
             if window > self.max_snd_wnd:
                 self.max_snd_wnd = window
+        if cc_before is not None:
+            trace_cwnd_change(self.stats, cc_before, self.cc, now)
 
     def _new_ack(self, seg_ack: Seq, acked: int, now: float, tsecr: int | None) -> None:
         flight_before = self.flight_size
@@ -418,6 +430,7 @@ class Sender:
                 del self.buffer[:data_acked]
                 self.host.send_space_freed(data_acked)  # under the guard: a consistent view
             self.buffer_seq = self.buffer_seq + data_acked
+            self.stats.bytes_acked += data_acked  # TCP_INFO (stats.py)
         self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
@@ -463,9 +476,11 @@ class Sender:
                 if sample is not None:
                     # ExpectedSamples = ceiling(FlightSize / (SMSS * 2)), at least one.
                     self.rto.on_sample(sample, max(-(-flight // (2 * self.mss)), 1))
+                    self.stats.rtt_sample(self, sample, now)
             return
         if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
             self.rto.on_sample(now - self.rtt_time)
+            self.stats.rtt_sample(self, now - self.rtt_time, now)
             self.rtt_seq = None
 
     def dupack_threshold(self) -> int:

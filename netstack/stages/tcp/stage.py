@@ -361,6 +361,7 @@ class TcpStage(SegmentOutput):
         self._held = None
         if held.segments > 1:
             self.stack.counters.bump("tcp.rx.coalesced", held.segments - 1)
+            held.conn.stats.segs_in += held.segments - 1  # TCP_INFO counts each, as Linux
         held.conn.segment_arrives(held.merged_header(), memoryview(held.data), now)
 
     def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:

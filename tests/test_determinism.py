@@ -166,6 +166,9 @@ def test_one_seed_gives_byte_identical_pcaps(seed_7_twice):
 
 def test_one_seed_gives_identical_trace_events(seed_7_twice):
     (_, first), (_, second) = seed_7_twice
+    kinds = {line.split(" ", 2)[1].split("(")[0] for line in first}
+    # The loss scenario shows in the events: state changes, segments, a retransmission, cwnd.
+    assert {"StateChange", "SegmentOut", "SegmentIn", "Retransmit", "CwndChange"} <= kinds
     assert first == second
 
 

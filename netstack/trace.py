@@ -205,18 +205,18 @@ def parse_kinds(text: str) -> frozenset[str]:
 class Tracer:
     """Subscribers and the `active` flag hooks check before building an event.
 
-    `clock` (set by the engine) or else `now` (set by the stack each time it is driven)
-    gives `time()` to events raised where no time is at hand (a state change, a drop)."""
+    `now` (set by the stack each time it is driven, and by the engine at each pass) gives
+    `time()` to events raised where no time is at hand (a state change, a drop), so every
+    event carries the time of the pass it happened in, in virtual time too."""
 
     def __init__(self) -> None:
         self.active = False
         self.now = 0.0
-        self.clock: Callable[[], float] | None = None
         self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.on_activity: Callable[[bool], None] | None = None  # the stack: drop reporting
 
     def time(self) -> float:
-        return self.clock() if self.clock is not None else self.now
+        return self.now
 
     def subscribe(self, callback: Subscriber,
                   kinds: Iterable[str] | None = None) -> Callable[[], None]:

@@ -57,9 +57,9 @@ class Engine:
         self.counters = stack.counters
         self.in_ring = Ring(ring_size, single_producer=True, single_consumer=True)
         self.out_ring = Ring(ring_size, single_producer=True, single_consumer=True)
-        # Trace events (netstack/trace.py): ring high-water marks, and the clock they use.
+        # Trace events (netstack/trace.py): ring high-water marks; events raised where no
+        # time is at hand (a state change, a drop) carry the pass's `now` (set below).
         self._trace = getattr(stack, "trace", None) or Tracer()
-        self._trace.clock = self.clock.now
         self._in_high_water = HighWaterMark(self._trace, "engine.in_ring", ring_size)
         self._out_high_water = HighWaterMark(self._trace, "engine.out_ring", ring_size)
         # One set of counters for the whole run: ports and KNI count into the stack's.
@@ -237,6 +237,8 @@ class Engine:
             except BlockingIOError:
                 pass
         now = self.clock.now()
+        if self._trace.active:
+            self._trace.now = now
         self._run_control(now)
         self._receive(now)
         if self._trace.active:

@@ -1,5 +1,6 @@
 """TCP (RFC 9293), as a sans-I/O stage. Start reading at stage.py, then connection.py.
 
+    state.py           the connection states, and which of them send or receive
     seq.py             sequence numbers modulo 2^32
     isn.py             initial sequence numbers (RFC 6528)
     options.py         MSS, window scale, SACK-permitted, timestamps on the SYNs
@@ -16,13 +17,17 @@
     tlp.py             the tail loss probe (RFC 8985 §7, without RACK)
     receiver.py        receive buffer, reassembly, window, delayed ACK
     autotune.py        receive-buffer autotuning (grows SO_RCVBUF for fast readers)
-    connection.py      the TCB: state, application side, keepalive, TIME-WAIT
+    connection.py      the TCB: state, application side, TIME-WAIT
+    keepalive.py       keepalive probes on an idle connection (RFC 1122 §4.2.3.6)
     emit.py            how a connection's segments leave: emit, SYN/ACK/RST, their options
     segment_arrives.py RFC 9293 §3.10.7, check by check
     stage.py           demultiplexing, RSTs for closed ports, ICMP errors, shared state
+    gro.py             merging in-order segments of one burst before they are processed
     listener.py        listeners: passive open, SYN queue, accept queue (backlog)
     output.py          segments written into pool mbufs, the TX header template
     config.py          TcpConfig (stack-wide) and TcpSocketOptions (per connection)
+    stats.py           per-connection counters for TCP_INFO, and the trace hooks
+    info.py            the TCP_INFO snapshot (Linux's tcpi_* names; docs/TCP_INFO.md)
 
 Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
 

@@ -1,6 +1,6 @@
 """Who owns which local (address, port): bindings, conflicts and ephemeral ports.
 
-A transport protocol (UDP now, TCP next) keeps one `PortTable`. A binding is a local address
+Each transport protocol (UDP, TCP) keeps one `PortTable`. A binding is a local address
 (or the wildcard 0.0.0.0) and a port. Two bindings on the same port *overlap* when their
 addresses are equal or either is the wildcard; overlapping bindings conflict (EADDRINUSE)
 unless every one of them asked for SO_REUSEADDR, which is Linux's rule for UDP. An endpoint

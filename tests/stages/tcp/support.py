@@ -91,7 +91,7 @@ class Link:
     clock: `run(until)` moves frames and fires timers in time order."""
 
     def __init__(self, a: Stack, b: Stack, delay: float = 0.005,
-                 jitter: Callable[[], float] | None = None) -> None:
+                 jitter: Callable[[], float] | None = None, mode: str | None = None) -> None:
         self.a, self.b = a, b
         self.delay = delay
         self.jitter = jitter  # extra delay per frame: frames overtake each other
@@ -99,7 +99,7 @@ class Link:
         self.in_flight: list[tuple[float, int, Stack, bytes]] = []
         self._seq = 0
         self.filter: Callable[[Stack, bytes], list[bytes]] | None = None  # loss, duplication
-        self.mode = HARNESS_MODE
+        self.mode = mode or HARNESS_MODE  # "pass": each stack runs engine passes
         if self.mode == "pass":
             a.end_pass(self.now)  # running engines: each has ended passes before (TcpStage)
             b.end_pass(self.now)

@@ -4,7 +4,7 @@ A test is a list of steps: feed this frame, expect that frame out, advance the c
 nothing, check a counter. The harness runs them in order against a `Stack` with a virtual
 clock. When a step fails it prints every step so far, then the first mismatch in words:
 
-    transcript (stack 192.0.2.2/24):
+    transcript (stack 192.0.2.2/24, immediate mode):
       1. t=0.000  receive   ARP request who-has 192.0.2.2 tell 192.0.2.1 (02:00:00:00:00:01)
       2. t=0.000  sent      ARP reply 192.0.2.2 is-at 02:00:00:00:00:02 (to 192.0.2.1)
     step 3 failed at t=0.000:

@@ -44,7 +44,7 @@ class Burst(Step):
         h.run_pass(self.frames, self.app)
         count = f"{len(self.frames)} frame{'s' if len(self.frames) != 1 else ''}"
         then = f", then {self.app_description or 'the application'}" if self.app else ""
-        shown = "".join(f"\n{'':20}{self.describe(f)}" for f in self.frames)
+        shown = "".join(f"\n{'':24}{self.describe(f)}" for f in self.frames)  # under the text
         return f"pass      {count}{then}:{shown}"
 
     def describe(self, frame: bytes) -> str:

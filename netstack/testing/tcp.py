@@ -5,6 +5,8 @@ a test playing the other end of one connection.
     peer.send(SYN, seq=1000, options=(MssOption(1460),))
     syn_ack = peer.expect(SYN | ACK, ack=1001)
     peer.send(ACK, seq=1001, ack=syn_ack.seq + 1)
+    peer.send_burst([peer.frame(ACK, seq=1001, ack=8, data=b"a"),   # one engine pass:
+                     peer.frame(ACK, seq=1002, ack=8, data=b"b")])  # GRO may merge them
 
 On a mismatch the transcript shows every segment so far in tcpdump's words:
 

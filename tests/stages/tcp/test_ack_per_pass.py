@@ -11,11 +11,15 @@ make sense in pass mode; tests/engine/test_tcp_coalescing.py has GRO's merging r
 
 from __future__ import annotations
 
+import pytest
+
 from netstack.stages.tcp import TcpConfig, TcpState
+from netstack.testing import Harness, TranscriptMismatch
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 from .options_peer import open_connection, sack_of
 from .states import Scene, established
+from .support import make_tcp_stack
 
 ACK, FIN, PSH = FLAG_ACK, FLAG_FIN, FLAG_PSH
 MSS = 1460
@@ -153,3 +157,23 @@ def test_the_same_segments_one_per_pass_are_each_delivered_and_acked_every_secon
     s.peer.expect(ACK, ack=s.peer_seq + 4 * MSS)
     s.peer.expect_nothing()
     assert s.harness.stack.counters["tcp.rx.coalesced"] == 0
+
+
+# --- how a pass reads in a transcript -------------------------------------------------------
+
+def test_a_failing_step_after_a_pass_shows_the_mode_and_every_frame_of_the_burst():
+    s = established(TcpConfig(delayed_ack=0.2))
+    s.peer.send_burst(data_frames(s, b"u" * (2 * MSS)), lambda _stack, _now: None,
+                      "the application does nothing")
+    with pytest.raises(TranscriptMismatch) as failure:
+        s.peer.expect(ACK, ack=s.peer_seq + MSS)  # wrong: one ACK covers both segments
+    text = str(failure.value)
+    assert f", {s.harness.mode} mode):" in text.splitlines()[0]
+    assert "pass      2 frames, then the application does nothing:" in text
+    assert text.count("peer sent  TCP 40000 > 80 [.] seq") == 3  # the handshake's ACK + 2
+    assert f"ack is {s.peer_seq + 2 * MSS}, wanted {s.peer_seq + MSS}" in text
+
+
+def test_an_unknown_harness_mode_is_one_clear_error():
+    with pytest.raises(ValueError, match="harness mode 'engine': expected one of immediate, pass"):
+        Harness(make_tcp_stack(), mode="engine")

@@ -27,8 +27,30 @@ class Receive(Step):
     note: str = ""
 
     def apply(self, h: Harness) -> str:
-        h.stack.receive(self.frame, h.now)
+        h.deliver([self.frame])
         return f"receive   {self.note or describe_frame(self.frame)}"
+
+
+@dataclass
+class Burst(Step):
+    """One engine pass: these frames as one burst, then the end of the pass, whatever the
+    harness's mode. `app`, if given, is the application's turn in that pass (a pass hook:
+    after the burst, before end_pass), e.g. a service answering what the burst brought."""
+
+    frames: list[bytes]
+    app: Callable[[Stack, float], Any] | None = None
+    app_description: str = ""
+
+    def apply(self, h: Harness) -> str:
+        h.run_pass(self.frames, self.app)
+        count = f"{len(self.frames)} frame{'s' if len(self.frames) != 1 else ''}"
+        then = f", then {self.app_description or 'the application'}" if self.app else ""
+        shown = "".join(f"\n{'':24}{self.describe(f)}" for f in self.frames)  # under the text
+        return f"pass      {count}{then}:{shown}"
+
+    def describe(self, frame: bytes) -> str:
+        """How one frame of the burst reads (protocol helpers override it)."""
+        return describe_frame(frame)
 
 
 @dataclass
@@ -37,7 +59,10 @@ class Advance(Step):
 
     def apply(self, h: Harness) -> str:
         h.now += self.seconds
-        h.stack.advance(h.now)
+        if h.mode == "pass":
+            h.run_pass([])
+        else:
+            h.stack.advance(h.now)
         return f"advance   {self.seconds:g} s"
 
 
@@ -57,6 +82,8 @@ class Call(Step):
 
     def apply(self, h: Harness) -> str:
         self.action(h.stack, h.now)
+        if h.mode == "pass":
+            h.run_pass([])  # the call was a control callable: the rest of its pass follows
         return f"call      {self.description}"
 
 
@@ -173,14 +200,59 @@ def rerun_hint(stack: Stack) -> str:
     return f"\nrerun just this test: pytest '{node}'{impl}"
 
 
-class Harness:
-    """Drives one Stack through steps with a virtual clock, keeping the transcript."""
 
-    def __init__(self, stack: Stack, now: float = 0.0) -> None:
+MODES = ("immediate", "pass")
+
+
+class Harness:
+    """Drives one Stack through steps with a virtual clock, keeping the transcript.
+
+    `mode` says how frames reach the stack. "immediate": `stack.receive` alone, so every
+    "ACK now" leaves at once. "pass": as the engine drives it, each Receive is a pass of
+    one frame, and Advance and Call end their pass too (`run_pass`), so ACKs wait for the
+    end of the pass and in-order segments of one Burst merge (stages/tcp/gro.py).
+    """
+
+    def __init__(self, stack: Stack, now: float = 0.0, mode: str = "immediate") -> None:
+        if mode not in MODES:
+            raise ValueError(f"harness mode {mode!r}: expected one of {', '.join(MODES)}")
         self.stack = stack
         self.now = now
+        self.mode = mode
         self.lines: list[str] = []
         self.last_frame: bytes | None = None  # the frame the last Expect matched
+        self._passes_ended = False
+
+    def deliver(self, frames: list[bytes]) -> None:
+        """Hand frames from the wire to the stack, as the harness's mode says."""
+        if self.mode == "pass":
+            for frame in frames:
+                self.run_pass([frame])
+        else:
+            for frame in frames:
+                self.stack.receive(frame, self.now)
+
+    def run_pass(self, frames: list[bytes],
+                 app: Callable[[Stack, float], Any] | None = None) -> None:
+        """One pass exactly as engine/loop.py's Engine._one_pass drives the stack: (the
+        control callables, which a Call step already ran), the burst between begin_burst and
+        end_burst (only if frames arrived), the timers due, the pass hooks (`app`), then
+        end_pass, before the frames are collected."""
+        stack, now = self.stack, self.now
+        if not self._passes_ended:
+            # A running engine has ended passes before the first frame arrives, and TCP
+            # defers ACKs only for a driver it has seen end a pass (TcpStage.end_pass).
+            self._passes_ended = True
+            stack.end_pass(now)
+        if frames:
+            stack.begin_burst()
+            for frame in frames:
+                stack.receive(frame, now)
+            stack.end_burst(now)
+        stack.advance(now)
+        if app is not None:
+            app(stack, now)
+        stack.end_pass(now)
 
     def pop_outgoing(self) -> bytes | None:
         """The next frame the stack sent, as bytes; its mbuf goes back to the pool."""
@@ -215,12 +287,16 @@ class Harness:
             self.step(step)
 
     def transcript(self) -> str:
-        head = f"transcript (stack {self.stack.config.address}):"
+        head = f"transcript (stack {self.stack.config.address}, {self.mode} mode):"
         return "\n".join([head, *self.lines]) if self.lines else head + "\n  (no steps)"
 
     # One method per step type, for tests that read better imperatively.
     def receive(self, frame: bytes, note: str = "") -> None:
         self.step(Receive(bytes(frame), note))
+
+    def burst(self, frames: list[bytes], app: Callable[[Stack, float], Any] | None = None,
+              app_description: str = "") -> None:
+        self.step(Burst([bytes(f) for f in frames], app, app_description))
 
     def advance(self, seconds: float) -> None:
         self.step(Advance(seconds))

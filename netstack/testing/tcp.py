@@ -5,6 +5,8 @@ a test playing the other end of one connection.
     peer.send(SYN, seq=1000, options=(MssOption(1460),))
     syn_ack = peer.expect(SYN | ACK, ack=1001)
     peer.send(ACK, seq=1001, ack=syn_ack.seq + 1)
+    peer.send_burst([peer.frame(ACK, seq=1001, ack=8, data=b"a"),   # one engine pass:
+                     peer.frame(ACK, seq=1002, ack=8, data=b"b")])  # GRO may merge them
 
 On a mismatch the transcript shows every segment so far in tcpdump's words:
 
@@ -16,13 +18,15 @@ On a mismatch the transcript shows every segment so far in tcpdump's words:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
 from netstack.errors import MalformedPacket
+from netstack.stack import Stack
 from netstack.testing.frames import describe_frame, ipv4_frame
-from netstack.testing.harness import Expect, Harness, Step
+from netstack.testing.harness import Burst, Expect, Harness, Step
 from netstack.testing.matchers import FrameMatcher
 from netstack.wire import ethernet as wire_eth
 from netstack.wire import ipv4 as wire_ipv4
@@ -159,8 +163,16 @@ class SendSegment(Step):
     frame: bytes
 
     def apply(self, h: Harness) -> str:
-        h.stack.receive(self.frame, h.now)
+        h.deliver([self.frame])
         return f"peer sent  {describe_tcp_frame(self.frame)}"
+
+
+@dataclass
+class SendBurst(Burst):
+    """The peer's segments arriving as one burst, in one engine pass."""
+
+    def describe(self, frame: bytes) -> str:
+        return f"peer sent  {describe_tcp_frame(frame)}"
 
 
 class TcpPeer:
@@ -193,6 +205,12 @@ class TcpPeer:
              bad_checksum: bool = False) -> None:
         self.harness.step(SendSegment(self.frame(flags, seq, ack, data, window, options,
                                                  bad_checksum)))
+
+    def send_burst(self, frames: list[bytes], app: Callable[[Stack, float], Any] | None = None,
+                   app_description: str = "") -> None:
+        """These segments (`self.frame(...)` each) in one burst, then the end of that engine
+        pass; `app` is the application's turn in the pass, before its end."""
+        self.harness.step(SendBurst([bytes(f) for f in frames], app, app_description))
 
     def expect(self, flags: int | None = None, **want: Any) -> TcpSegment:
         """The next frame out must be a segment to this peer with these fields."""

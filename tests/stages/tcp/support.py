@@ -19,6 +19,11 @@ from ..common import OUR_MAC, PEER_IP, PEER_MAC
 STACK_PORT = 80
 PEER_PORT = 40000
 
+# How harnesses and links built here drive their stacks: "immediate" or "pass" (as the
+# engine does). conftest.py's `harness_mode` fixture sets it for each test.
+HARNESS_MODE = "immediate"
+ENGINE_BURST = 32  # frames per pass: Engine(burst=32), engine/loop.py
+
 
 def graded_impl() -> dict:
     """The units under test, as StackConfig(impl=...) takes them: what `--impl` named
@@ -62,7 +67,7 @@ def make_peer(config: TcpConfig | None = None, isn: int | None = 1000, port: int
     if isn is not None:
         fixed = isn
         tcp.isn_hook = lambda *_: fixed
-    harness = Harness(stack)
+    harness = Harness(stack, mode=HARNESS_MODE)
     return harness, TcpPeer(harness, stack_port=port, port=PEER_PORT), tcp
 
 
@@ -101,7 +106,7 @@ class Link:
     clock: `run(until)` moves frames and fires timers in time order."""
 
     def __init__(self, a: Stack, b: Stack, delay: float = 0.005,
-                 jitter: Callable[[], float] | None = None) -> None:
+                 jitter: Callable[[], float] | None = None, mode: str | None = None) -> None:
         self.a, self.b = a, b
         self.delay = delay
         self.jitter = jitter  # extra delay per frame: frames overtake each other
@@ -109,6 +114,10 @@ class Link:
         self.in_flight: list[tuple[float, int, Stack, bytes]] = []
         self._seq = 0
         self.filter: Callable[[Stack, bytes], list[bytes]] | None = None  # loss, duplication
+        self.mode = mode or HARNESS_MODE  # "pass": each stack runs engine passes
+        if self.mode == "pass":
+            a.end_pass(self.now)  # running engines: each has ended passes before (TcpStage)
+            b.end_pass(self.now)
 
     def collect(self) -> None:
         for src, dst in ((self.a, self.b), (self.b, self.a)):
@@ -129,6 +138,9 @@ class Link:
         if not candidates or min(candidates) > limit:
             return False
         self.now = max(self.now, min(candidates))
+        if self.mode == "pass":
+            self._one_pass_each()
+            return True
         while self.in_flight and self.in_flight[0][0] <= self.now:
             _, _, dst, frame = self.in_flight.pop(0)
             dst.receive(frame, self.now)
@@ -138,11 +150,36 @@ class Link:
         self.collect()
         return True
 
+    def _one_pass_each(self) -> None:
+        """Each stack's engine runs a pass (engine/loop.py, Engine._one_pass) for each burst
+        of the frames due now: the burst, the timers, end_pass; then the outputs leave."""
+        due: dict[int, list[bytes]] = {id(self.a): [], id(self.b): []}
+        while self.in_flight and self.in_flight[0][0] <= self.now:
+            _, _, dst, frame = self.in_flight.pop(0)
+            due[id(dst)].append(frame)
+        for stack in (self.a, self.b):
+            frames = due[id(stack)]
+            # A pass takes at most one burst (the engine's default, 32); the rest wait for
+            # the next passes, at the same instant here.
+            for start in range(0, max(len(frames), 1), ENGINE_BURST):
+                burst = frames[start : start + ENGINE_BURST]
+                if burst:
+                    stack.begin_burst()
+                    for frame in burst:
+                        stack.receive(frame, self.now)
+                    stack.end_burst(self.now)
+                stack.advance(self.now)
+                stack.end_pass(self.now)
+        self.collect()
+
     def run(self, seconds: float) -> None:
         limit = self.now + seconds
         while self.step(limit):
             pass
         self.now = max(self.now, limit)
+        if self.mode == "pass":
+            self._one_pass_each()
+            return
         self.a.advance(self.now)
         self.b.advance(self.now)
         self.collect()

@@ -16,6 +16,8 @@ SIDES = st.sampled_from([0, 1])
 
 
 class TcpOverLossyLink(RuleBasedStateMachine):
+    mode = "immediate"  # how the link drives the stacks (support.Link)
+
     @initialize(
         seed=st.integers(0, 2**32 - 1),
         loss=st.sampled_from([0.0, 0.05, 0.15]),
@@ -32,7 +34,8 @@ class TcpOverLossyLink(RuleBasedStateMachine):
         config = TcpConfig(msl=1.0, rcvbuf=rcvbuf, sndbuf=rcvbuf, syn_retries=15,
                            synack_retries=15)
         self.a, self.b = two_stacks(config)
-        self.link = Link(self.a, self.b, 0.002, jitter=lambda: self.random.random() * reorder)
+        self.link = Link(self.a, self.b, 0.002, jitter=lambda: self.random.random() * reorder,
+                         mode=self.mode)
         self.loss, self.duplicate, self.corrupt = loss, duplicate, corrupt
         self.link.filter = self._impair
         listener = self.b.tcp.listen(None, 7, 4)
@@ -140,3 +143,13 @@ TcpOverLossyLink.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_tcp_over_a_lossy_link = TcpOverLossyLink.TestCase
+
+
+class TcpOverLossyLinkInPassMode(TcpOverLossyLink):
+    """The same, each stack driven in engine passes: bursts, GRO, ACKs at the pass's end."""
+
+    mode = "pass"
+
+
+TcpOverLossyLinkInPassMode.TestCase.settings = TcpOverLossyLink.TestCase.settings
+test_tcp_over_a_lossy_link_in_pass_mode = TcpOverLossyLinkInPassMode.TestCase

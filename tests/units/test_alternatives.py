@@ -159,7 +159,7 @@ def test_an_arp_unit_answering_with_the_wrong_mac_fails_at_the_reply_step() -> N
     assert result.returncode == 1
     assert summary_line(result).startswith("1 failed")
     out = result.stdout
-    assert "transcript (stack 192.0.2.2/24):" in out
+    assert "transcript (stack 192.0.2.2/24, immediate mode):" in out
     assert "1. t=0.000  receive   ARP request who-has 192.0.2.2 tell 192.0.2.1" in out
     assert "step 2 failed at t=0.000:" in out
     assert ("expected ARP reply 192.0.2.2 is-at 02:00:00:00:00:02, got ARP reply 192.0.2.2"

@@ -201,7 +201,6 @@ class TcpConnection(SegmentEmitter):
         listener: ConnectionListener | None = None,
     ) -> None:
         self.stage = stage
-        self.stack = stage.stack
         self.config = stage.config
         self.counters = stage.stack.counters
         self.state = TcpState.CLOSED
@@ -220,11 +219,7 @@ class TcpConnection(SegmentEmitter):
         self.offered_shift = stage.window_shift_to_offer(options.rcvbuf, options.rcvbuf_locked)
         self.peer_options = PeerSynOptions()
         self.timestamps = Timestamps()  # RFC 7323 state (timestamps.py)
-        self.opened_at = 0.0  # when the first SYN was sent or received
         timers = stage.stack.timers
-        # SegmentSink's burst calls are the stage's own, bound once (they run per output).
-        self.begin_tx_burst = stage.begin_tx_burst
-        self.end_tx_burst = stage.end_tx_burst
         # The units the stack chose (units.tcp_sender, tcp_receiver, tcp_rto): each gets
         # its stream, and this connection as its segment sink and its host.
         self.sender: SenderUnit = stage.sender_class(
@@ -250,6 +245,14 @@ class TcpConnection(SegmentEmitter):
     def __repr__(self) -> str:
         (lip, lport), (rip, rport) = self.local, self.remote
         return f"<TcpConnection {lip}:{lport} -> {rip}:{rport} {self.state}>"
+
+    # --- SegmentSink's burst calls: the stage's own (see TcpStage.begin_tx_burst) --------
+
+    def begin_tx_burst(self) -> None:
+        self.stage.begin_tx_burst()
+
+    def end_tx_burst(self) -> None:
+        self.stage.end_tx_burst()
 
     @property
     def guard(self) -> AbstractContextManager:
@@ -386,7 +389,7 @@ class TcpConnection(SegmentEmitter):
         sender.start_handshake(now)
 
     def _start_clock(self, now: float) -> None:
-        self.opened_at = now
+        self.timestamps.opened_at = now
         self.timestamps.offset = timestamp_offset(
             self.stage.isn_generator.secret, self.local, self.remote)
 
@@ -470,7 +473,7 @@ class TcpConnection(SegmentEmitter):
     def _arm_close_timer(self, deadline: float) -> None:
         if self.close_timer is not None:
             self.close_timer.cancel()
-        self.close_timer = self.stack.timers.schedule(deadline, self._close_timer_fired)
+        self.close_timer = self.stage.stack.timers.schedule(deadline, self._close_timer_fired)
 
     def _close_timer_fired(self, now: float) -> None:
         self.close_timer = None

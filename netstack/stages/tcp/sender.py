@@ -111,6 +111,17 @@ class SenderUnit(Protocol):
 
 
 class Sender:
+    # Slots, not a __dict__: a sender per connection, and 10,000 idle connections must stay
+    # small (more than 30 attributes would also stop CPython sharing the dict's keys).
+    __slots__ = (
+        "stream", "out", "host", "timers", "counters", "options", "config", "timestamps",
+        "iss", "snd_una", "snd_nxt", "snd_max", "snd_wl1", "snd_wl2", "buffer_seq",
+        "recover", "prev_highest_ack", "snd_wnd", "max_snd_wnd", "snd_shift", "mss",
+        "buffer", "fin_queued", "cc", "rto", "retries", "dupacks", "rtt_seq", "rtt_time",
+        "retransmit_timer", "persist_timer", "tlp", "newreno", "sack",
+        "in_timeout_recovery", "stats"
+    )
+
     def __init__(self, iss: Seq, stream: SendBuffer, out: SegmentSink, host: SenderHost,
                  timers: TimerService, rto: RtoUnit, counters: Counters,
                  options: TcpSocketOptions, config: TcpConfig, timestamps: Timestamps) -> None:
@@ -472,7 +483,7 @@ class Sender:
         timestamps = self.timestamps
         if timestamps.enabled:
             if tsecr is not None:
-                sample = timestamps.rtt_sample(tsecr, now, now - self.host.opened_at)
+                sample = timestamps.rtt_sample(tsecr, now, now - timestamps.opened_at)
                 if sample is not None:
                     # ExpectedSamples = ceiling(FlightSize / (SMSS * 2)), at least one.
                     self.rto.on_sample(sample, max(-(-flight // (2 * self.mss)), 1))

@@ -49,6 +49,10 @@ def _no_endpoints() -> ConnId | None:
 
 
 class TcpStats:
+    __slots__ = ("trace", "endpoints", "segs_out", "segs_in", "bytes_sent", "bytes_retrans",
+                 "total_retrans", "bytes_acked", "last_data_sent", "last_data_recv", "min_rtt",
+                 "delivery_rate", "_rate_start", "_rate_acked_at_start")  # one per connection
+
     def __init__(self, trace: Tracer | None = None,
                  endpoints: Callable[[], ConnId | None] = _no_endpoints) -> None:
         self.trace = trace if trace is not None else Tracer()

@@ -68,6 +68,7 @@ class Timestamps:
         self.ts_recent = 0
         self.ts_recent_time = 0.0  # when TS.Recent was last set (for the 24-day rule)
         self.last_ack_sent = Seq(0)  # Last.ACK.sent of §4.3
+        self.opened_at = 0.0  # when the first SYN went out or came in (bounds RTT samples)
 
     def clock(self, now: float) -> int:
         """Our TSval at `now`."""

@@ -111,7 +111,6 @@ class SenderHostFake:
     """SenderHost: an established connection that records what it is told."""
 
     def __init__(self) -> None:
-        self.opened_at = 0.0
         self.allowed = True
         self.limit = 15
         self.gave_up_at: float | None = None

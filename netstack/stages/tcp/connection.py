@@ -417,6 +417,7 @@ class TcpConnection(SegmentEmitter):
         if self.state not in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED):
             return False
         self.counters.bump("tcp.tx.retransmits")
+        self.stats.retransmitted(0)
         self.send_syn(now)
         return True
 

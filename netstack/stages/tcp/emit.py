@@ -21,7 +21,6 @@ from netstack.stages.tcp.state import TcpState
 from netstack.wire import tcp as wire_tcp
 from netstack.wire.tcp import (
     FLAG_ACK,
-    FLAG_FIN,
     FLAG_RST,
     FLAG_SYN,
     NOP,
@@ -125,9 +124,12 @@ class SegmentEmitter:
         else:
             self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                    seq.value, ack, flags, window, option_bytes, now)
-        stats = self.stats  # TCP_INFO's counters: a bare ACK only counts (stats.py)
+        stats = self.stats  # TCP_INFO's counters (stats.py), kept inline: this runs per segment
         stats.segs_out += 1
-        if length or flags & (FLAG_SYN | FLAG_FIN) or stats.trace.active:
+        if length:
+            stats.bytes_sent += length
+            stats.last_data_sent = now
+        if stats.trace.active:
             stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()

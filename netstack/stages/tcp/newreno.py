@@ -79,6 +79,7 @@ class NewRenoRecovery:
             sender._send_data(offset, max(n, 0), fin, now)
             return
         sender.counters.bump("tcp.tx.retransmits")
+        sender.stats.retransmitted(max(n, 0))
         sender.rtt_seq = None
         flags = FLAG_ACK | (FLAG_FIN if fin else 0)
         sender.out.emit(flags, sender.snd_una, now, offset, max(n, 0))

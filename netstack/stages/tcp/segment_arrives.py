@@ -90,9 +90,11 @@ class TcpConnection(Protocol):
 
 
 def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
-    stats = conn.stats  # TCP_INFO's counters, and the trace (stats.py)
+    stats = conn.stats  # TCP_INFO's counters (stats.py), kept inline: this runs per segment
     stats.segs_in += 1
-    if stats.trace.active or data:
+    if data:
+        stats.last_data_recv = now
+    if stats.trace.active:
         stats.segment_received(header.flags, header.seq, header.ack, len(data), header.window, now)
     if conn.state == TcpState.SYN_SENT:
         _syn_sent(conn, header, data, now)

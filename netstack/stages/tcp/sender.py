@@ -290,6 +290,7 @@ class Sender:
         if n > 0 and offset + n == len(self.buffer):
             flags |= FLAG_PSH
         self.counters.bump("tcp.tx.retransmits")
+        self.stats.retransmitted(max(n, 0))
         self.rtt_seq = None  # Karn's rule (RFC 6298 §3)
         self.out.emit(flags, start, now, offset, max(n, 0))
 
@@ -304,6 +305,7 @@ class Sender:
         end = seq + n + (1 if fin else 0)
         if seq < self.snd_max:
             self.counters.bump("tcp.tx.retransmits")
+            self.stats.retransmitted(n)
             self.rtt_seq = None  # Karn's rule (RFC 6298 §3): never time a retransmission
         elif self.rtt_seq is None and not self.timestamps.enabled:
             self.rtt_seq, self.rtt_time = end, now

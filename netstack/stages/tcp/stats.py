@@ -91,32 +91,23 @@ class TcpStats:
 
     def segment_sent(self, sender: SenderView, flags: int, seq: int, ack: int, length: int,
                      window: int, now: float) -> None:
-        """A segment the connection sent (emit.py, which counted it in segs_out already
-        and calls this for one that takes sequence space, or while tracing); `window` is
-        the header's field. One that takes sequence space below SND.MAX is a retransmission
-        (call this before snd_max moves past it)."""
-        if length or flags & (FLAG_SYN | FLAG_FIN):
-            retransmission = seq != sender.snd_max.value
-            if length:
-                self.bytes_sent += length
-                self.last_data_sent = now
-            if retransmission:
-                self.total_retrans += 1
-                self.bytes_retrans += length
-        else:
-            retransmission = False
-        if self.trace.active:
-            trace_segment_out(self, sender, flags, seq, ack, length, window, retransmission,
-                              now)
+        """A segment the connection sent, while tracing (emit.py counted it already);
+        `window` is the header's field. One that takes sequence space below SND.MAX is a
+        retransmission (emit calls this before snd_max moves past it)."""
+        retransmission = bool(length or flags & (FLAG_SYN | FLAG_FIN)) and (
+            seq != sender.snd_max.value)
+        trace_segment_out(self, sender, flags, seq, ack, length, window, retransmission, now)
+
+    def retransmitted(self, length: int) -> None:
+        """The sender (or the handshake) is sending `length` bytes again (SYN/FIN: 0)."""
+        self.total_retrans += 1
+        self.bytes_retrans += length
 
     def segment_received(self, flags: int, seq: int, ack: int, length: int, window: int,
                          now: float) -> None:
-        """A segment that reached the connection (segment_arrives.py counted it in segs_in
-        already, and calls this for one with data, or while tracing)."""
-        if length:
-            self.last_data_recv = now
-        if self.trace.active:
-            trace_segment_in(self, flags, seq, ack, length, window, now)
+        """A segment that reached the connection, while tracing (segment_arrives.py
+        counted it already)."""
+        trace_segment_in(self, flags, seq, ack, length, window, now)
 
 
 # --- trace events built from a connection's values ------------------------------------------

@@ -4,7 +4,7 @@ tcp_receiver_broken.py reports its SACK blocks oldest first)."""
 
 from .test_rto_alternative import impl_option, run_pytest
 
-BROKEN = "tcp_receiver=tests.units.alternatives.tcp_receiver_broken:AscendingSackReceiver"
+BROKEN = "tcp_receiver=tests.units.broken.tcp_receiver:AscendingSackReceiver"
 
 __all__ = ["impl_option"]
 

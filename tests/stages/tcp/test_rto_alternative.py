@@ -14,7 +14,7 @@ from tests.units.alternatives.tcp_rto import MicrosecondRtoEstimator
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ALTERNATIVE = "tcp_rto=tests.units.alternatives.tcp_rto:MicrosecondRtoEstimator"
-BROKEN = "tcp_rto=tests.units.alternatives.tcp_rto_broken:NoBackoffRtoEstimator"
+BROKEN = "tcp_rto=tests.units.broken.tcp_rto:NoBackoffRtoEstimator"
 
 
 def run_pytest(*args: str) -> subprocess.CompletedProcess:

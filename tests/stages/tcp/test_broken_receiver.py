@@ -1,6 +1,6 @@
 """A broken receiver given with `--impl` fails the receiver's own transcripts, and the
-failure shows the transcript up to the first wrong step (tests/units/alternatives/
-tcp_receiver_broken.py reports its SACK blocks oldest first)."""
+failure shows the transcript up to the first wrong step (tests/units/broken/
+tcp_receiver.py reports its SACK blocks oldest first)."""
 
 from .test_rto_alternative import impl_option, run_pytest
 

@@ -83,7 +83,7 @@ UNITS: dict[str, Unit] = dict(
               "TCP sending: segmentation, the retransmission queue"),
         _unit("tcp_rto", "netstack.stages.tcp.rto:RtoUnit", "netstack.stages.tcp.rto:RtoEstimator",
               "the retransmission timeout estimator (RFC 6298)"),
-        _unit("tcp_connection", "netstack.stages.tcp.connection:ConnectionUnit",
+        _unit("tcp_connection", "netstack.stages.tcp.connection_unit:ConnectionUnit",
               "netstack.stages.tcp.connection:TcpConnection",
               "the TCP connection state machine (RFC 9293 §3.10)"),
         _unit("congestion", "netstack.stages.tcp.congestion:CongestionControl",

@@ -252,7 +252,7 @@ class Units(Protocol):
     udp: Callable[[StackContext], Any]  # -> stages.udp.UdpUnit
     # The TCP units: their Protocols live in stages/tcp (which imports this module).
     tcp_seq: Any  # stages/tcp/seq.py SeqUnit (the stack keeps the reference)
-    tcp_connection: Callable[..., Any]  # stages/tcp/connection.py ConnectionUnit
+    tcp_connection: Callable[..., Any]  # stages/tcp/connection_unit.py ConnectionUnit
     tcp_sender: Callable[..., Any]  # stages/tcp/sender.py SenderUnit
     tcp_receiver: Callable[..., Any]  # stages/tcp/receiver.py ReceiverUnit
     tcp_rto: Callable[..., Any]  # stages/tcp/rto.py RtoUnit

@@ -18,6 +18,7 @@
     receiver.py        receive buffer, reassembly, window, delayed ACK
     autotune.py        receive-buffer autotuning (grows SO_RCVBUF for fast readers)
     connection.py      the TCB: state, application side, TIME-WAIT
+    connection_unit.py the connection's interface, and what it uses of the stage and listener
     keepalive.py       keepalive probes on an idle connection (RFC 1122 §4.2.3.6)
     emit.py            how a connection's segments leave: emit, SYN/ACK/RST, their options
     segment_arrives.py RFC 9293 §3.10.7, check by check

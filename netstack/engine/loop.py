@@ -396,6 +396,11 @@ class Engine:
             self.capture.flush()  # about to sleep: a good moment to make the file current
         return self._poller.poll(None if wait is None else math.ceil(wait * 1000))
 
+    def has_work(self) -> bool:
+        """Control calls queued, or frames waiting to leave or to be dispatched: a pass
+        now would do something (a stepping driver, testing/lockstep.py, asks)."""
+        return bool(self._control or self.stack.outgoing or self._received_waiting())
+
     def _time_to_wait(self, timeout: float | None) -> float | None:
         """0 when work is already waiting; else until the earliest deadline (None = forever)."""
         if (self.busy_poll or self._stopping or self._control or self.stack.outgoing

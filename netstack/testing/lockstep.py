@@ -121,4 +121,4 @@ class Lockstep:
                      for name in ("port.rx", "port.tx"))
 
     def _work_waiting(self) -> bool:
-        return any(engine._control or engine.stack.outgoing for engine in self.engines)
+        return any(engine.has_work() for engine in self.engines)

@@ -150,8 +150,8 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
     merged = dict(file_settings or {})
     merged.update({k: v for k, v in flags.items() if v is not None and k in SETTINGS})
     # Replacement units merge unit by unit: `--impl arp=...` keeps the file's other units.
-    impl = {**parse_impl(file_settings.get("impl", {}) if file_settings else {}),
-            **parse_impl(flags.get("impl") or ())}
+    impl = {**parse_impl(file_settings.get("impl", {}) if file_settings else {}, "impl"),
+            **parse_impl(flags.get("impl") or (), "--impl")}
     resolve_units(impl)  # each replacement imports and has its interface's members, or ImplError
     if not merged.get("port"):
         raise ConfigError("no port given (for example --port tap:ns0)")
@@ -204,13 +204,14 @@ def build_run_options(flags: dict, file_settings: dict | None = None) -> RunOpti
     )
 
 
-def parse_impl(value) -> dict[str, str]:
+def parse_impl(value, source: str = "impl") -> dict[str, str]:
     """Replacement units, from a TOML table {unit = "pkg.mod:Attr"}, a list of "unit=path"
-    or the --impl flags (resolve_units then imports and checks them)."""
+    or the --impl flags (resolve_units then imports and checks them). `source` names where
+    they came from in error messages: "impl" (the file) or "--impl"."""
     if isinstance(value, dict):
         items = list(value.items())
     elif isinstance(value, list | tuple):
-        items = [parse_impl_argument(str(item)) for item in value]
+        items = [parse_impl_argument(str(item), source) for item in value]
     else:
         raise ImplError(f"bad impl {value!r}: expected {{ unit = \"package.module:Attr\" }} "
                         f"or [\"unit=package.module:Attr\"]")

@@ -181,12 +181,13 @@ def resolve_units(impl: Mapping[str, Any] | None = None) -> SimpleNamespace:
     return SimpleNamespace(**chosen)
 
 
-def parse_impl_argument(text: str) -> tuple[str, str]:
-    """"unit=package.module:Attribute" (from --impl) -> (unit, path)."""
+def parse_impl_argument(text: str, source: str = "--impl") -> tuple[str, str]:
+    """"unit=package.module:Attribute" -> (unit, path). `source` names where it came from
+    in errors: "--impl" (a flag, pytest's or netstack run's) or "impl" (a config file)."""
     unit, sep, path = text.partition("=")
     unit, path = unit.strip(), path.strip()
     if not sep or not unit or not path:
-        raise ImplError(f"--impl {text!r}: expected UNIT=package.module:Attribute")
+        raise ImplError(f"{source} {text!r}: expected UNIT=package.module:Attribute")
     if unit not in UNITS:
-        raise ImplError(f"--impl {text!r}: unknown unit {unit!r} (units: {', '.join(UNITS)})")
+        raise ImplError(f"{source} {text!r}: unknown unit {unit!r} (units: {', '.join(UNITS)})")
     return unit, path

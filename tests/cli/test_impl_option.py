@@ -64,6 +64,15 @@ def test_the_impl_key_of_a_config_file(tmp_path, file_line):
     assert f'impl = {{ congestion = "{RENO}" }}' in result.stdout
 
 
+def test_a_bad_entry_in_the_file_is_named_as_the_file_key(tmp_path):
+    config = tmp_path / "stack.toml"
+    config.write_text('port = "memory:x"\nip = "192.0.2.2/24"\nimpl = ["congestion"]\n')
+    assert_usage_error(netstack("run", "--config", str(config), "--print-config"),
+                       "impl 'congestion': expected UNIT=package.module:Attribute")
+    result = netstack("run", "--config", str(config), "--print-config")
+    assert "--impl" not in result.stderr  # the user wrote no flag
+
+
 def test_a_flag_overrides_the_file_for_its_unit(tmp_path):
     config = tmp_path / "stack.toml"
     config.write_text('port = "memory:x"\nip = "192.0.2.2/24"\n'

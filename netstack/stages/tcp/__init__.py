@@ -10,7 +10,8 @@
     timestamps.py      timestamps: TSval clock, TS.Recent, PAWS, RTT samples (RFC 7323)
     collaborators.py   what sender and receiver get instead of the connection: streams
                        with their lock, where segments go, what they ask the connection
-    sender.py          send buffer, output, retransmission, persist
+    sender.py          send buffer, output, ACK processing, fast retransmit triggers
+    retransmit.py      the sender's timers: retransmission (go-back-N) and persist probes
     newreno.py         fast retransmit and NewReno recovery, without SACK (RFC 6582)
     sack.py            SACK blocks we report, and the scoreboard of those we get (RFC 2018)
     sack_recovery.py   loss recovery with SACK: pipe, NextSeg (RFC 6675)

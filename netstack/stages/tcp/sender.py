@@ -46,6 +46,7 @@ from netstack.stages.tcp.collaborators import (
 )
 from netstack.stages.tcp.congestion import DUPACK_THRESHOLD, CongestionControl
 from netstack.stages.tcp.newreno import NewRenoRecovery
+from netstack.stages.tcp.retransmit import RetransmissionTimers
 from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.sack import sack_option_bytes
 from netstack.stages.tcp.sack_recovery import SackRecovery
@@ -53,7 +54,6 @@ from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.stats import TcpStats, cc_values, trace_cwnd_change
 from netstack.stages.tcp.tlp import TailLossProbe
 from netstack.timers import Timer
-from netstack.trace import RtoFired
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class SenderUnit(Protocol):
     def cancel_timers(self) -> None: ...
 
 
-class Sender:
+class Sender(RetransmissionTimers):
     # Slots, not a __dict__: a sender per connection, and 10,000 idle connections must stay
     # small (more than 30 attributes would also stop CPython sharing the dict's keys).
     __slots__ = (
@@ -316,78 +316,6 @@ class Sender:
         if self.persist_timer is not None:
             self.persist_timer.cancel()
             self.persist_timer = None
-
-    def _probe(self, now: float) -> None:
-        """RFC 9293 §3.8.6.1: one byte of new data (or the FIN) past a closed window. When
-        the window is open but too small for silly window avoidance, this is §3.8.6.2.1's
-        override timeout instead: send what the window takes, filling it to its edge (so
-        a full receiver can show a zero window)."""
-        offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
-        unsent = len(self.buffer) - offset
-        usable: int = (self.snd_una + self.snd_wnd) - self.snd_nxt  # type: ignore[assignment]
-        if unsent > 0:
-            n = max(min(unsent, usable, self.segment_limit()), 1)
-            self._send_data(offset, n, self.fin_queued and unsent == n, now)
-        elif self.fin_queued and self.snd_nxt == self.fin_seq:
-            self._send_data(offset, 0, True, now)
-        else:
-            return
-        self.counters.bump("tcp.tx.window_probe" if usable <= 0 else "tcp.tx.sws_override")
-
-    # --- timers --------------------------------------------------------------------------
-
-    def arm_retransmit_timer(self, now: float) -> None:
-        if self.retransmit_timer is not None:
-            self.retransmit_timer.cancel()
-        self.retransmit_timer = self.timers.schedule(
-            now + self.rto.rto, self._retransmit_timeout
-        )
-
-    def _persist(self, now: float) -> None:
-        self.persist_timer = None
-        if self.snd_max != self.snd_una or not self.host.sending_allowed():
-            return
-        if self.output(now) == 0:
-            self._probe(now)
-        if self.snd_max != self.snd_una and self.retransmit_timer is None:
-            # From here the retransmission timer backs off the probes exponentially.
-            self.rto.backoff()
-            self.arm_retransmit_timer(now)
-        self.host.notify_if_needed()
-
-    def _retransmit_timeout(self, now: float) -> None:
-        """RFC 6298 §5.4-5.7, with go-back-N: resend from snd_una as cwnd allows."""
-        self.retransmit_timer = None
-        host = self.host
-        if self.retries >= host.retry_limit():
-            host.give_up(now)
-            return
-        self.retries += 1
-        if self.stats.trace.active:
-            self.stats.trace.emit(RtoFired(now, self.stats.endpoints(), self.rto.rto,
-                                           self.retries))
-        self.counters.bump("tcp.tx.timeout")
-        self.rto.backoff()
-        self.rtt_seq = None
-        self.dupacks = 0
-        self.recover = self.snd_max
-        self.tlp.cancel()
-        self.sack.on_timeout()
-        if host.resend_syn(now):
-            self.arm_retransmit_timer(now)
-            return
-        if self.snd_max == self.snd_una:
-            return
-        if self.cc is not None:
-            before = cc_values(self.cc) if self.stats.trace.active else None
-            self.cc.on_retransmit_timeout(self.flight_size, now)
-            trace_cwnd_change(self.stats, before, self.cc, now, "rto")
-        self.in_timeout_recovery = True
-        self.snd_nxt = self.snd_una
-        if self.output(now) == 0:
-            self._probe(now)  # the window is closed: this is a zero-window probe
-        self.arm_retransmit_timer(now)
-        host.notify_if_needed()
 
     # --- acknowledgments -----------------------------------------------------------------
 

@@ -4,9 +4,9 @@ The machines this runs on are noisy (shared CPUs, frequency scaling), so an abso
 says little. Every benchmark measures the subject and a reference in the same run,
 interleaved, and reports the ratio subject / reference:
 
-- ring:     netstack.native.Ring burst enqueue/dequeue of 32 items vs a collections.deque
+- ring:     netstack.native.ring.Ring burst enqueue/dequeue of 32 items vs a collections.deque
             doing the same work (items per second, higher is better);            micro.py
-- checksum: netstack.native.internet_checksum vs the pure-Python reference on 64, 576 and
+- checksum: netstack.native.checksum.internet_checksum vs the pure-Python reference on 64, 576 and
             1500-byte buffers (MB/s, higher is better);                           micro.py
 - ping:     the kernel pings `netstack run` on a TAP vs a minimal C responder on a TAP
             (benchmarks/tap_responder.c), each in its own fresh network namespace, and

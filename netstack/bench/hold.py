@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from netstack.bench import tap
+import netstack.bench.tap as tap
 from netstack.bench.common import BenchError, Result, Settings, Target, progress
 from netstack.bench.tcp_kernel import FAR_IP, KernelPair, parse_result
 from netstack.netns import Namespace, NamespaceError, wait_for_line

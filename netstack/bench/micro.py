@@ -14,7 +14,7 @@ CHECKSUM_SIZES = (64, 576, 1500)
 
 def bench_ring(settings: Settings) -> list[Result]:
     try:
-        from netstack.native import Ring
+        from netstack.native.blocks import Ring
     except ImportError as exc:
         raise BenchError(f"netstack.native is not built (make native): {exc}") from exc
 
@@ -55,8 +55,8 @@ def bench_checksum(settings: Settings) -> list[Result]:
 
     if not native.BUILT:
         raise BenchError(f"netstack.native is not built (make native): {native.NOT_BUILT_REASON}")
-    internet_checksum = native.internet_checksum
     from netstack.checksum import py_internet_checksum
+    from netstack.native.checksum import internet_checksum
 
     results = []
     for size in CHECKSUM_SIZES:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 
-from netstack.bench import tap
+import netstack.bench.tap as tap
 from netstack.bench.common import BenchError, Result, Settings, Target, progress
 from netstack.bench.tap import PingStats, ping_round, responder_on_tap
 from netstack.bench.tcp_kernel import KernelPair

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from netstack.bench import tap
+import netstack.bench.tap as tap
 from netstack.bench.common import BenchError, PartialResults, Result, Settings, Target, progress
 from netstack.bench.tap import STACK_IP, responder_on_tap
 from netstack.bench.tcp_kernel import (

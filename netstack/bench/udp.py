@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from netstack.bench import tap
+import netstack.bench.tap as tap
 from netstack.bench.common import BenchError, Result, Settings, Target, build_c_tool, progress
 from netstack.bench.ping import with_loss
 from netstack.bench.tap import STACK_IP, responder_on_tap

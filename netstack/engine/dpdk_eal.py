@@ -180,7 +180,7 @@ _ring_names = itertools.count()
 
 
 class DpdkRing:
-    """An rte_ring of pointer-sized values, with the same methods as netstack.native.Ring.
+    """An rte_ring of pointer-sized values, with the same methods as netstack.native.ring.Ring.
 
     `single_producer`/`single_consumer` choose DPDK's SP/SC modes (RING_F_SP_ENQ,
     RING_F_SC_DEQ), which skip the compare-and-swap a shared end needs. The capacity is

@@ -35,7 +35,7 @@ from typing import Any
 
 from netstack.clock import MonotonicClock
 from netstack.mbuf import Mbuf, MbufPool
-from netstack.native import Ring
+from netstack.native.blocks import Ring
 from netstack.trace import HighWaterMark, Tracer
 
 log = logging.getLogger(__name__)

@@ -31,15 +31,6 @@ else:
     BUILT = True
     NOT_BUILT_REASON = ""
 
-if BUILT:
-    from netstack.native.checksum import internet_checksum, ones_complement_sum
-    from netstack.native.ring import Ring
-    from netstack.native.spinlock import Spinlock
-else:
-    # Without the C, netstack.checksum keeps its pure-Python reference: nothing to export.
-    from netstack.native.pure import Ring, Spinlock
-
-    internet_checksum = ones_complement_sum = None
-
-__all__ = ["BUILT", "NOT_BUILT_REASON", "Ring", "Spinlock", "ffi", "internet_checksum", "lib",
-           "ones_complement_sum"]
+# The parts are chosen in blocks.py (Ring, Spinlock) and netstack/checksum.py, not here: the
+# C wrappers import ffi and lib from this module, so it imports none of them back.
+__all__ = ["BUILT", "NOT_BUILT_REASON", "ffi", "lib"]

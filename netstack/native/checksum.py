@@ -6,7 +6,7 @@ it keeps the GIL, which cffi releases around every call (another thread waiting 
 takes it then, and the caller waits to get it back: a thread switch per checksum).
 """
 
-from netstack.native._native import ffi, lib
+from netstack.native import ffi, lib
 
 _U64_MAX = (1 << 64) - 1
 # Up to this many bytes the integer arithmetic beats the C call (measured: 20 bytes 0.5 vs

@@ -17,7 +17,7 @@ MAX_SIZE = 1 << 24  # as native/ns_ring.c
 
 
 class Ring:
-    """Bounded FIFO of machine words, safe across threads: the API of native.Ring."""
+    """Bounded FIFO of machine words, safe across threads: the API of native/ring.py's Ring."""
 
     def __init__(self, size: int, *, single_producer: bool = False,
                  single_consumer: bool = False) -> None:
@@ -81,7 +81,7 @@ class Ring:
 
 
 class Spinlock:
-    """A `threading.Lock` with native.Spinlock's methods (it blocks instead of spinning)."""
+    """A `threading.Lock` with native/spinlock.py's methods (it blocks instead of spinning)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -12,7 +12,7 @@ The engine passes mbuf indices between threads through rings; values are ints in
 import threading
 from collections.abc import Iterable, Sequence
 
-from netstack.native._native import ffi, lib
+from netstack.native import ffi, lib
 
 MAX_SIZE: int = lib.NS_RING_MAX_SIZE
 _MIN_SCRATCH = 64

@@ -6,7 +6,7 @@ record its owner: as with `threading.Lock`, any thread may release it.
 
 from types import TracebackType
 
-from netstack.native._native import ffi, lib
+from netstack.native import ffi, lib
 
 
 class Spinlock:

@@ -18,64 +18,27 @@ loop thread (runner.py LoopServices, loop_streams.py), and the others (http) fro
 loop with a thread per connection (stream_runner.py); `ServiceRunner` (stream_runner.py)
 starts them all.
 
-This registry imports nothing heavy, so `netstack.config` can check names against it.
+The registry (registry.py) imports nothing heavy, so `netstack.config` can check names
+against it.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    name: str
-    default_port: int
-    module: str | None  # the UDP part, under netstack.services: `Handler` and `serve`
-    summary: str
-    tcp_module: str | None = None  # the TCP part: a stream `Handler` and `serve`
-
-
-SERVICES: dict[str, ServiceInfo] = {
-    info.name: info for info in (
-        ServiceInfo("udp-echo", 7, "udp_echo", "return every datagram to its sender"),
-        ServiceInfo("udp-discard", 9, "udp_discard", "read and drop every datagram"),
-        ServiceInfo("daytime", 13, "daytime", "the date and time, over UDP and TCP",
-                    "tcp_daytime"),
-        ServiceInfo("tcp-echo", 7, None, "return every byte to its sender", "tcp_echo"),
-        ServiceInfo("tcp-discard", 9, None, "read and drop every byte", "tcp_discard"),
-        ServiceInfo("tcp-chargen", 19, None, "send the RFC 864 pattern until the client "
-                    "closes", "tcp_chargen"),
-        ServiceInfo("http", 80, None, "HTTP/1.1: /, /bytes/N, POST /echo", "http"),
-        ServiceInfo("tcp-hold", 7, None, "echo, holding thousands of idle connections on "
-                    "one thread", "tcp_hold"),
-    )
-}
-
-
-def make_handlers(name: str) -> list[Any]:
-    """Fresh handlers for the service `name` (a key of SERVICES): UDP part first."""
-    info = SERVICES[name]
-    return [importlib.import_module(f"netstack.services.{module}").Handler()
-            for module in (info.module, info.tcp_module) if module is not None]
-
-
-def make_handler(name: str) -> Any:
-    """A fresh handler for the service `name`: its UDP part if it has one."""
-    return make_handlers(name)[0]
+from netstack.services.registry import SERVICES, ServiceInfo, make_handler, make_handlers
 
 
 def __getattr__(name: str) -> Any:
     # ServiceRunner needs netstack.api; importing it only when asked keeps the registry light.
     if name == "serve_datagrams":
-        from netstack.services import runner
+        import netstack.services.runner
 
-        return getattr(runner, name)
+        return getattr(netstack.services.runner, name)
     if name in ("ServiceRunner", "serve_streams"):  # ServiceRunner runs both kinds
-        from netstack.services import stream_runner
+        import netstack.services.stream_runner
 
-        return getattr(stream_runner, name)
+        return getattr(netstack.services.stream_runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

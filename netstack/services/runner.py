@@ -208,7 +208,7 @@ class ServiceRunner(ServiceThread):
     @classmethod
     def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
         """From (name, port) pairs as `netstack run --service NAME:PORT` gives them."""
-        from netstack.services import make_handler
+        from netstack.services.registry import make_handler
 
         return cls(host, [(make_handler(name), port) for name, port in services])
 

@@ -26,8 +26,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import netstack.services.runner as datagram_runner
 from netstack import api
-from netstack.services import runner as datagram_runner
 from netstack.services.listeners import open_listener
 from netstack.services.loop_streams import LoopStreams, is_loop_stream_handler
 
@@ -185,7 +185,7 @@ class ServiceRunner:
     def from_names(cls, host: Any, services: Sequence[tuple[str, int]]) -> ServiceRunner:
         """From (name, port) pairs as `netstack run --service NAME:PORT` gives them; a
         service with a UDP and a TCP part (daytime) serves both on that port."""
-        from netstack.services import make_handlers
+        from netstack.services.registry import make_handlers
 
         return cls(host, [(handler, port) for name, port in services
                           for handler in make_handlers(name)])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Protocol
 
-from netstack.native import Spinlock
+from netstack.native.blocks import Spinlock
 from netstack.timers import Timer, TimerWheel
 
 

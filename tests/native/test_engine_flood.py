@@ -45,7 +45,8 @@ class EngineOnTap:
 
     def __init__(self, ns: Namespace, spin_us: int = 0) -> None:
         from netstack.engine.ports.tap import TapPort
-        from netstack.native import Ring, ffi, lib
+        from netstack.native import ffi, lib
+        from netstack.native.blocks import Ring
 
         self.lib, self.ffi = lib, ffi
         self.name = unique_name("tfl")

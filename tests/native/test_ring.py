@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstack.native import Ring, lib
+from netstack.native import lib
+from netstack.native.blocks import Ring
 
 MODES = [
     pytest.param({"single_producer": True, "single_consumer": True}, id="SP/SC"),

@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 import pytest
 
-from netstack.native import Ring, ffi, lib
+from netstack.native import ffi, lib
+from netstack.native.blocks import Ring
 
 SHIFT = 24
 RING_SIZE = 64  # small, so the ring is often full and often empty

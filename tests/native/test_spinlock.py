@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from netstack.native import Spinlock, ffi, lib
+from netstack.native import ffi, lib
+from netstack.native.blocks import Spinlock
 
 
 def test_try_acquire_fails_while_held_and_succeeds_after_release() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,14 +188,15 @@ class ExpectCounter(Step):
 # --- the harness -------------------------------------------------------------------------
 
 
-def rerun_hint(stack: Stack) -> str:
+def rerun_hint(impl: Mapping[str, Any]) -> str:
     """The command that runs just the failing test again, with the same replacement units
-    (those given by path): pytest names the running test in PYTEST_CURRENT_TEST."""
+    (those given by path, e.g. a stack's `config.impl`): pytest names the running test in
+    PYTEST_CURRENT_TEST."""
     current = os.environ.get("PYTEST_CURRENT_TEST")
     if not current:
         return ""
     node = current.rsplit(" (", 1)[0]
-    impl = "".join(f" --impl {name}={path}" for name, path in sorted(stack.config.impl.items())
+    impl = "".join(f" --impl {name}={path}" for name, path in sorted(impl.items())
                    if isinstance(path, str))
     return f"\nrerun just this test: pytest '{node}'{impl}"
 
@@ -278,7 +279,7 @@ class Harness:
         except TranscriptMismatch as exc:
             raise TranscriptMismatch(
                 self.transcript() + f"\nstep {number} failed at t={at:.3f}:\n  {exc}"
-                + rerun_hint(self.stack)
+                + rerun_hint(self.stack.config.impl)
             ) from None
         self.lines.append(f"{number:3d}. t={at:.3f}  {line}")
 

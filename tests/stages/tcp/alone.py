@@ -24,10 +24,11 @@ from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.timestamps import Timestamps
 from netstack.testing import TranscriptMismatch
+from netstack.testing.harness import rerun_hint
 from netstack.timers import TimerWheel
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH, FLAG_RST, FLAG_SYN
 
-from .support import units_under_test
+from .support import graded_impl, units_under_test
 
 MSS = 1460
 ISS = 1000  # ours: data starts at 1001
@@ -81,7 +82,8 @@ class Transcript:
         head = f"transcript ({self.title}):"
         body = "\n".join([head, *self.lines]) if self.lines else head + "\n  (no steps)"
         raise TranscriptMismatch(
-            f"{body}\nstep {len(self.lines) + 1} failed at t={self.now:.3f}:\n  {message}")
+            f"{body}\nstep {len(self.lines) + 1} failed at t={self.now:.3f}:\n  {message}"
+            + rerun_hint(graded_impl()))
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock; timers due by then fire (their segments are recorded)."""

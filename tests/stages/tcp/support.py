@@ -38,7 +38,7 @@ def units_under_test() -> SimpleNamespace:
 
 def attach_tcp(stack: Stack, config: TcpConfig | None = None,
                secret: bytes = b"test secret") -> TcpStage:
-    """What Stack will do itself once TCP is wired in."""
+    """A TCP stage with this test's config, and a fixed ISN secret in place of the stack's."""
     stack.tcp = TcpStage(stack, secret=secret, config=config)  # type: ignore[attr-defined]
     stack.ipv4.register_protocol(PROTO_TCP, stack.tcp)  # type: ignore[attr-defined]
     return stack.tcp  # type: ignore[attr-defined]

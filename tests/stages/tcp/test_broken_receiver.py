@@ -19,3 +19,5 @@ def test_a_receiver_with_sack_blocks_out_of_order_fails_at_the_step_that_shows_i
     assert "step 5 failed" in out
     assert "expected ACK 5001 SACK 9381-10841 6461-7921" in out
     assert "got ACK 5001 win=11680 SACK 6461-7921 9381-10841" in out
+    test = "tests/stages/tcp/test_receiver_alone.py::test_sack_blocks_report_the_most_recent_first"
+    assert f"rerun just this test: pytest '{test}' --impl {BROKEN}" in out

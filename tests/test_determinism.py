@@ -27,6 +27,7 @@ import pytest
 
 from netstack.api.ping import next_identifier
 from netstack.clock import VirtualClock
+from netstack.engine.capture import Capture
 from netstack.engine.loop import Engine
 from netstack.engine.pcapfile import read_pcap
 from netstack.engine.ports import open_port
@@ -35,7 +36,7 @@ from netstack.mbuf import MbufPool
 from netstack.seeding import StackRandom
 from netstack.stack import Stack, StackConfig
 from netstack.stages.tcp.state import TcpState
-from netstack.testing.lockstep import Lockstep, VirtualTimeCapture
+from netstack.testing.lockstep import Lockstep
 from netstack.testing.tcp import decode_tcp
 from netstack.wire.tcp import FLAG_ACK, FLAG_SYN
 
@@ -58,7 +59,7 @@ def run_scenario(seed: int | None, link: str = BAD_LINK) -> tuple[bytes, list[st
     events: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "both.pcap")
-        capture = VirtualTimeCapture(path)
+        capture = Capture(path, wall_clock=False)
         engines = []
         for name, mac, cidr in (("a", A_MAC, "192.0.2.1/24"), ("b", B_MAC, "192.0.2.2/24")):
             pool = MbufPool(1024)

@@ -9,7 +9,8 @@ the main one: run.pcap, run-kni.pcap, run-ipv4.rx.pcap. Files open on first use.
 
 Timestamps: the engine passes its clock's `now`; the capture shifts it to wall-clock time
 once (at `anchor`), so real runs show real dates and virtual-clock runs keep their exact
-virtual spacing.
+virtual spacing. With `wall_clock=False` it keeps the clock's own readings (from 1970-01-01
+in the file), so two runs of one seeded virtual-time scenario write identical files.
 """
 
 import os
@@ -21,14 +22,16 @@ MAIN_POINT = "port"
 
 
 class Capture:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, wall_clock: bool = True) -> None:
         self.path = path
         self._writers: dict[str, PcapWriter] = {MAIN_POINT: PcapWriter(path)}  # fail early
-        self._wall_offset = time.time() - time.monotonic()
+        self.wall_clock = wall_clock
+        self._wall_offset = time.time() - time.monotonic() if wall_clock else 0.0
 
     def anchor(self, clock_now: float) -> None:
-        """Map this clock reading to the current wall-clock time."""
-        self._wall_offset = time.time() - clock_now
+        """Map this clock reading to the current wall-clock time (unless wall_clock=False)."""
+        if self.wall_clock:
+            self._wall_offset = time.time() - clock_now
 
     def path_for(self, point: str) -> str:
         if point == MAIN_POINT:

@@ -16,7 +16,8 @@ so on. No thread, no real time and no sleep is involved, so with seeded stacks
 
 Applications act through `call` (or `Engine.call_soon_threadsafe` and a `settle`): their code
 runs inside an engine pass, on the engine's stack, as a service on the loop thread would.
-A capture that must repeat byte for byte needs virtual timestamps: `VirtualTimeCapture`.
+A capture that must repeat byte for byte keeps virtual timestamps: `Capture(path,
+wall_clock=False)`.
 """
 
 from __future__ import annotations
@@ -25,18 +26,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from netstack.clock import VirtualClock
-from netstack.engine.capture import Capture
 from netstack.engine.loop import Engine
 
 MAX_ROUNDS = 100_000  # passes at one instant before we call it a livelock
-
-
-class VirtualTimeCapture(Capture):
-    """A pcap stamped with the virtual clock's own readings (from 1970-01-01), not shifted to
-    the wall clock, so two runs of one scenario write identical files."""
-
-    def anchor(self, clock_now: float) -> None:
-        self._wall_offset = 0.0
 
 
 class Lockstep:

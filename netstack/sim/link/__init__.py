@@ -1,0 +1,1 @@
+"""Link models: each direction is serializer -> queue -> propagation -> impairments."""

@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "implementation.")
 
     for name, text in (("demo", "watch the stack answer the Linux kernel's pings"),
-                       ("bench", "run the benchmarks")):
+                       ("bench", "run the benchmarks"),
+                       ("sim", "experiments in virtual time: run, sweep, plot")):
         sub = commands.add_parser(name, help=text, add_help=False,
                                   description=f"{text} (options: netstack {name} --help)")
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv and argv[0] in ("demo", "bench"):
+    if argv and argv[0] in DELEGATED:
         # Their own parsers handle everything after the subcommand, --help included.
         return delegate(argv[0], argv[1:])
     args = parser.parse_args(argv)
@@ -139,11 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli"}
+
+
 def delegate(command: str, rest: list[str]) -> int:
     import importlib
 
     try:
-        module = importlib.import_module(f"netstack.{command}")
+        module = importlib.import_module(DELEGATED[command])
     except ImportError as e:
         print(f"netstack: error: 'netstack {command}' is not available in this checkout ({e})",
               file=sys.stderr)

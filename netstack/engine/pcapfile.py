@@ -2,7 +2,7 @@
 
 A file is a 24-byte global header followed by records, each a 16-byte record header
 (seconds, microseconds, captured length, original length) and the frame bytes. We write
-little-endian, microsecond-resolution files with LINKTYPE_ETHERNET; we read either byte
+little-endian files, microsecond-resolution (or nanosecond, for virtual time), with LINKTYPE_ETHERNET; we read either byte
 order and either resolution (microseconds or nanoseconds), because files handed to the
 pcap port may come from any tool.
 """
@@ -28,16 +28,20 @@ RECORD_HEADER_BE = struct.Struct(">IIII")
 class PcapWriter:
     """Appends Ethernet frames with timestamps to a pcap file."""
 
-    def __init__(self, path: str, snaplen: int = DEFAULT_SNAPLEN) -> None:
+    def __init__(self, path: str, snaplen: int = DEFAULT_SNAPLEN,
+                 nanoseconds: bool = False) -> None:
+        """`nanoseconds`: nanosecond timestamps (pcap's other magic number), for virtual
+        time, where events microseconds apart must stay apart."""
         self.path = path
         self.snaplen = snaplen
+        self._fraction = 1_000_000_000 if nanoseconds else 1_000_000
         try:
             self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
         except OSError as e:
             raise ConfigError(f"cannot write capture file {path}: {e.strerror}") from None
         self._file.write(
             GLOBAL_HEADER.pack(
-                MAGIC_MICROSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, LINKTYPE_ETHERNET
+                MAGIC_NANOSECONDS if nanoseconds else MAGIC_MICROSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, LINKTYPE_ETHERNET
             )
         )
         self.frames_written = 0
@@ -45,11 +49,11 @@ class PcapWriter:
     def write(self, frame: bytes | bytearray | memoryview, timestamp: float) -> None:
         """Write one frame. `timestamp` is seconds since the epoch (wall clock, for humans)."""
         seconds = int(timestamp)
-        microseconds = int(round((timestamp - seconds) * 1_000_000))
-        if microseconds >= 1_000_000:  # rounding can carry into the next second
-            seconds, microseconds = seconds + 1, microseconds - 1_000_000
+        fraction = int(round((timestamp - seconds) * self._fraction))
+        if fraction >= self._fraction:  # rounding can carry into the next second
+            seconds, fraction = seconds + 1, fraction - self._fraction
         captured = min(len(frame), self.snaplen)
-        self._file.write(RECORD_HEADER_LE.pack(seconds, microseconds, captured, len(frame)))
+        self._file.write(RECORD_HEADER_LE.pack(seconds, fraction, captured, len(frame)))
         self._file.write(frame[:captured])
         self.frames_written += 1
 

@@ -77,7 +77,8 @@ class Simulator:
         return heap[0][0] if heap else None
 
     def run_until(self, end: float, stop: Callable[[], bool] | None = None) -> bool:
-        """Run every event due up to `end` (inclusive), in order; leave `now` at `end`.
+        """Run every event due up to `end` (inclusive), in order; leave `now` at `end`
+        (at the last event's time when `end` is infinite).
         `stop()`, checked after each event, ends the run early; returns whether it did."""
         heap = self._heap
         pop = heapq.heappop
@@ -90,7 +91,7 @@ class Simulator:
             event.fn(*event.args)
             if stop is not None and stop():
                 return True
-        if end > self.now:
+        if self.now < end < float("inf"):
             self.now = end
         return False
 

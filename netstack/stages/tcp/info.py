@@ -121,7 +121,7 @@ def _sacked_and_lost(conn: TcpConnection, mss: int) -> tuple[int, int]:
     if sender.in_timeout_recovery:
         lost: int = sender.flight_size - sacked
     elif sender.cc is not None and sender.cc.in_recovery:
-        highest = scoreboard.highest_sacked() if sender.sack.enabled else None
+        highest = scoreboard.highest_sacked if sender.sack.enabled else None
         if highest is None:
             lost = min(sender.flight_size, mss)
         else:

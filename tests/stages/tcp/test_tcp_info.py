@@ -245,3 +245,21 @@ def test_a_tail_loss_probe_is_traced_as_such_and_no_timeout_follows():
     retransmits = [(e.seq, e.reason) for e in s.events if isinstance(e, Retransmit)]
     assert retransmits == [(lost, "tlp")]
     assert not any(isinstance(e, RtoFired) for e in s.events)
+
+
+def test_tcp_info_during_sack_recovery_counts_the_lost_segments():
+    """Found by the experiments toolkit, which samples TCP_INFO at every cwnd change: in SACK
+    recovery tcp_info() called the scoreboard's highest_sacked property as a method."""
+    s = Scenario(TcpConfig(tail_loss_probe=False))
+    s.drop_seq = s.data_seq(3)
+    seen: list[TcpInfo] = []
+
+    def sample(event: TraceEvent) -> None:
+        if isinstance(event, CwndChange) and event.reason == "fast_retransmit":
+            seen.append(tcp_info(s.client, event.time))
+
+    s.a.trace.subscribe(sample, kinds={"cwnd"})
+    data = s.send(20)
+    s.run_until_delivered(len(data))
+    assert seen, "the loss never started a recovery"
+    assert seen[0].tcpi_lost >= 1 and seen[0].tcpi_sacked >= 3

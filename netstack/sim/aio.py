@@ -1,0 +1,129 @@
+"""asyncio in virtual time: applications are ordinary asyncio code.
+
+`SimEventLoop` is asyncio's own selector event loop with two things changed:
+- `time()` is the simulator's clock, so `asyncio.sleep(1)` and `wait_for(..., 2)` are
+  virtual seconds;
+- its selector (`SimSelector`) watches netstack sockets, and "waiting" in `select(timeout)`
+  means running the simulator until a watched socket has news or `timeout` virtual seconds
+  have passed. The simulator's heap holds the network's events; the loop's timer heap holds
+  the applications' (the select timeout is the earliest of them), so time always jumps to
+  the next event of either.
+
+So `loop.sock_connect`, `sock_sendall`, `sock_recv` and `sock_accept` on non-blocking
+netstack sockets behave as they do on kernel sockets, and the same application code runs
+against Linux.
+
+    sim = Simulator(seed=1)
+    loop = SimEventLoop(sim)
+    loop.run_until_complete(main())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+from asyncio import selector_events
+
+from netstack.api.base_socket import socket_for
+from netstack.api.constants import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
+from netstack.errors import NetstackError
+from netstack.sim.events import Simulator
+
+READ_EVENTS = POLLIN | POLLERR | POLLHUP | POLLNVAL
+WRITE_EVENTS = POLLOUT | POLLERR | POLLHUP | POLLNVAL
+
+
+class SimulationStalled(NetstackError):
+    """Every application waits for the network and the network has nothing left to do."""
+
+
+class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come from it
+    """A selector over netstack sockets whose `select` runs the simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__()
+        self.sim = sim
+        self._woken = False
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        socket_for(key.fd)._add_poller(self)
+        return key
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        try:
+            socket_for(key.fd)._remove_poller(self)
+        except OSError:
+            pass  # closed already: it forgot its pollers
+        return key
+
+    # The Waker protocol (netstack.api.base_socket): a watched socket has news.
+    def _wakeup(self, sock, events: int) -> None:
+        self._woken = True
+
+    def _socket_closed(self, sock) -> None:
+        self._woken = True
+
+    def _stop(self) -> bool:
+        return self._woken
+
+    def select(self, timeout: float | None = None):
+        ready = self._ready()
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        sim = self.sim
+        self._woken = False
+        end = math.inf if timeout is None else sim.now + timeout
+        sim.run_until(end, self._stop)
+        if timeout is None and not self._woken and sim.next_time() is None:
+            raise SimulationStalled(
+                f"the simulation stalled at t={sim.now:.6f}: every application is waiting "
+                "for the network, and nothing is scheduled")
+        return self._ready()
+
+    def _ready(self) -> list:
+        ready = []
+        for key in self._fd_to_key.values():
+            try:
+                events = socket_for(key.fd).readiness()
+            except OSError:
+                events = POLLNVAL
+            mask = 0
+            if events & READ_EVENTS and key.events & selectors.EVENT_READ:
+                mask |= selectors.EVENT_READ
+            if events & WRITE_EVENTS and key.events & selectors.EVENT_WRITE:
+                mask |= selectors.EVENT_WRITE
+            if mask:
+                ready.append((key, mask))
+        return ready
+
+
+class SimEventLoop(selector_events.BaseSelectorEventLoop):
+    """asyncio's selector loop on the simulator's clock (see the module docstring)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        super().__init__(SimSelector(sim))
+        self._clock_resolution = 1e-9
+
+    def time(self) -> float:
+        return self.sim.now
+
+    # One thread only, so no self-pipe to wake it from others.
+    def _make_self_pipe(self) -> None:
+        self._ssock = self._csock = None
+
+    def _close_self_pipe(self) -> None:
+        pass
+
+
+def run(sim: Simulator, main) -> object:
+    """Run coroutine `main` to completion on a fresh SimEventLoop, then close the loop."""
+    loop = SimEventLoop(sim)
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -45,14 +45,25 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
         super().__init__()
         self.sim = sim
         self._woken = False
+        # Sockets whose readiness may have changed: those just registered, those that woke
+        # us, and those found ready last time (level-triggered: ready stays ready until
+        # the application acts). Only these are asked, not every registered socket.
+        self._dirty: set[int] = set()
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
         socket_for(key.fd)._add_poller(self)
+        self._dirty.add(key.fd)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        key = super().modify(fileobj, events, data)
+        self._dirty.add(key.fd)
         return key
 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
+        self._dirty.discard(key.fd)
         try:
             socket_for(key.fd)._remove_poller(self)
         except OSError:
@@ -62,9 +73,11 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
     # The Waker protocol (netstack.api.base_socket): a watched socket has news.
     def _wakeup(self, sock, events: int) -> None:
         self._woken = True
+        self._dirty.add(sock._fileno)
 
     def _socket_closed(self, sock) -> None:
         self._woken = True
+        self._dirty.add(sock._fileno)
 
     def _stop(self) -> bool:
         return self._woken
@@ -85,7 +98,12 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
 
     def _ready(self) -> list:
         ready = []
-        for key in self._fd_to_key.values():
+        keys = self._fd_to_key
+        for fd in sorted(self._dirty):
+            key = keys.get(fd)
+            if key is None:
+                self._dirty.discard(fd)
+                continue
             try:
                 events = socket_for(key.fd).readiness()
             except OSError:
@@ -97,6 +115,8 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
                 mask |= selectors.EVENT_WRITE
             if mask:
                 ready.append((key, mask))
+            else:
+                self._dirty.discard(fd)
         return ready
 
 

@@ -51,7 +51,7 @@ def spec_from_canonical(direction: dict) -> LinkSpec:
 class Run:
     """Everything one run holds while it runs (see the module docstring)."""
 
-    def __init__(self, scenario: dict, directory: Path,
+    def __init__(self, scenario: dict, directory: Path | None,
                  progress: Callable[[float], None] | None = None) -> None:
         self.scenario = scenario
         self.directory = directory
@@ -69,7 +69,8 @@ class Run:
     def _build(self) -> Network:
         scenario, probes = self.scenario, self.scenario["probes"]
         builder = NetworkBuilder(
-            self.sim, host_options={"tcp": TcpConfig(**scenario["tcp"])}, crn=scenario["crn"],
+            self.sim, host_options={"tcp": TcpConfig(**scenario["tcp"]),
+                                     "mtu": scenario["mtu"]}, crn=scenario["crn"],
             observer_for=self._link_log if probes["link_log"] else None,
             end_hook=self._capture if probes["pcap"] else None)
         specs = {name: (spec_from_canonical(link["up"]), spec_from_canonical(link["down"]))
@@ -243,6 +244,19 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
 
 def _short(value: Any) -> Any:
     return f"{value:.9g}" if isinstance(value, float) else value
+
+
+def simulate(scenario: dict, base_dir: Path | None = None,
+             before: Callable[[Run], None] | None = None) -> tuple[Run, RunRecord]:
+    """Run `scenario` in memory and return what it measured, writing no files (pcap and
+    link-log probes are turned off). For tests and notebooks that want the records;
+    `before(run)` may subscribe to a stack's trace (run.net.hosts[name].stack.trace)."""
+    scenario = complete(scenario, base_dir)
+    scenario["probes"] = {**scenario["probes"], "pcap": False, "link_log": False}
+    run = Run(scenario, None)
+    if before is not None:
+        before(run)
+    return run, run.execute()
 
 
 def run_scenario(scenario: dict, out_dir: str | Path,

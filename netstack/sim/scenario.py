@@ -39,7 +39,7 @@ from netstack.sim.link.spec import LinkSpec, link_spec_from_dict, parse_duration
 from netstack.sim.scenario_hash import canonical_json, scenario_hash
 from netstack.stages.tcp.config import TcpConfig
 
-TOP_LEVEL = {"name", "seed", "duration", "topology", "links", "mahimahi", "flows", "tcp",
+TOP_LEVEL = {"name", "seed", "duration", "topology", "links", "mahimahi", "flows", "tcp", "mtu",
              "probes", "crn", "bottleneck", "description", "netstack_version",
              "python_version"}
 PROBES = {"tcp_info": True, "pcap": True, "link_log": True, "queues": True}
@@ -136,6 +136,9 @@ def complete(raw: dict, base_dir: Path | None = None) -> dict:
     if out["bottleneck"] not in out["links"]:
         raise ConfigError(f"bottleneck: no link named {out['bottleneck']!r}")
     out["tcp"] = _tcp(raw.get("tcp", {}))
+    out["mtu"] = _integer(raw.get("mtu", 1500), "mtu")
+    if not 576 <= out["mtu"] <= 9000:
+        raise ConfigError(f"mtu: 576..9000 bytes, got {out['mtu']}")
     probes = raw.get("probes", {})
     if not isinstance(probes, dict):
         raise ConfigError("probes: a table of true/false")

@@ -21,7 +21,6 @@ against Linux.
 from __future__ import annotations
 
 import asyncio
-import math
 import selectors
 from asyncio import selector_events
 
@@ -30,6 +29,7 @@ from netstack.api.constants import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
 from netstack.errors import NetstackError
 from netstack.sim.events import Simulator
 
+IDLE_LIMIT = 24 * 3600.0  # virtual seconds a wait without timeout may last before we give up
 READ_EVENTS = POLLIN | POLLERR | POLLHUP | POLLNVAL
 WRITE_EVENTS = POLLOUT | POLLERR | POLLHUP | POLLNVAL
 
@@ -88,12 +88,14 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
             return ready
         sim = self.sim
         self._woken = False
-        end = math.inf if timeout is None else sim.now + timeout
+        # Waiting without a timeout: until a socket has news. Stacks keep timers forever
+        # (ARP aging...), so "nothing left to do" may never come: give up after IDLE_LIMIT.
+        end = sim.now + (IDLE_LIMIT if timeout is None else timeout)
         sim.run_until(end, self._stop)
-        if timeout is None and not self._woken and sim.next_time() is None:
+        if timeout is None and not self._woken:
             raise SimulationStalled(
-                f"the simulation stalled at t={sim.now:.6f}: every application is waiting "
-                "for the network, and nothing is scheduled")
+                f"the simulation stalled at t={sim.now:.6f}: every application waits for "
+                "the network, and nothing arrived for a day of virtual time")
         return self._ready()
 
     def _ready(self) -> list:

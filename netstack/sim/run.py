@@ -32,20 +32,18 @@ from netstack.errors import ConfigError
 from netstack.sim import apps
 from netstack.sim.aio import SimEventLoop
 from netstack.sim.events import Simulator
-from netstack.sim.link.spec import LinkSpec, LossSpec, QueueSpec, RateSpec
 from netstack.sim.probes import SERIES_COLUMNS, FlowTracker, TcpInfoProbe
 from netstack.sim.record import FlowRecord, RunRecord
-from netstack.sim.scenario import complete, run_directory_name, write_canonical
+from netstack.sim.scenario import (
+    complete,
+    run_directory_name,
+    spec_from_canonical,
+    write_canonical,
+)
 from netstack.sim.topology import Network, NetworkBuilder, dumbbell, graph, point_to_point
 from netstack.stages.tcp.config import TcpConfig
 
 MAX_ROWS = 5000  # per time-series file: enough for any plot, small enough to diff
-
-
-def spec_from_canonical(direction: dict) -> LinkSpec:
-    values = dict(direction)
-    return LinkSpec(rate=RateSpec(**values.pop("rate")), queue=QueueSpec(**values.pop("queue")),
-                    loss=LossSpec(**values.pop("loss")), **values)
 
 
 class Run:

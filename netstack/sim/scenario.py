@@ -29,13 +29,20 @@ import copy
 import json
 import platform
 import tomllib
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import netstack
 from netstack.errors import ConfigError
-from netstack.sim.link.spec import LinkSpec, link_spec_from_dict, parse_duration
+from netstack.sim.link.spec import (
+    LinkSpec,
+    LossSpec,
+    QueueSpec,
+    RateSpec,
+    link_spec_from_dict,
+    parse_duration,
+)
 from netstack.sim.scenario_hash import canonical_json, scenario_hash
 from netstack.stages.tcp.config import TcpConfig
 
@@ -50,6 +57,7 @@ FLOW_KEYS = {
     "fetch": {"response": 100_000, "interval": 1.0, "count": None, "cc": "newreno"},
     "ping": {"interval": 0.1, "size": 56},
 }
+LINK_FIELDS = tuple(f.name for f in fields(LinkSpec))
 FLOW_COMMON = {"kind", "src", "dst", "start", "name", "port"}
 DURATION_FIELDS = {"duration", "on", "off", "interval", "start"}
 
@@ -272,11 +280,27 @@ def _links(raw: dict, topology: dict, base_dir: Path | None) -> dict:
             own = entry.get(direction, {})
             if not isinstance(own, dict):
                 raise ConfigError(f"{where}.{direction}: a table of link settings")
-            spec: LinkSpec = link_spec_from_dict({**shared, **own}, f"{where}.{direction}",
-                                                 base_dir=base_dir)
+            merged = {**shared, **own}
+            spec: LinkSpec = (spec_from_canonical(merged) if _is_canonical(merged) else
+                              link_spec_from_dict(merged, f"{where}.{direction}",
+                                                  base_dir=base_dir))
             directions[direction] = asdict(spec)
         links[name] = {**ends, **directions}
     return links
+
+
+def _is_canonical(direction: dict) -> bool:
+    """A direction as complete() writes it: every LinkSpec field, rate as a table."""
+    return set(direction) == set(LINK_FIELDS) and isinstance(direction["rate"], dict)
+
+
+def spec_from_canonical(direction: dict) -> LinkSpec:
+    values = dict(direction)
+    try:
+        return LinkSpec(rate=RateSpec(**values.pop("rate")), queue=QueueSpec(**values.pop("queue")),
+                        loss=LossSpec(**values.pop("loss")), **values)
+    except TypeError as exc:
+        raise ConfigError(f"bad link direction: {exc}") from None
 
 
 def _default_bottleneck(scenario: dict) -> str:

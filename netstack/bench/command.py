@@ -16,6 +16,7 @@ from netstack.bench.common import DEFAULT, QUICK, BenchError, Result, Settings, 
 from netstack.bench.hold import bench_hold
 from netstack.bench.micro import bench_checksum, bench_ring
 from netstack.bench.ping import bench_ping
+from netstack.bench.sim import bench_sim
 from netstack.bench.tcp import bench_tcp, bench_tcp_loss, bench_tcp_offload
 from netstack.bench.udp import MAX_INFLIGHT, MAX_SIZE, MIN_SIZE, bench_udp
 from netstack.netns import NamespaceError
@@ -29,6 +30,7 @@ RUNNERS: dict[str, Callable[[Settings], list[Result]]] = {
     "hold": bench_hold,
     "tcp-loss": bench_tcp_loss,
     "tcp-offload": bench_tcp_offload,
+    "sim": bench_sim,
 }
 BENCHMARKS = tuple(RUNNERS)
 MAX_HOLD = 15_000  # the client needs a file descriptor per connection (RLIMIT_NOFILE)

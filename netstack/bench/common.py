@@ -53,6 +53,9 @@ class Settings:
     engine: str = "python"  # `netstack run --engine` in the TAP benchmarks
     busy_poll: bool = False  # `netstack run --busy-poll` in the TAP benchmarks
     port: str = "tap:{tap}"  # `netstack run --port`; {tap} becomes a fresh device name
+    sim_seconds: float = 60.0  # virtual seconds of each single-flow experiment (sim)
+    sim_grid_seconds: float = 30.0  # virtual seconds of each run of the Pantheon-like grid
+    sim_campaign_runs: int = 100  # runs in the campaign workload
 
     def run_options(self) -> tuple[str, ...]:
         """The `netstack run` options these settings ask for (nothing for the defaults)."""
@@ -63,7 +66,8 @@ class Settings:
 DEFAULT = Settings(rounds=5, round_seconds=0.15, ping_count=300, udp_seconds=0.5)
 QUICK = Settings(rounds=3, round_seconds=0.04, ping_count=60, udp_seconds=0.2, tcp_rounds=1,
                  tcp_bytes=2_000_000, tcp_cycles=100, tcp_loss_bytes=5_000_000,
-                 tcp_reference_bytes=50_000_000, tcp_echo_seconds=0.3, hold_connections=500)
+                 tcp_reference_bytes=50_000_000, tcp_echo_seconds=0.3, hold_connections=500,
+                 sim_seconds=10.0, sim_grid_seconds=10.0, sim_campaign_runs=20)
 
 
 @dataclass(frozen=True)

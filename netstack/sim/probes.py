@@ -17,7 +17,7 @@ from ipaddress import IPv4Address
 
 from netstack.sim.packet import Packet
 from netstack.sim.record import FlowRecord
-from netstack.stages.tcp.info import tcp_info
+from netstack.stages.tcp.info import UNBOUNDED, tcp_info
 from netstack.trace import CwndChange, Retransmit, RtoFired, RttSample
 
 SERIES_COLUMNS = ("time", "cwnd", "ssthresh", "srtt", "rttvar", "rto", "bytes_acked",
@@ -97,13 +97,19 @@ class TcpInfoProbe:
             self.sample(event.time)
 
     def sample(self, now: float) -> None:
-        info = tcp_info(self.conn, now)
-        mss = max(info.tcpi_snd_mss, 1)
-        values = (info.tcpi_snd_cwnd * mss, info.tcpi_snd_ssthresh * mss if
-                  info.tcpi_snd_ssthresh < 0x7FFFFFFF else -1,
-                  info.tcpi_rtt / 1e6, info.tcpi_rttvar / 1e6, info.tcpi_rto / 1e6,
-                  info.tcpi_bytes_acked, info.tcpi_bytes_received, info.tcpi_total_retrans,
-                  info.tcpi_delivery_rate)
+        """A row of TCP_INFO's values (stages/tcp/info.py), when one changed. They are read
+        where tcp_info() reads them, without building the whole TcpInfo: this runs at every
+        cwnd change, which is every ACK."""
+        conn = self.conn
+        sender, stats = conn.sender, conn.stats
+        cc, rto = sender.cc, sender.rto
+        if cc is None:
+            return
+        ssthresh = cc.ssthresh if cc.ssthresh < UNBOUNDED else -1
+        receiver = conn.receiver
+        values = (cc.cwnd, ssthresh, rto.srtt or 0.0, rto.rttvar or 0.0, rto.rto,
+                  stats.bytes_acked, receiver.rcv_nxt_offset - receiver.fin_received,
+                  stats.total_retrans, round(stats.delivery_rate))
         if values != self._last:
             self._last = values
             self.rows.append((now, *values))

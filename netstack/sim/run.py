@@ -85,11 +85,11 @@ class Run:
             host.taps.append(self.tracker.tap_for(name, self.sim))
         return net
 
-    def _link_log(self, name: str):
-        from netstack.sim.mahimahi import MahimahiLog
+    def _link_log(self, name: str, spec):
+        from netstack.sim.mahimahi.log import MahimahiLog
 
-        log = MahimahiLog(str(self.directory / "links" / f"{name}.log"),
-                          direction="uplink" if name.endswith(".up") else "downlink")
+        log = MahimahiLog.for_link(self.directory / "links" / f"{name}.log", spec,
+                                   direction="uplink" if name.endswith(".up") else "downlink")
         self.logs.append(log)
         return log
 

@@ -251,7 +251,7 @@ def _links(raw: dict, topology: dict, base_dir: Path | None) -> dict:
             raise ConfigError("mahimahi: a mahimahi command line describes a p2p topology")
         if "path" in raw_links:
             raise ConfigError("mahimahi: give the link either as links.path or as mahimahi, not both")
-        from netstack.sim.mahimahi import parse_mm_command
+        from netstack.sim.mahimahi.command import parse_mm_command
 
         setup = parse_mm_command(mahimahi, base_dir=base_dir)
         links["path"] = {"a": "a", "b": "b", "up": asdict(setup.uplink),

@@ -62,12 +62,12 @@ EndHook = Callable[[str, str, Callable[[Packet], None], Callable[[Packet], None]
 
 class NetworkBuilder:
     def __init__(self, sim: Simulator, host_options: dict[str, Any] | None = None,
-                 crn: bool = False, observer_for: Callable[[str], Any] | None = None,
+                 crn: bool = False, observer_for: Callable[[str, LinkSpec], Any] | None = None,
                  end_hook: EndHook | None = None) -> None:
         self.net = Network(sim)
         self.host_options = host_options or {}
         self.crn = crn
-        self.observer_for = observer_for or (lambda name: None)
+        self.observer_for = observer_for or (lambda name, spec: None)
         self.end_hook = end_hook
 
     def host(self, name: str, address: str) -> SimHost:
@@ -100,7 +100,7 @@ class NetworkBuilder:
             net.link_records.append(record)
             return LinkDirection(net.sim, spec, name=record.name,
                                  deliver=lambda packet: inbox[to](packet),
-                                 observer=self.observer_for(record.name), crn=self.crn,
+                                 observer=self.observer_for(record.name, spec), crn=self.crn,
                                  record=record)
 
         up_dir, down_dir = direction(up, "up", b), direction(down, "down", a)

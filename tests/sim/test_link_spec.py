@@ -98,7 +98,7 @@ def test_gilbert_loss():
     ({"rate": {"bps": "1mbps", "on": 0, "off": 1}}, "rate.on", "> 0"),
     ({"rate": {"speed": 1}}, "rate", "needs 'trace'"),
     ({"rate": {"trace": "x.trace", "once": "yes"}}, "rate.once", "true or false"),
-    ({"rate": {"trace": "missing.trace"}}, "rate.trace", "cannot read trace"),
+    ({"rate": {"trace": "missing.trace"}}, "rate.trace", "not found"),
     ({"queue": {"kind": "droptail", "packets": -3}}, "queue.packets",
      "must be a positive integer, got -3"),
     ({"queue": {"kind": "droptail", "packets": 0}}, "queue.packets", "positive integer"),

@@ -40,7 +40,7 @@ from typing import Protocol
 
 from netstack.errors import ConfigError
 from netstack.sim.link.spec import RateSpec
-from netstack.sim.link.trace import read_trace
+from netstack.sim.link.trace import locate_trace, read_trace
 from netstack.sim.packet import Packet
 
 OPPORTUNITY_BYTES = 1500  # one trace line, as in mahimahi
@@ -335,6 +335,6 @@ def make_serializer(rate: RateSpec, queue: Occupancy, pull: Pull, depart: Depart
     if rate.kind == "trace":
         if rate.trace is None:
             raise ConfigError("a trace rate needs a trace file")
-        return TraceRate(read_trace(rate.trace), rate.once, queue, pull, depart, opportunity,
+        return TraceRate(read_trace(locate_trace(rate.trace)), rate.once, queue, pull, depart, opportunity,
                          start, source=rate.trace)
     raise ConfigError(f"unknown rate kind {rate.kind!r}")

@@ -2,7 +2,7 @@
 
 A scenario gives each link direction as a table (TOML) or object (JSON); `link_spec_from_dict`
 turns it into a LinkSpec and names the field of any bad value. The mahimahi adapter
-(sim/mahimahi.py) builds the same LinkSpecs from mahimahi's command line.
+(sim/mahimahi/command.py) builds the same LinkSpecs from mahimahi's command line.
 
     link_spec_from_dict({"rate": "12mbps", "delay": "30ms",
                          "queue": {"kind": "droptail", "bytes": 45000}},
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from netstack.errors import ConfigError
-from netstack.sim.link.trace import read_trace
+from netstack.sim.link.trace import locate_trace, read_trace, trace_name
 
 
 @dataclass(frozen=True)
@@ -180,15 +180,15 @@ def rate_from_value(value: Any, where: str, base_dir: Path | None = None) -> Rat
         once = value.get("once", False)
         if not isinstance(once, bool):
             raise ConfigError(f"{where}.once: must be true or false, got {once!r}")
-        resolved = Path(path) if base_dir is None else Path(base_dir) / path
         try:
+            resolved = locate_trace(path, base_dir)
             schedule = read_trace(resolved)
         except ConfigError as exc:
             raise ConfigError(f"{where}.trace: {exc}") from None
         if not once and schedule[-1] == 0:
             raise ConfigError(f"{where}.trace: {resolved}: a repeating trace must last more "
                               f"than 0 ms (its last line is its period)")
-        return RateSpec(kind="trace", trace=str(resolved), once=once)
+        return RateSpec(kind="trace", trace=trace_name(resolved), once=once)
     if "bps" in value:
         _check_keys(value, ("bps", "on", "off"), where)
         for key in ("on", "off"):

@@ -12,6 +12,31 @@ from pathlib import Path
 
 from netstack.errors import ConfigError
 
+SHIPPED_TRACES = Path(__file__).resolve().parent.parent / "traces"  # netstack/sim/traces/
+
+
+def locate_trace(name: str | Path, base_dir: str | Path | None = None) -> Path:
+    """Where the trace `name` is: an absolute path as is; a relative one under `base_dir` (the
+    current directory if None); a bare file name not found there among the shipped traces."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [Path(base_dir or ".") / path]
+        if path.name == str(name):
+            candidates.append(SHIPPED_TRACES / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    looked = " or ".join(str(c) for c in candidates)
+    raise ConfigError(f"trace file {str(name)!r} not found (looked for {looked})")
+
+
+def trace_name(path: Path) -> str:
+    """How a scenario names a located trace: a shipped one by its bare name (the same on every
+    machine, so presets hash alike everywhere), any other by its absolute path."""
+    return path.name if path.parent == SHIPPED_TRACES else str(path)
+
 
 def read_trace(path: str | Path) -> list[int]:
     """A mahimahi trace: one non-negative integer millisecond per line, never decreasing."""

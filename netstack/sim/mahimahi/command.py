@@ -48,6 +48,7 @@ from pathlib import Path, PurePosixPath
 
 from netstack.errors import ConfigError
 from netstack.sim.link.spec import LinkSpec, LossSpec, QueueSpec, RateSpec
+from netstack.sim.link.trace import trace_name
 from netstack.sim.mahimahi.log import MahimahiLog, describe_queue
 from netstack.sim.mahimahi.traces import read_trace_file, resolve_trace
 
@@ -240,7 +241,7 @@ class _Builder:
             except ConfigError as exc:
                 raise ConfigError(f"{name} {direction.upper()}-TRACE: {exc}") from None
             self.traces[direction] = trace
-            self.rate[direction] = RateSpec(kind="trace", trace=str(path), once=once)
+            self.rate[direction] = RateSpec(kind="trace", trace=trace_name(path), once=once)
             self.queue[direction] = self._queue(name, direction, kinds[direction],
                                                 args[direction])
         return positional[2:]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from netstack.errors import ConfigError
+from netstack.sim.link.trace import SHIPPED_TRACES, locate_trace
 
 OPPORTUNITY_BYTES = 1500  # one full-sized IP packet per trace line
-SHIPPED_TRACES = Path(__file__).resolve().parent.parent / "traces"
 
 
 def read_trace_file(path: str | Path) -> list[int]:
@@ -63,21 +63,7 @@ def trace_rate_bps(trace: str | Path | list[int],
     return len(schedule) * opportunity_bytes * 8 / (schedule[-1] / 1000.0)
 
 
-def resolve_trace(name: str, base_dir: str | Path | None = None) -> Path:
-    """Where the trace `name` is: an absolute path as is; a relative one under `base_dir` (the
-    current directory if None); a bare file name not found there among the shipped traces."""
-    path = Path(name).expanduser()
-    if path.is_absolute():
-        candidates = [path]
-    else:
-        candidates = [Path(base_dir or ".") / path]
-        if path.name == name:
-            candidates.append(SHIPPED_TRACES / name)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    looked = " or ".join(str(c) for c in candidates)
-    raise ConfigError(f"trace file {name!r} not found (looked for {looked})")
+resolve_trace = locate_trace  # one rule for finding traces, shared with scenarios
 
 
 def shipped_traces() -> list[str]:

@@ -92,7 +92,9 @@ def test_bufferbloat_adds_buffer_over_rate_to_the_rtt():
 def test_codel_keeps_the_standing_queue_near_its_target():
     scenario = {
         "seed": 1, "duration": 20.0, "topology": {"kind": "dumbbell", "pairs": 1},
-        "links": {"bottleneck": {"rate": "10mbps", "delay": "2ms",
+        # CoDel's 100 ms interval assumes RTTs of tens of ms: at a 4 ms RTT a flow grows for
+        # 25 RTTs between drops and the standing queue sits above target (RFC 8289 §4.3)
+        "links": {"bottleneck": {"rate": "10mbps", "delay": "10ms",
                                  "queue": {"kind": "codel", "packets": 1000}}},
         "flows": [{"kind": "bulk", "src": "s0", "dst": "r0", "cc": "cubic"}],
     }
@@ -110,7 +112,7 @@ def test_cubic_between_losses_follows_its_cubic_function():
     from netstack.stages.tcp.cubic import BETA_CUBIC, C
     from netstack.trace import CwndChange
 
-    scenario = p2p("50mbps", "100ms", {"kind": "droptail", "packets": 20}, 40.0,
+    scenario = p2p("50mbps", "100ms", {"kind": "droptail", "packets": 20}, 25.0,
                    [{"kind": "bulk", "src": "a", "dst": "b", "cc": "cubic"}],
                    tcp={"sndbuf": 8 << 20, "rcvbuf": 8 << 20}, mtu=9000)
     events: list[CwndChange] = []

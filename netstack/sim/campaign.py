@@ -23,7 +23,6 @@ import csv
 import itertools
 import json
 import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +34,7 @@ from netstack.errors import ConfigError
 from netstack.sim.executors import Executor, ProcessExecutor, executor_from_name
 from netstack.sim.grid import check_grid, check_path, check_seeds, set_path, short_labels
 from netstack.sim.scenario_hash import canonical_json, scenario_hash
+from netstack.sim.stats import mean_ci95
 
 RunFn = Callable[[dict, str], Any]  # (complete scenario, runs directory) -> its run directory
 
@@ -283,7 +283,7 @@ class Campaign:
             out: dict[str, Any] = {k: members[0][k] for k in by}
             out["runs"] = len(members)
             for metric in metrics:
-                mean, half = _mean_ci95([r.get(metric) for r in members])
+                mean, half = mean_ci95(v for r in members if _is_number(v := r.get(metric)))
                 out[f"{metric}.mean"] = mean
                 out[f"{metric}.ci95"] = half
             table.append(out)
@@ -307,28 +307,6 @@ def print_progress(report: RunReport, stream: Any = None) -> None:
         f"FAILED after {report.seconds:.1f} s: {report.error}"
     print(f"[{report.done}/{report.total}] {report.label} ... {outcome}",
           file=stream or sys.stderr, flush=True)
-
-
-# Two-sided 95% quantiles of Student's t by degrees of freedom; past 30, the nearest
-# smaller tabulated df (slightly wide, never too narrow). TODO(dedupe): stats.mean_ci95.
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131,
-        16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074,
-        23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045,
-        30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
-
-
-def _mean_ci95(values: Iterable[Any]) -> tuple[float | None, float | None]:
-    """(mean, half-width of the 95% CI) of the numbers among `values` (None skipped)."""
-    numbers = [float(v) for v in values if _is_number(v)]
-    if not numbers:
-        return None, None
-    mean = statistics.fmean(numbers)
-    if len(numbers) < 2:
-        return mean, None
-    df = len(numbers) - 1
-    t = _T95[max(d for d in _T95 if d <= df)] if df <= 120 else 1.960
-    return mean, t * statistics.stdev(numbers) / math.sqrt(len(numbers))
 
 
 def _is_number(value: Any) -> bool:

@@ -34,7 +34,6 @@ BUFFERBLOAT = {
     "links": {
         "bottleneck": {"rate": "10mbps", "delay": "2ms",
                        "queue": {"kind": "droptail", "packets": 100}},
-        "access": {"rate": "1gbps"},
     },
     "flows": [
         {"kind": "bulk", "name": "bulk", "src": "s0", "dst": "r0", "cc": "cubic"},
@@ -77,8 +76,7 @@ def fairness(n: int) -> dict:
         "links": {
             "bottleneck": {"rate": "20mbps", "delay": "20ms",
                            "queue": {"kind": "droptail", "packets": 66}},
-            "access": {"rate": "1gbps"},
-        },
+            },
         "flows": [{"kind": "bulk", "src": f"s{i}", "dst": f"r{i}", "cc": "newreno",
                    "start": round(0.1 * i, 3)} for i in range(n)],
     }

@@ -8,6 +8,7 @@ The directory, named by the scenario's hash (scenario_hash.py), holds:
     metrics.json          per flow, per link and in total (metrics.py)
     series/<flow>.csv     TCP_INFO of each TCP sender, a row whenever a value changed
     delays/<flow>.csv     one-way delay of the flow's data frames
+    rtts/<flow>.csv       RTT samples: the TCP sender's measurements, or ping's
     queues/<link>.csv     queue occupancy of each link direction
     links/<link>.log      each link direction's log, in mahimahi's format
     pcaps/<link>-<node>.pcap   every frame at each link end, virtual nanosecond timestamps
@@ -219,6 +220,8 @@ class Run:
         for probe in self.probes:
             _write_csv(out / "series" / f"{probe.record.name}.csv", SERIES_COLUMNS, probe.rows)
         for flow in record.flows:
+            if flow.rtt_samples:
+                _write_csv(out / "rtts" / f"{flow.name}.csv", ("time", "rtt"), flow.rtt_samples)
             if flow.arrivals:
                 rows = [(t, d) for (t, _), d in zip(flow.arrivals, flow.one_way_delays, strict=True)]
                 _write_csv(out / "delays" / f"{flow.name}.csv", ("time", "one_way_delay"), rows)
@@ -266,7 +269,7 @@ def run_scenario(scenario: dict, out_dir: str | Path,
     final = Path(out_dir) / run_directory_name(scenario)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    for sub in ("series", "delays", "queues", "links", "pcaps", "plots"):
+    for sub in ("series", "delays", "rtts", "queues", "links", "pcaps", "plots"):
         (partial / sub).mkdir(parents=True)
     write_canonical(scenario, partial / "scenario.json")
     try:

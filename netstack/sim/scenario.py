@@ -50,7 +50,7 @@ TOP_LEVEL = {"name", "seed", "duration", "topology", "links", "mahimahi", "flows
              "probes", "crn", "bottleneck", "description", "netstack_version",
              "python_version"}
 PROBES = {"tcp_info": True, "pcap": True, "link_log": True, "queues": True}
-ACCESS_DEFAULT = {"rate": 1e9}  # dumbbell access links: 1 Gbit/s, no delay, no queue limit
+ACCESS_DEFAULT: dict = {}  # dumbbell access links: no serializer, no delay, no queue limit
 FLOW_KEYS = {
     "bulk": {"size": None, "duration": None, "cc": "newreno"},
     "onoff": {"on": 1.0, "off": 1.0, "cc": "newreno"},

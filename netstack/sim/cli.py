@@ -99,29 +99,32 @@ def run_command(args) -> int:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     print(f"{scenario['name']}: {scenario['duration']:g} s virtual in {wall:.1f} s wall "
           f"({scenario['duration'] / wall:.1f}x real time)")
-    print_summary(metrics)
+    print_summary(metrics, scenario)
     print(f"run directory: {run_dir}")
     for path in plots:
         print(f"  plot: {path}")
     return 0
 
 
-def print_summary(metrics: dict) -> None:
+def print_summary(metrics: dict, scenario: dict) -> None:
     def num(value, scale=1.0, fmt="{:.2f}"):
         return "-" if value is None else fmt.format(value * scale)
 
-    print(f"  {'flow':<12} {'goodput':>10} {'p95 delay':>10} {'rtt p50':>9} {'loss':>7} {'rexmit':>7}")
+    kinds = {flow["name"]: flow["kind"] for flow in scenario["flows"]}
+    print(f"  {'flow':<12} {'goodput':>12} {'p95 delay':>10} {'rtt p50':>9} {'loss':>7} "
+          f"{'rexmit':>7}")
     for name, flow in metrics.get("flows", {}).items():
-        print(f"  {name:<12} {num(flow.get('goodput_bps'), 1e-6):>6} Mb/s "
-              f"{num(flow.get('delay_p95_ms')):>7} ms {num(flow.get('rtt_p50_ms')):>6} ms "
+        goodput = None if kinds.get(name) == "ping" else flow.get("goodput_bps")
+        print(f"  {name:<12} {num(goodput, 1e-6):>7} Mb/s {num(flow.get('delay_p95_ms')):>7} ms "
+              f"{num(flow.get('rtt_p50_ms')):>6} ms "
               f"{num(flow.get('loss_rate'), 100, '{:.2f}'):>6}% {flow.get('retransmits', 0):>7}")
     for name, link in metrics.get("links", {}).items():
-        if link.get("utilization") is not None and link.get("delivered_bytes", 1):
+        if link.get("utilization") is not None:
             print(f"  link {name:<17} utilization {num(link.get('utilization'), 100, '{:.1f}')}%"
                   f", queue delay p95 {num(link.get('queue_delay_p95_ms'))} ms, "
                   f"drops {link.get('drops', 0)}")
     total = metrics.get("total", {})
-    if total.get("jain_index") is not None:
+    if total.get("jain_index") is not None and sum(k == "bulk" for k in kinds.values()) > 1:
         print(f"  Jain's fairness index {total['jain_index']:.3f}")
 
 

@@ -284,10 +284,21 @@ def run_scenario(scenario: dict, out_dir: str | Path,
 
 
 def print_progress(total: float) -> Callable[[float], None]:
+    """Progress on stderr: one line redrawn in place on a terminal, else a line a quarter."""
+    tty = sys.stderr.isatty()
+    shown: set[int] = set()
+
     def report(now: float) -> None:
-        print(f"\r  t = {now:6.1f} / {total:.0f} s virtual", end="", file=sys.stderr, flush=True)
-        if now >= total:
-            print(file=sys.stderr)
+        if tty:
+            print(f"\r  t = {now:6.1f} / {total:g} s virtual", end="", file=sys.stderr,
+                  flush=True)
+            if now >= total:
+                print(file=sys.stderr)
+            return
+        quarter = int(4 * now / total + 1e-9)
+        if quarter and quarter not in shown:
+            shown.add(quarter)
+            print(f"  t = {now:.1f} / {total:g} s virtual", file=sys.stderr, flush=True)
 
     return report
 

@@ -148,13 +148,6 @@ class Receiver:
         """RFC 7323 §2.2: the window in a SYN is never scaled."""
         return min(self._free_space(), MAX_UNSCALED_WINDOW)
 
-    def _window_to_offer(self) -> int:
-        """What is free, if that moves the right edge by a useful amount; otherwise the
-        window as it stands (RFC 1122 §4.2.3.3)."""
-        current = self.rcv_wnd
-        free = self._free_space()
-        return free if free - current >= self._useful_increase() else current
-
     def advertise(self) -> int:
         """The window field for the segment we are about to send; moves rcv_adv.
 
@@ -165,7 +158,8 @@ class Receiver:
         the buffer on every ACK, so a full buffer never showed a zero window.
         """
         current = self.rcv_wnd
-        window = self._window_to_offer()
+        free = self._free_space()
+        window = free if free - current >= self._useful_increase() else current
         shift = self.window_shift
         field = window >> shift
         if field << shift < current:
@@ -191,8 +185,10 @@ class Receiver:
         known = self.rcv_wnd
         if 2 * known > self._largest_window():
             return False
-        offered = self._window_to_offer()
-        return offered > 0 and offered >= 2 * known
+        free = self._free_space()
+        if free - known < self._useful_increase():
+            return False  # advertise() would keep the window as it is (receiver SWS)
+        return free > 0 and free >= 2 * known
 
     def _largest_window(self) -> int:
         """The largest window we could offer now (Linux's window_clamp): the receive

@@ -18,6 +18,10 @@ per socket with setsockopt(IPPROTO_TCP, TCP_CONGESTION, b"cubic") as on Linux. N
 the default. A test or lab can also force one with `stage.congestion_factory`, a callable
 taking the MSS.
 
+Slow start counts bytes (RFC 3465, Appropriate Byte Counting): each ACK grows cwnd by what
+it newly acknowledges, up to 2 * SMSS, so a receiver that ACKs every second segment still
+doubles cwnd per round trip (one MSS per ACK would give 1.5 times).
+
 The initial window is RFC 6928's, IW = min(10 * MSS, max(2 * MSS, 14600)), which is what
 Linux uses; RFC 5681 §3.1's smaller window (2 to 4 segments) is the conservative choice.
 """
@@ -68,11 +72,11 @@ class Reno:
         self.ssthresh = 1 << 30
         self.in_recovery = False
         self._acked_in_avoidance = 0  # bytes acked since cwnd last grew in avoidance
+        self._slow_start_after_timeout = False  # RFC 3465 §2.3: then one MSS per ACK
 
     def on_ack(self, bytes_acked: int, now: float) -> None:
         if self.cwnd < self.ssthresh:
-            # Slow start, with RFC 3465's byte counting limited to one MSS per ACK.
-            self.cwnd += min(bytes_acked, self.mss)
+            self._slow_start(bytes_acked)
         else:
             # Congestion avoidance: one MSS per window's worth of acknowledged bytes
             # (RFC 5681 §3.1, the byte-counting variant of equation 3).
@@ -80,6 +84,25 @@ class Reno:
             if self._acked_in_avoidance >= self.cwnd:
                 self._acked_in_avoidance -= self.cwnd
                 self.cwnd += self.mss
+
+    def _slow_start(self, bytes_acked: int) -> None:
+        """RFC 3465 Appropriate Byte Counting: grow by the bytes this ACK newly covers, at
+        most L = 2 * SMSS (§2.2, the most it allows). RFC 5681 §3.1's L = 1 * SMSS
+        grows cwnd only 1.5 times per round trip against a receiver that ACKs every second
+        segment (RFC 1122 §4.2.3.2, as Linux does); 2 * SMSS restores the doubling. In
+        the slow start that follows a retransmission timeout L is 1 * SMSS (§2.3): an ACK
+        then may cover data the receiver already held, and must not release a burst."""
+        limit = self.mss if self._slow_start_after_timeout else 2 * self.mss
+        self.cwnd += min(bytes_acked, limit)
+        if self.cwnd >= self.ssthresh:
+            self._slow_start_after_timeout = False
+
+    def _restart_after_timeout(self) -> None:
+        """RFC 5681 §3.1: the loss window of one segment, then slow start (RFC 3465 §2.3)."""
+        self.cwnd = self.mss
+        self.in_recovery = False
+        self._acked_in_avoidance = 0
+        self._slow_start_after_timeout = True
 
     def _halve(self, flight_size: int) -> None:
         # RFC 5681 §3.1 equation 4.
@@ -110,6 +133,4 @@ class Reno:
     def on_retransmit_timeout(self, flight_size: int, now: float) -> None:
         # RFC 5681 §3.1 equation 4, and a loss window of one segment.
         self._halve(flight_size)
-        self.cwnd = self.mss
-        self.in_recovery = False
-        self._acked_in_avoidance = 0
+        self._restart_after_timeout()

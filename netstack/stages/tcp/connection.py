@@ -200,6 +200,8 @@ class TcpConnection(SegmentEmitter):
 
     def app_did_read(self, now: float) -> None:
         self.stage.autotune_receive_buffer(self, now)
+        # A window update of its own only when the peer's window ran low (see
+        # Receiver.window_update_worthwhile); otherwise the next ACK carries the window.
         if self.state in RECEIVING_STATES and self.receiver.window_update_worthwhile():
             self.counters.bump("tcp.tx.window_update")
             self.send_ack(now)

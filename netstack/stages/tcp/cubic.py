@@ -23,8 +23,9 @@ where the curve is below W_est (short RTTs, small windows), cwnd follows W_est i
     on a retransmission timeout (§4.8): the same ssthresh, cwnd = 1 segment, and the next
         congestion avoidance stage starts a fresh curve with K = 0 and W_max = cwnd_epoch.
 
-Below ssthresh, slow start runs as in Reno (§4.10), and fast recovery is NewReno's
-(RFC 6582), inherited from Reno; only the window it returns to differs.
+Below ssthresh, slow start runs as in Reno (§4.10; RFC 3465's byte counting, L = 2 * SMSS),
+and fast recovery is NewReno's (RFC 6582), inherited from Reno; only the window it returns
+to differs.
 
 Units. The RFC counts windows in segments and time in seconds. `cwnd` and `ssthresh` are in
 bytes here, as everywhere in the sender; the curve (W_max, W_est, K's numerator) is kept
@@ -147,7 +148,6 @@ class Cubic(Reno):
         else:
             # A repeated timeout: the window before the first one stays cwnd_prior.
             self.ssthresh = max(int(flight_size * BETA_CUBIC), 2 * self.mss)
-        self.cwnd = self.mss
-        self.in_recovery = False
+        self._restart_after_timeout()
         self.after_timeout = True
         self.epoch_start = None

@@ -16,7 +16,10 @@ Seq) and `rcv_nxt_offset` always name the same place.
   bytes received first win, consistently (new bytes only ever fill holes).
 - ACKs: at once for out-of-order data, for data filling a hole, and for a FIN (RFC 5681 §4.2,
   RFC 9293 §3.10.7.4); otherwise delayed, by at most `delayed_ack` seconds and never past a
-  second full-sized segment (RFC 1122 §4.2.3.2). "At once" means at the end of the engine
+  second full-sized segment (RFC 1122 §4.2.3.2). A read that opens the window gets an
+  ACK of its own only when the window the peer knows is down to half of the largest or
+  less, and would at least double (`window_update_worthwhile`, as Linux does); otherwise
+  the next ACK carries the new window. "At once" means at the end of the engine
   pass when an engine drives the stack (`ack_soon`, TcpStage.end_pass): whatever the
   connection sends in that pass (an answer, its FIN) carries the ACK instead of a bare one.
 - With SACK on, the out-of-order blocks are what the ACKs' SACK blocks report (sack.py).
@@ -166,8 +169,31 @@ class Receiver:
         return field
 
     def window_update_worthwhile(self) -> bool:
-        """After the application read: would the right edge move by a useful amount?"""
-        return self._free_space() - self.rcv_wnd >= self._useful_increase()
+        """After the application read: must the peer hear of the opened window at once,
+        in an ACK of its own (a window update)?
+
+        RFC 1122 §4.2.3.3 and RFC 9293 §3.8.6.2.2 say how far the window may open, not
+        that each opening must be announced as it happens: the next ACK carries it anyway
+        (one per two full segments, or the delayed-ACK timer). Announcing every read
+        doubles the ACKs of a bulk transfer. So, as Linux decides after a read: only
+        when the window the peer knows has fallen to half of the largest we could offer
+        (the buffer, or what the window field can say) or less, and the window we would
+        offer now is at least twice it. A closed or nearly closed window is reopened as
+        soon as a read frees a useful amount; a window still half open lets the sender
+        keep sending, and its data brings the ACKs that carry the new window.
+        """
+        known = self.rcv_wnd
+        if 2 * known > self._largest_window():
+            return False
+        free = self._free_space()
+        if free - known < self._useful_increase():
+            return False  # advertise() would keep the window as it is (receiver SWS)
+        return free > 0 and free >= 2 * known
+
+    def _largest_window(self) -> int:
+        """The largest window we could offer now (Linux's window_clamp): the receive
+        buffer, or what the window field can say with our scale."""
+        return min(self.options.rcvbuf, MAX_UNSCALED_WINDOW << self.window_shift)
 
     # --- segment text --------------------------------------------------------------------
 

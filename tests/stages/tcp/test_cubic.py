@@ -194,9 +194,17 @@ def test_slow_start_below_ssthresh_is_reno_s():
     cc = Cubic(MSS)
     start = cc.cwnd
     cc.on_ack(MSS, 0.0)
-    assert cc.cwnd == start + MSS  # RFC 3465 byte counting, one MSS per ACK at most
+    assert cc.cwnd == start + MSS  # RFC 3465 byte counting, two MSS per ACK at most
     cc.on_ack(5 * MSS, 0.0)
-    assert cc.cwnd == start + 2 * MSS
+    assert cc.cwnd == start + 3 * MSS
+
+
+def test_slow_start_after_a_timeout_counts_one_mss_per_ack():
+    cc = Cubic(MSS)
+    cc.on_retransmit_timeout(40 * MSS, 1.0)  # RFC 9438 §4.8, then RFC 3465 §2.3
+    assert cc.cwnd == MSS and cc.ssthresh == 28 * MSS
+    cc.on_ack(4 * MSS, 1.1)
+    assert cc.cwnd == 2 * MSS
 
 
 def test_unknown_algorithm_is_a_config_error():

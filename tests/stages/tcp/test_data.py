@@ -102,6 +102,36 @@ def test_window_is_free_buffer_space_and_reopens_after_a_read():
     s.peer.expect(ACK, ack=s.peer_seq + 4 * MSS, window=4 * MSS)
 
 
+def test_a_read_leaving_the_window_more_than_half_open_is_announced_by_the_next_ack():
+    # RFC 1122 §4.2.3.3 says how far the window may open, not that each opening must be
+    # announced; like Linux, a read sends no ACK of its own while the peer still has more
+    # than half the largest window to send into. Its next data brings the ACK that does.
+    s = established(TcpConfig(rcvbuf=8 * MSS, window_scaling=False))
+    send_data(s, b"a" * MSS)
+    send_data(s, b"b" * MSS, offset=MSS)
+    s.peer.expect(ACK, ack=s.peer_seq + 2 * MSS, window=6 * MSS)
+    assert s.conn.read_app(2 * MSS) == b"a" * MSS + b"b" * MSS
+    s.conn.app_did_read(s.now)
+    s.peer.expect_nothing()
+    send_data(s, b"c" * MSS, offset=2 * MSS)
+    send_data(s, b"d" * MSS, offset=3 * MSS)
+    s.peer.expect(ACK, ack=s.peer_seq + 4 * MSS, window=6 * MSS)  # the read's 2 MSS
+
+
+def test_a_read_that_doubles_a_window_down_to_half_is_announced_at_once():
+    s = established(TcpConfig(rcvbuf=8 * MSS, window_scaling=False))
+    for i in range(4):
+        send_data(s, b"d" * MSS, offset=i * MSS)
+    s.peer.expect(ACK, ack=s.peer_seq + 2 * MSS, window=6 * MSS)
+    s.peer.expect(ACK, ack=s.peer_seq + 4 * MSS, window=4 * MSS)  # half the buffer
+    s.conn.read_app(MSS)  # the window would grow to 5 MSS: not yet twice the 4 it is
+    s.conn.app_did_read(s.now)
+    s.peer.expect_nothing()
+    s.conn.read_app(3 * MSS)
+    s.conn.app_did_read(s.now)
+    s.peer.expect(ACK, ack=s.peer_seq + 4 * MSS, window=8 * MSS)
+
+
 def test_right_edge_never_moves_left():
     s = established(TcpConfig(rcvbuf=8 * MSS, window_scaling=False))
     edges = []

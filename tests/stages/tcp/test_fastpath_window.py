@@ -76,6 +76,44 @@ def test_a_full_buffer_closes_the_window_and_probes_do_not_grow_it():
     assert len(server.receiver.ready) > taken - 32 * KB
 
 
+def test_a_reader_that_keeps_up_sends_no_window_updates_only_an_ack_per_two_segments():
+    # The window opened by each read rides on the next ACK (RFC 1122 §4.2.3.2's one per
+    # two full segments), as on Linux; a bare update per read would double the ACKs.
+    # The buffer is fixed and twice the transfer, so the window never falls to half: a
+    # window the sender filled (or a buffer that grew) would be worth announcing.
+    a, b = two_stacks(TcpConfig(rcvbuf=1024 * KB, sndbuf=256 * KB, rcvbuf_autotune=False))
+    link = Link(a, b, delay=0.005)
+    listener = b.tcp.listen(None, 9, 4)
+    client = a.tcp.connect(None, 0, B_IP, 9, 0.0)
+    link.run_until(lambda: bool(listener.accept_queue))
+    server = listener.accept_queue.popleft()
+    counted = {"data": 0, "acks": 0}
+
+    def count(src, frame):
+        _, rest = wire_eth.parse(frame)
+        _, rest = wire_ipv4.parse(rest)
+        _, payload = wire_tcp.parse(rest)
+        if src is a and payload:
+            counted["data"] += 1
+        elif src is b and not payload:
+            counted["acks"] += 1
+        return [frame]
+
+    link.filter = count
+    total, written, received = 512 * KB, 0, 0
+    while received < total:
+        if written < total and client.writable:
+            written += client.write_app(bytes(min(total - written, client.writable)))
+            client.app_did_write(link.now)
+        assert link.step(link.now + 1.0)
+        if server.readable:
+            received += len(server.read_app(1 << 20))
+            server.app_did_read(link.now)
+    assert b.counters["tcp.tx.window_update"] == 0
+    assert counted["data"] >= total // 1460
+    assert counted["acks"] <= counted["data"] // 2 + 1  # + the last segment's delayed ACK
+
+
 # --- advertise() alone ---------------------------------------------------------------------
 
 def receiver_with(rcvbuf, unread, current, shift, mss=1460):
@@ -110,3 +148,22 @@ def test_advertise_rounds_down_unless_the_edge_would_move_left(rcvbuf, unread, c
 def test_a_nearly_full_buffer_offers_what_is_free_rounded_down():
     receiver = receiver_with(64 * KB, 64 * KB - 20 * 128 - 5, 0, 7)
     assert receiver.advertise() == 20  # 2565 bytes free: 20 steps of 128, not 21
+
+
+@given(rcvbuf=st.integers(1, 4 * 1024 * KB), unread=st.integers(0, 4 * 1024 * KB),
+       current=st.integers(0, 4 * 1024 * KB), shift=st.integers(0, 14))
+def test_a_window_update_after_a_read_only_when_the_peers_window_ran_low(
+        rcvbuf, unread, current, shift):
+    receiver = receiver_with(rcvbuf, unread, current, shift)
+    largest = min(rcvbuf, MAX_UNSCALED_WINDOW << shift)
+    free = max(rcvbuf - unread, 0)
+    useful = min(rcvbuf // 2, 1460)
+    worthwhile = receiver.window_update_worthwhile()
+    if 2 * current > largest:
+        assert not worthwhile  # the peer still has more than half to send into
+    if free - current < useful:
+        assert not worthwhile  # RFC 1122 §4.2.3.3: not worth moving the edge for
+    if current == 0 and free >= max(useful, 1):
+        assert worthwhile  # a closed window reopens as soon as a useful amount is free
+    if worthwhile:
+        assert free >= 2 * current

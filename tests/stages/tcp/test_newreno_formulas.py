@@ -23,11 +23,42 @@ def test_slow_start_doubles_the_window_every_round_trip():
         assert cc.cwnd == window
 
 
-def test_slow_start_counts_at_most_one_mss_per_ack():
+def test_slow_start_counts_at_most_two_mss_per_ack():
     cc = Reno(MSS)
     start = cc.cwnd
-    cc.on_ack(4 * MSS, 0.0)  # a stretch ACK (RFC 3465 with L = 1 SMSS)
-    assert cc.cwnd == start + MSS
+    cc.on_ack(MSS // 2, 0.0)  # RFC 3465 §2.1: the bytes acknowledged, not the ACK
+    assert cc.cwnd == start + MSS // 2
+    cc.on_ack(4 * MSS, 0.0)  # a stretch ACK: §2.2's limit L = 2 * SMSS
+    assert cc.cwnd == start + MSS // 2 + 2 * MSS
+
+
+def test_slow_start_doubles_the_window_when_every_second_segment_is_acked():
+    # A receiver delaying its ACKs (RFC 1122 §4.2.3.2) sends one per two segments: with
+    # L = 2 * SMSS cwnd still doubles per round trip (with L = 1 * SMSS, 1.5 times).
+    cc = Reno(MSS)
+    window = cc.cwnd
+    for _ in range(5):
+        for _ in range(cc.cwnd // (2 * MSS)):
+            cc.on_ack(2 * MSS, 0.0)
+        window *= 2
+        assert cc.cwnd == window
+
+
+def test_slow_start_after_a_timeout_counts_one_mss_per_ack():
+    # RFC 3465 §2.3: after a retransmission timeout an ACK may cover segments the receiver
+    # already held; L = 1 * SMSS keeps it from releasing a burst, until ssthresh.
+    cc = Reno(MSS)
+    cc.on_retransmit_timeout(40 * MSS, 1.0)
+    assert cc.cwnd == MSS and cc.ssthresh == 20 * MSS
+    cc.on_ack(4 * MSS, 1.1)
+    assert cc.cwnd == 2 * MSS
+    while cc.cwnd < cc.ssthresh:
+        cc.on_ack(MSS, 1.2)
+    cc.on_fast_retransmit(3, 40 * MSS, 2.0)  # a later loss, repaired without a timeout
+    cc.on_recovery_end(2 * MSS, 2.1)
+    assert cc.cwnd == 3 * MSS < cc.ssthresh
+    cc.on_ack(4 * MSS, 2.2)
+    assert cc.cwnd == 5 * MSS  # slow start counts two MSS per ACK again
 
 
 def test_congestion_avoidance_adds_one_mss_per_round_trip():

@@ -66,23 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_sets(items: list[str]) -> dict:
-    overrides = {}
-    for item in items:
-        path, sep, text = item.partition("=")
-        if not sep or not path:
-            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. flows.0.cc=cubic")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        overrides[path] = value
-    return overrides
-
-
 def run_command(args) -> int:
     from netstack.sim.run import print_progress, run_scenario
-    from netstack.sim.scenario import complete, load_scenario
+    from netstack.sim.scenario import complete, load_scenario, parse_sets
 
     raw = load_scenario(args.scenario, parse_sets(args.set))
     base_dir = Path(args.scenario).parent if Path(args.scenario).exists() else None

@@ -94,6 +94,21 @@ def read_scenario_file(path: Path) -> dict:
     return data
 
 
+def parse_sets(items: list[str]) -> dict:
+    """--set PATH=VALUE options as {path: value}; values are JSON when they parse as JSON."""
+    overrides = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. flows.0.cc=cubic")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        overrides[path] = value
+    return overrides
+
+
 def set_path(scenario: dict, dotted: str, value: Any) -> None:
     """scenario["flows"][0]["cc"] = value, for dotted = "flows.0.cc"."""
     parts = dotted.split(".")

@@ -53,6 +53,8 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                              "runs them all again")
     parser.add_argument("--plot", action="store_true",
                         help="draw the throughput/delay scatter of every grid point")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="change one field of the base scenario first (as in 'sim run')")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -64,7 +66,8 @@ def sweep_main(args: argparse.Namespace, *, load: Callable[[str], dict] | None =
     grid = parse_grid(args.grid)
     seeds = parse_seeds_option(args.seeds)
     if load is None or complete is None:
-        default_load, default_complete = _scenario_functions(args.base)
+        default_load, default_complete = _scenario_functions(args.base,
+                                                             getattr(args, "set", []))
         load = load or default_load
         complete = complete or default_complete
     base = complete(load(args.base))
@@ -115,12 +118,14 @@ def default_directory(base: dict, grid: dict, seeds: list[int]) -> Path:
     return Path("sweeps") / f"{base.get('name', 'sweep')}-{digest}"
 
 
-def _scenario_functions(name_or_path: str) -> tuple[Callable[[str], dict], Callable[[dict], dict]]:
-    from netstack.sim.scenario import complete, load_scenario
+def _scenario_functions(name_or_path: str, sets: list[str]
+                        ) -> tuple[Callable[[str], dict], Callable[[dict], dict]]:
+    from netstack.sim.scenario import complete, load_scenario, parse_sets
 
     # Relative paths in a scenario file (traces) are relative to the file.
     base_dir = Path(name_or_path).parent if Path(name_or_path).exists() else None
-    return (lambda name: load_scenario(name, overrides={}),
+    overrides = parse_sets(sets)
+    return (lambda name: load_scenario(name, overrides=overrides),
             lambda raw: complete(raw, base_dir))
 
 

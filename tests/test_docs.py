@@ -36,7 +36,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 WALKTHROUGH = ROOT / "docs" / "WALKTHROUGH.md"
-DOCS = [WALKTHROUGH, ROOT / "docs" / "ARCHITECTURE.md", ROOT / "README.md"]
+DOCS = [WALKTHROUGH, ROOT / "docs" / "ARCHITECTURE.md", ROOT / "README.md",
+        ROOT / "docs" / "EXPERIMENTS.md"]
 TCP_PACKAGE = ROOT / "netstack" / "stages" / "tcp"
 
 SPAN = re.compile(r"`([^`\n]+)`")

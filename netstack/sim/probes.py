@@ -45,6 +45,11 @@ class FlowTracker:
         self._receiver[record.name] = receiver
         self._records[record.name] = record
 
+    def dropped(self, packet: Packet, reason: str) -> None:
+        """A link discarded `packet` (LinkDirection's on_drop)."""
+        if packet.flow is not None:
+            self._records[packet.flow].frames_lost += 1
+
     def tap_for(self, host: str, clock):
         """The tap for one host's interface: (packet, outgoing)."""
         by_key, receiver, records = self._by_key, self._receiver, self._records

@@ -71,7 +71,7 @@ class Run:
             self.sim, host_options={"tcp": TcpConfig(**scenario["tcp"]),
                                      "mtu": scenario["mtu"]}, crn=scenario["crn"],
             observer_for=self._link_log if probes["link_log"] else None,
-            end_hook=self._capture if probes["pcap"] else None)
+            end_hook=self._capture if probes["pcap"] else None, on_drop=self.tracker.dropped)
         specs = {name: (spec_from_canonical(link["up"]), spec_from_canonical(link["down"]))
                  for name, link in scenario["links"].items()}
         topology = scenario["topology"]
@@ -204,9 +204,6 @@ class Run:
         for link in self.net.links.values():
             link.up.finish(end)
             link.down.finish(end)
-        for flow in self.flows:
-            if flow.kind != "ping":
-                flow.frames_lost = max(0, flow.frames_sent - len(flow.arrivals))
         for writer in self.pcaps:
             writer.close()
         for log in self.logs:

@@ -63,12 +63,14 @@ EndHook = Callable[[str, str, Callable[[Packet], None], Callable[[Packet], None]
 class NetworkBuilder:
     def __init__(self, sim: Simulator, host_options: dict[str, Any] | None = None,
                  crn: bool = False, observer_for: Callable[[str, LinkSpec], Any] | None = None,
-                 end_hook: EndHook | None = None) -> None:
+                 end_hook: EndHook | None = None,
+                 on_drop: Callable[[Packet, str], None] | None = None) -> None:
         self.net = Network(sim)
         self.host_options = host_options or {}
         self.crn = crn
         self.observer_for = observer_for or (lambda name, spec: None)
         self.end_hook = end_hook
+        self.on_drop = on_drop  # every packet any link discards (a queue or a loss)
 
     def host(self, name: str, address: str) -> SimHost:
         if name in self.net.hosts or name in self.net.switches:
@@ -101,7 +103,7 @@ class NetworkBuilder:
             return LinkDirection(net.sim, spec, name=record.name,
                                  deliver=lambda packet: inbox[to](packet),
                                  observer=self.observer_for(record.name, spec), crn=self.crn,
-                                 record=record)
+                                 record=record, on_drop=self.on_drop)
 
         up_dir, down_dir = direction(up, "up", b), direction(down, "down", a)
         for node, out in ((a, up_dir), (b, down_dir)):

@@ -42,6 +42,7 @@ from netstack.sim.link.spec import (
     RateSpec,
     link_spec_from_dict,
     parse_duration,
+    positive_duration,
 )
 from netstack.sim.scenario_hash import canonical_json, scenario_hash
 from netstack.stages.tcp.config import TcpConfig
@@ -146,7 +147,7 @@ def complete(raw: dict, base_dir: Path | None = None) -> dict:
     out: dict[str, Any] = {
         "name": str(raw.get("name", "experiment")),
         "seed": _integer(raw.get("seed", 1), "seed"),
-        "duration": _positive_duration(raw.get("duration", 10.0), "duration"),
+        "duration": positive_duration(raw.get("duration", 10.0), "duration"),
         "crn": _boolean(raw.get("crn", False), "crn"),
         "netstack_version": netstack.__version__,
         "python_version": platform.python_version(),
@@ -192,13 +193,6 @@ def _boolean(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: must be true or false, got {value!r}")
     return value
-
-
-def _positive_duration(value: Any, where: str) -> float:
-    seconds = parse_duration(value, where)
-    if seconds <= 0:
-        raise ConfigError(f"{where}: must be more than 0 s, got {value!r}")
-    return seconds
 
 
 def _topology(topology: Any) -> dict:

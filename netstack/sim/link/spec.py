@@ -160,7 +160,7 @@ def _table(value: Any, where: str, example: str) -> dict:
     return value
 
 
-def _positive_duration(value: Any, where: str) -> float:
+def positive_duration(value: Any, where: str) -> float:
     seconds = parse_duration(value, where)
     if seconds <= 0:
         raise ConfigError(f"{where}: must be a duration > 0, got {value!r}")
@@ -195,7 +195,7 @@ def rate_from_value(value: Any, where: str, base_dir: Path | None = None) -> Rat
             if key not in value:
                 raise ConfigError(f"{where}.{key}: missing (an on/off rate needs bps, on, off)")
         return RateSpec(kind="onoff", bps=parse_rate(value["bps"], f"{where}.bps"),
-                        on=_positive_duration(value["on"], f"{where}.on"),
+                        on=positive_duration(value["on"], f"{where}.on"),
                         off=parse_duration(value["off"], f"{where}.off"))
     raise ConfigError(f"{where}: a rate table needs 'trace' (a trace file) or 'bps', 'on' "
                       f"and 'off' (an on/off rate), got {value!r}")
@@ -227,9 +227,9 @@ def queue_from_value(value: Any, where: str) -> QueueSpec:
         raise ConfigError(f"{where}: a {kind} queue needs a size: packets and/or bytes")
     if kind in ("codel", "pie"):
         pie = kind == "pie"
-        target = (_positive_duration(table["target"], f"{where}.target") if "target" in table
+        target = (positive_duration(table["target"], f"{where}.target") if "target" in table
                   else PIE_DEFAULT_TARGET if pie else QueueSpec.target)
-        interval = (_positive_duration(table["interval"], f"{where}.interval")
+        interval = (positive_duration(table["interval"], f"{where}.interval")
                     if "interval" in table else PIE_DEFAULT_TUPDATE if pie else QueueSpec.interval)
         return QueueSpec(kind=kind, packets=packets, bytes=nbytes, target=target,
                          interval=interval)

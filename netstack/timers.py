@@ -32,7 +32,8 @@ class Timer:
 
     __slots__ = ("deadline", "callback", "_seq", "_wheel", "_tick", "_state")
 
-    _PENDING, _FIRED, _CANCELLED = range(3)
+    # _DUE: `advance` took it out of the wheel and fires it later in the same call.
+    _PENDING, _FIRED, _CANCELLED, _DUE = range(4)
 
     def __init__(self, wheel: TimerWheel, deadline: float, callback: TimerCallback, seq: int):
         self.deadline = deadline
@@ -44,18 +45,23 @@ class Timer:
 
     @property
     def pending(self) -> bool:
-        return self._state == Timer._PENDING
+        return self._state == Timer._PENDING or self._state == Timer._DUE
 
     def cancel(self) -> None:
         if self._state == Timer._PENDING:
             self._state = Timer._CANCELLED
             self._wheel._forget(self)
+        elif self._state == Timer._DUE:
+            # An earlier callback of the same advance cancels it: the wheel has already
+            # counted it out, so only the state changes (counting it out twice would make
+            # the wheel think itself empty while timers still wait in it).
+            self._state = Timer._CANCELLED
 
     def __lt__(self, other: Timer) -> bool:  # heap order
         return (self.deadline, self._seq) < (other.deadline, other._seq)
 
     def __repr__(self) -> str:
-        state = ("pending", "fired", "cancelled")[self._state]
+        state = ("pending", "fired", "cancelled", "pending")[self._state]
         return f"Timer(deadline={self.deadline:.3f}, {state})"
 
 
@@ -140,7 +146,7 @@ class TimerWheel:
             due.sort()
             for timer in due:
                 # An earlier callback in this batch may have cancelled this one.
-                if timer._state == Timer._PENDING:
+                if timer._state == Timer._DUE:
                     timer._state = Timer._FIRED
                     fired += 1
                     timer.callback(now)
@@ -160,6 +166,8 @@ class TimerWheel:
                     ripe = [t for t in bucket if t.deadline <= now]
                     bucket.difference_update(ripe)
                     self._in_wheel -= len(ripe)
+                    for timer in ripe:
+                        timer._state = Timer._DUE
                     due.extend(ripe)
         self._current_tick = end
         # Turn the wheel: overflow timers now within one turn move into their buckets, and
@@ -173,6 +181,7 @@ class TimerWheel:
                 continue
             self._in_overflow -= 1
             if timer.deadline <= now:
+                timer._state = Timer._DUE
                 due.append(timer)
             else:
                 self._place(timer)

@@ -102,6 +102,26 @@ def test_a_callback_can_cancel_a_timer_in_the_same_batch():
     assert fired == []
 
 
+@pytest.mark.parametrize("second", [1.0, 10.0])  # in a bucket; a turn away, in the heap
+def test_a_timer_cancelled_by_an_earlier_callback_of_its_batch_leaves_the_wheel_working(second):
+    # As TCP does when its tail loss probe fires and re-arms the retransmission timer due
+    # in the same advance. Counted out of the wheel twice, the victim made the wheel believe
+    # itself empty: later timers never fired and next_deadline said None.
+    wheel = TimerWheel(tick=0.01, slots=64)
+    fired = []
+    victims = []
+    wheel.schedule(1.0, lambda now: (victims[0].cancel(), fired.append("first")))
+    victim = wheel.schedule(second, lambda now: fired.append("victim"))
+    victims.append(victim)
+    assert (victim._tick is None) == (second == 10.0)
+    wheel.advance(10.0)
+    assert fired == ["first"] and not victim.pending and len(wheel) == 0
+    wheel.schedule(10.3, lambda now: fired.append("later"))
+    assert len(wheel) == 1 and wheel.next_deadline() == 10.3
+    wheel.advance(11.0)
+    assert fired == ["first", "later"]
+
+
 def test_next_deadline_tracks_schedule_cancel_and_advance():
     wheel = TimerWheel()
     assert wheel.next_deadline() is None

@@ -91,13 +91,16 @@ class SackRecovery:
         highest = board.highest_sacked
         assert highest is not None
         still_out = []
+        holes = None  # listed once, for the first retransmission found lost
         for start, end, snd_max_then in self.resent:
             if end <= sender.snd_una:
                 continue
             if highest <= snd_max_then:
                 still_out.append((start, end, snd_max_then))
                 continue
-            for hole_start, hole_end in board.holes(sender.snd_una, sender.snd_max):
+            if holes is None:
+                holes = board.holes(sender.snd_una, sender.snd_max)
+            for hole_start, hole_end in holes:
                 low = hole_start if hole_start > start else start
                 high = hole_end if hole_end < end else end
                 if low < high:
@@ -156,10 +159,8 @@ class SackRecovery:
         sender = self.sender
         if end > sender.snd_max:
             end = sender.snd_max
-        for left, _right in self.scoreboard.ranges:
-            if left > start:
-                return left if left < end else end
-        return end
+        sacked = self.scoreboard.range_starting_above(start)
+        return sacked[0] if sacked is not None and sacked[0] < end else end
 
     def _resend(self, start: Seq, end: Seq, now: float) -> None:
         self.sender.resend(start, end, now)
@@ -189,6 +190,8 @@ class SackRecovery:
 
     def _lost_again_holes(self) -> list[tuple[Seq, Seq]]:
         """The parts of `lost_again` still neither acknowledged nor SACKed."""
+        if not self.lost_again:
+            return []  # the usual case: no hole to list
         sender = self.sender
         parts = []
         for hole_start, hole_end in self.scoreboard.holes(sender.snd_una, sender.snd_max):
@@ -274,11 +277,11 @@ class SackRecovery:
     def skip_sacked(self, seq: Seq) -> tuple[Seq, int | None]:
         """Where go-back-N goes next from `seq` (past SACKed ranges), and how many bytes it
         may send there before reaching SACKed data (None: no SACKed data beyond)."""
-        for left, right in self.scoreboard.ranges:
-            if right <= seq:
-                continue
-            if left <= seq:
-                seq = right
-                continue
-            return seq, left - seq  # type: ignore[return-value]
-        return seq, None
+        board = self.scoreboard
+        sacked = board.range_ending_above(seq)
+        if sacked is not None and sacked[0] <= seq:  # seq is SACKed: go past its range
+            seq = sacked[1]
+            sacked = board.range_starting_above(seq)  # ranges never touch: not at seq
+        if sacked is None:
+            return seq, None
+        return seq, sacked[0].distance(seq)

@@ -16,6 +16,7 @@ from netstack.stages.tcp.seq import Seq
 from netstack.testing.tcp import decode_tcp
 
 from .options_peer import ACK, open_connection
+from .reference_scoreboard import ReferenceScoreboard
 
 RTT = 0.010
 
@@ -290,3 +291,31 @@ def test_random_acks_and_sack_blocks_never_break_the_sender(acks):
     p.send(ACK, ack=base + 10 * mss)  # finally everything arrives
     assert sender.snd_una == sender.snd_max and len(sender.buffer) == 0
     assert not sender.cc.in_recovery
+
+
+def transfer_log(lose: dict[int, int], scoreboard: object | None) -> tuple:
+    """Run a 60-segment transfer losing `lose`; with `scoreboard`, the sender keeps its SACK
+    information there. Returns what went out, round by round, the recovery counters and
+    how far SND.UNA got."""
+    p, conn, peer = sending_scene(60, lose)
+    sender = conn.sender
+    if scoreboard is not None:
+        sender.sack.scoreboard = scoreboard
+    conn.app_did_write(p.scene.now)
+    for number in range(80):
+        if not peer.round(number):
+            if sender.snd_una == sender.snd_max:
+                break
+            p.advance(sender.rto.rto)  # let a probe or the RTO fire
+    counters = p.scene.harness.stack.counters
+    names = ("tcp.tx.retransmits", "tcp.tx.sack_retransmits", "tcp.tx.sack_rescue",
+             "tcp.tx.lost_retransmit", "tcp.tx.timeout", "tcp.tx.tail_loss_probe")
+    return peer.log, {name: counters[name] for name in names}, sender.snd_una - peer.base
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.integers(0, 59), st.integers(1, 2), max_size=25))
+def test_the_sender_sends_the_same_segments_as_with_the_plain_rfc_6675_scoreboard(lose):
+    # The incremental scoreboard (sack.py) against the one that rescans everything
+    # (reference_scoreboard.py): the same segments, in the same order and rounds.
+    assert transfer_log(lose, None) == transfer_log(lose, ReferenceScoreboard())

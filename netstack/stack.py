@@ -197,10 +197,11 @@ class Stack:
             self.trace.now = now
         self.ethernet.receive(memoryview(frame), now)
 
-    def begin_burst(self) -> None:
+    def begin_burst(self, coalesce: bool = True) -> None:
         """The engine dispatches a burst of frames next (receive() for each, then
-        end_burst): TCP may merge in-order segments until then (stages/tcp/gro.py)."""
-        self.tcp.begin_burst()
+        end_burst): TCP may merge in-order segments until then (stages/tcp/gro.py).
+        `coalesce=False`: a burst of one frame (the simulator's), with nothing to merge."""
+        self.tcp.begin_burst(coalesce)
 
     def end_burst(self, now: float) -> None:
         """The burst is dispatched: deliver whatever a stage held back for it."""

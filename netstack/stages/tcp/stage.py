@@ -310,9 +310,11 @@ class TcpStage(SegmentOutput):
 
     # --- receive coalescing (gro.py) ----------------------------------------------------------
 
-    def begin_burst(self) -> None:
-        """The engine is about to dispatch a burst of frames: segments may be merged."""
-        self._in_burst = True
+    def begin_burst(self, coalesce: bool = True) -> None:
+        """The engine is about to dispatch a burst of frames: segments may be merged.
+        `coalesce=False`: a burst of one frame, so holding a segment back could merge it
+        with nothing (it would only copy it); its ACKs still wait for the pass's end."""
+        self._in_burst = coalesce
         self._acks_wait = self._ends_passes
 
     def end_burst(self, now: float) -> None:

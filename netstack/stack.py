@@ -222,11 +222,12 @@ class Stack:
     def next_deadline(self) -> float | None:
         return self.timers.next_deadline()
 
-    def _trace_drops(self, active: bool) -> None:
-        """While the tracer has subscribers, every drop counter bump is a Drop event."""
+    def _trace_drops(self) -> None:
+        """While a subscriber wants drops, every drop counter bump is a Drop event (and
+        only then: checking each bump's name costs on every packet)."""
         trace = self.trace
         self.counters.set_drop_callback(
-            (lambda name: trace.emit(Drop(trace.time(), name))) if active else None)
+            (lambda name: trace.emit(Drop(trace.time(), name))) if trace.wants("drop") else None)
 
     # --- helpers the stages share ---------------------------------------------------------
 

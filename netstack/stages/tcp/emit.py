@@ -129,7 +129,8 @@ class SegmentEmitter:
         if length:
             stats.bytes_sent += length
             stats.last_data_sent = now
-        if stats.trace.active:
+        wanted = stats.trace.wanted
+        if "retransmit" in wanted or "segment_out" in wanted:
             stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()

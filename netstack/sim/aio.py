@@ -24,7 +24,7 @@ import asyncio
 import selectors
 from asyncio import selector_events
 
-from netstack.api.base_socket import socket_for
+from netstack.api.base_socket import StackSocket, socket_for
 from netstack.api.constants import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
 from netstack.errors import NetstackError
 from netstack.sim.events import Simulator
@@ -38,8 +38,16 @@ class SimulationStalled(NetstackError):
     """Every application waits for the network and the network has nothing left to do."""
 
 
-class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come from it
-    """A selector over netstack sockets whose `select` runs the simulator."""
+class SimSelector(selectors._BaseSelectorImpl):  # modify/get_map come from it
+    """A selector over netstack sockets whose `select` runs the simulator.
+
+    asyncio registers a socket before each wait for it and unregisters it after: a reader
+    that reads every segment as it comes does both once per segment. So this selector stays
+    a socket's poller once attached (a wakeup from a socket not registered now is ignored),
+    and keeps the registered sockets by file number, rather than asking the socket table
+    and taking the socket's lock twice a segment."""
+
+    needs_events = False  # _wakeup ignores the events: sockets need not compute them
 
     def __init__(self, sim: Simulator) -> None:
         super().__init__()
@@ -49,11 +57,18 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
         # us, and those found ready last time (level-triggered: ready stays ready until
         # the application acts). Only these are asked, not every registered socket.
         self._dirty: set[int] = set()
+        self._registered: dict[int, StackSocket] = {}  # file number -> socket
+        self._attached: dict[int, StackSocket] = {}  # sockets we are a poller of
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
-        socket_for(key.fd)._add_poller(self)
-        self._dirty.add(key.fd)
+        fd = key.fd
+        sock = self._attached.get(fd)
+        if sock is None:
+            sock = self._attached[fd] = socket_for(fd)
+            sock._add_poller(self)
+        self._registered[fd] = sock
+        self._dirty.add(fd)
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -64,20 +79,40 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
         self._dirty.discard(key.fd)
-        try:
-            socket_for(key.fd)._remove_poller(self)
-        except OSError:
-            pass  # closed already: it forgot its pollers
+        self._registered.pop(key.fd, None)
         return key
+
+    def get_key(self, fileobj):
+        # selectors' own goes through a mapping object and a file-number lookup each time
+        fd = fileobj if type(fileobj) is int else self._fileobj_lookup(fileobj)
+        try:
+            return self._fd_to_key[fd]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+
+    def close(self) -> None:
+        for sock in self._attached.values():
+            try:
+                sock._remove_poller(self)
+            except OSError:
+                pass  # closed already: it forgot its pollers
+        self._attached.clear()
+        self._registered.clear()
+        super().close()
 
     # The Waker protocol (netstack.api.base_socket): a watched socket has news.
     def _wakeup(self, sock, events: int) -> None:
-        self._woken = True
-        self._dirty.add(sock._fileno)
+        fd = sock._fileno
+        if fd in self._registered:
+            self._woken = True
+            self._dirty.add(fd)
 
     def _socket_closed(self, sock) -> None:
-        self._woken = True
-        self._dirty.add(sock._fileno)
+        fd = sock._fileno
+        self._attached.pop(fd, None)
+        if fd in self._registered:
+            self._woken = True
+            self._dirty.add(fd)
 
     def _stop(self) -> bool:
         return self._woken
@@ -99,17 +134,17 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
         return self._ready()
 
     def _ready(self) -> list:
-        ready = []
-        keys = self._fd_to_key
-        for fd in sorted(self._dirty):
+        ready: list = []
+        dirty = self._dirty
+        if not dirty:
+            return ready
+        keys, sockets = self._fd_to_key, self._registered
+        for fd in sorted(dirty):
             key = keys.get(fd)
             if key is None:
-                self._dirty.discard(fd)
+                dirty.discard(fd)
                 continue
-            try:
-                events = socket_for(key.fd).readiness()
-            except OSError:
-                events = POLLNVAL
+            events = sockets[fd].readiness()  # POLLNVAL once closed
             mask = 0
             if events & READ_EVENTS and key.events & selectors.EVENT_READ:
                 mask |= selectors.EVENT_READ
@@ -118,7 +153,7 @@ class SimSelector(selectors._BaseSelectorImpl):  # register/modify/get_map come 
             if mask:
                 ready.append((key, mask))
             else:
-                self._dirty.discard(fd)
+                dirty.discard(fd)
         return ready
 
 

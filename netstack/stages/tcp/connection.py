@@ -8,7 +8,7 @@ options each segment carries). What happens when a segment arrives, the heart of
 in segment_arrives.py.
 
 Two threads meet here. The loop thread runs everything. An application thread may only call
-`write_app` and `read_app`, holding `guard` (the socket layer swaps in its Condition), and
+`write_app` and `read_app`, holding `guard` (the socket layer swaps in its lock), and
 those only move bytes into or out of the buffers; the loop thread takes `guard` whenever it
 touches the buffers. After anything an application may wait for (data, room, a state change,
 an error), the loop thread calls `on_event` with `guard` held.

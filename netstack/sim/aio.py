@@ -59,6 +59,9 @@ class SimSelector(selectors._BaseSelectorImpl):  # modify/get_map come from it
         self._dirty: set[int] = set()
         self._registered: dict[int, StackSocket] = {}  # file number -> socket
         self._attached: dict[int, StackSocket] = {}  # sockets we are a poller of
+        # The loop's sock_recv calls waiting for data (wait_readable): file number -> the
+        # key asyncio's reader would have had, and the call's future.
+        self._recv_waits: dict[int, tuple[selectors.SelectorKey, asyncio.Future]] = {}
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
@@ -75,6 +78,25 @@ class SimSelector(selectors._BaseSelectorImpl):  # modify/get_map come from it
         key = super().modify(fileobj, events, data)
         self._dirty.add(key.fd)
         return key
+
+    def wait_readable(self, sock: StackSocket, reader: asyncio.Handle,
+                      done: asyncio.Future) -> None:
+        """Report `sock` readable, with `reader` as its read callback, until `done` is done:
+        what asyncio's sock_recv gets by registering a reader and unregistering it once
+        done, without the registration (SimEventLoop.sock_recv)."""
+        fd = sock._fileno
+        if fd not in self._attached:
+            self._attached[fd] = socket_for(fd)
+            sock._add_poller(self)
+        key = selectors.SelectorKey(sock, fd, selectors.EVENT_READ, (reader, None))
+        self._recv_waits[fd] = (key, done)
+        self._dirty.add(fd)
+
+    def stop_waiting(self, sock: StackSocket, done: asyncio.Future) -> None:
+        """The sock_recv call that waits with `done` was cancelled."""
+        wait = self._recv_waits.get(sock._fileno)
+        if wait is not None and wait[1] is done:
+            del self._recv_waits[sock._fileno]
 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
@@ -98,19 +120,20 @@ class SimSelector(selectors._BaseSelectorImpl):  # modify/get_map come from it
                 pass  # closed already: it forgot its pollers
         self._attached.clear()
         self._registered.clear()
+        self._recv_waits.clear()
         super().close()
 
     # The Waker protocol (netstack.api.base_socket): a watched socket has news.
     def _wakeup(self, sock, events: int) -> None:
         fd = sock._fileno
-        if fd in self._registered:
+        if fd in self._registered or fd in self._recv_waits:
             self._woken = True
             self._dirty.add(fd)
 
     def _socket_closed(self, sock) -> None:
         fd = sock._fileno
         self._attached.pop(fd, None)
-        if fd in self._registered:
+        if fd in self._registered or fd in self._recv_waits:
             self._woken = True
             self._dirty.add(fd)
 
@@ -138,21 +161,32 @@ class SimSelector(selectors._BaseSelectorImpl):  # modify/get_map come from it
         dirty = self._dirty
         if not dirty:
             return ready
-        keys, sockets = self._fd_to_key, self._registered
+        keys, sockets, waits = self._fd_to_key, self._registered, self._recv_waits
         for fd in sorted(dirty):
             key = keys.get(fd)
-            if key is None:
+            wait = waits.get(fd)
+            if wait is not None and wait[1].done():
+                del waits[fd]  # its read callback ran (or it was cancelled)
+                wait = None
+            if key is None and wait is None:
                 dirty.discard(fd)
                 continue
-            events = sockets[fd].readiness()  # POLLNVAL once closed
-            mask = 0
-            if events & READ_EVENTS and key.events & selectors.EVENT_READ:
-                mask |= selectors.EVENT_READ
-            if events & WRITE_EVENTS and key.events & selectors.EVENT_WRITE:
-                mask |= selectors.EVENT_WRITE
-            if mask:
-                ready.append((key, mask))
-            else:
+            sock = sockets[fd] if key is not None else wait[0].fileobj  # type: ignore[index]
+            events = sock.readiness()  # POLLNVAL once closed
+            found = False
+            if key is not None:
+                mask = 0
+                if events & READ_EVENTS and key.events & selectors.EVENT_READ:
+                    mask |= selectors.EVENT_READ
+                if events & WRITE_EVENTS and key.events & selectors.EVENT_WRITE:
+                    mask |= selectors.EVENT_WRITE
+                if mask:
+                    ready.append((key, mask))
+                    found = True
+            if wait is not None and events & READ_EVENTS:
+                ready.append((wait[0], selectors.EVENT_READ))
+                found = True
+            if not found:
                 dirty.discard(fd)
         return ready
 
@@ -167,6 +201,34 @@ class SimEventLoop(selector_events.BaseSelectorEventLoop):
 
     def time(self) -> float:
         return self.sim.now
+
+    async def sock_recv(self, sock, n):
+        """asyncio's sock_recv, step for step: try at once; else wait, and asyncio's own
+        reader callback (_sock_recv) takes the data where the selector reports the socket
+        readable, and the caller resumes on the next turn of the loop. Only the bookkeeping
+        differs: the wait is handed to the selector (SimSelector.wait_readable) instead of
+        registering a reader and unregistering it once done, which a reader that keeps up
+        with a flow would do for every segment."""
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        self._check_closed()
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        selector = self._selector
+        if fd in selector._fd_to_key:
+            # A reader or writer is registered for it already: asyncio's way, which knows
+            # how to share the registration.
+            return await super().sock_recv(sock, n)
+        done = self.create_future()
+        selector.wait_readable(sock, asyncio.Handle(self._sock_recv, (done, sock, n), self, None),
+                               done)
+        try:
+            return await done
+        except asyncio.CancelledError:
+            selector.stop_waiting(sock, done)
+            raise
 
     # One thread only, so no self-pipe to wake it from others.
     def _make_self_pipe(self) -> None:

@@ -428,7 +428,7 @@ class TcpConnection(SegmentEmitter):
             self._event_pending = False
             callback = self.on_event
             if callback is not None:
-                with self.guard:
+                with self.send_stream.guard:  # `guard`, without the property's call
                     callback()
 
     # --- what the sender and the receiver ask of the connection (collaborators.py) ---------

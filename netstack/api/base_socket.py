@@ -211,6 +211,14 @@ class StackSocket:
         non-blocking, TimeoutError when the socket's timeout passes first.
         """
         timeout = 0.0 if nonblocking else self._timeout
+        if timeout == 0.0:
+            # Non-blocking (an asyncio reader tries once per wait): one look, no clock.
+            self._check_open_locked()
+            if self._network_is_down:
+                raise os_error(errno.ENETDOWN)
+            if ready():
+                return
+            raise os_error(errno.EAGAIN)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._check_open_locked()

@@ -185,7 +185,8 @@ class TcpConnection(SegmentEmitter):
         stream = self.send_stream
         n = min(len(data), max(self.options.sndbuf - len(stream.data), 0))
         if n:
-            stream.data += memoryview(data)[:n]
+            with memoryview(data) as view, view[:n] as taken:  # released at once: the
+                stream.data += taken  # caller may resize `data` next (see emit.py)
         return n
 
     def read_app(self, max_n: int) -> bytes:

@@ -23,7 +23,7 @@ class Counters(defaultdict):
 
     def set_drop_callback(self, callback: Callable[[str], None] | None) -> None:
         """Call `callback(name)` on every bump of a drop counter, until set to None (the
-        stack sets it while its tracer has a subscriber). Without one, `bump` stays the
+        stack sets it while a trace subscriber wants drops). Without one, `bump` stays the
         plain method above: the check costs nothing when nobody listens."""
         if callback is None:
             self.__dict__.pop("bump", None)

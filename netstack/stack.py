@@ -197,10 +197,11 @@ class Stack:
             self.trace.now = now
         self.ethernet.receive(memoryview(frame), now)
 
-    def begin_burst(self) -> None:
+    def begin_burst(self, coalesce: bool = True) -> None:
         """The engine dispatches a burst of frames next (receive() for each, then
-        end_burst): TCP may merge in-order segments until then (stages/tcp/gro.py)."""
-        self.tcp.begin_burst()
+        end_burst): TCP may merge in-order segments until then (stages/tcp/gro.py).
+        `coalesce=False`: a burst of one frame (the simulator's), with nothing to merge."""
+        self.tcp.begin_burst(coalesce)
 
     def end_burst(self, now: float) -> None:
         """The burst is dispatched: deliver whatever a stage held back for it."""
@@ -221,11 +222,12 @@ class Stack:
     def next_deadline(self) -> float | None:
         return self.timers.next_deadline()
 
-    def _trace_drops(self, active: bool) -> None:
-        """While the tracer has subscribers, every drop counter bump is a Drop event."""
+    def _trace_drops(self) -> None:
+        """While a subscriber wants drops, every drop counter bump is a Drop event (and
+        only then: checking each bump's name costs on every packet)."""
         trace = self.trace
         self.counters.set_drop_callback(
-            (lambda name: trace.emit(Drop(trace.time(), name))) if active else None)
+            (lambda name: trace.emit(Drop(trace.time(), name))) if trace.wants("drop") else None)
 
     # --- helpers the stages share ---------------------------------------------------------
 

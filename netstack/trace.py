@@ -2,7 +2,9 @@
 
 A stack has one tracer (`stack.trace`). Code that could report something checks
 `tracer.active` first, one attribute read, and builds an event only when someone listens:
-with no subscriber, tracing costs that read and nothing else.
+with no subscriber, tracing costs that read and nothing else. Per-segment events also check
+`tracer.wanted` (the kinds some subscriber asked for), so a subscriber to cwnd changes does
+not make every segment build a SegmentIn and a SegmentOut that nobody receives.
 
     unsubscribe = stack.trace.subscribe(print, kinds={"state", "retransmit"})
     ...
@@ -211,12 +213,19 @@ class Tracer:
 
     def __init__(self) -> None:
         self.active = False
+        # The KINDS some subscriber wants (all of them for one that gave no `kinds`).
+        self.wanted: frozenset[str] = frozenset()
         self.now = 0.0
         self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
-        self.on_activity: Callable[[bool], None] | None = None  # the stack: drop reporting
+        # Called after every subscribe and unsubscribe (the stack: drop reporting).
+        self.on_activity: Callable[[], None] | None = None
 
     def time(self) -> float:
         return self.now
+
+    def wants(self, kind: str) -> bool:
+        """Does a subscriber want events of `kind` (one of KINDS' event kinds)?"""
+        return kind in self.wanted
 
     def subscribe(self, callback: Subscriber,
                   kinds: Iterable[str] | None = None) -> Callable[[], None]:
@@ -224,20 +233,21 @@ class Tracer:
         function that unsubscribes it."""
         entry = (callback, frozenset(kinds) if kinds is not None else None)
         self._subscribers.append(entry)
-        self._set_active(True)
+        self._subscriptions_changed()
 
         def unsubscribe() -> None:
             if entry in self._subscribers:
                 self._subscribers.remove(entry)
-                self._set_active(bool(self._subscribers))
+                self._subscriptions_changed()
 
         return unsubscribe
 
-    def _set_active(self, active: bool) -> None:
-        changed = active != self.active
-        self.active = active
-        if changed and self.on_activity is not None:
-            self.on_activity(active)
+    def _subscriptions_changed(self) -> None:
+        self.active = bool(self._subscribers)
+        self.wanted = frozenset().union(
+            *(KINDS["all"] if kinds is None else kinds for _, kinds in self._subscribers))
+        if self.on_activity is not None:
+            self.on_activity()
 
     def emit(self, event: TraceEvent) -> None:
         for callback, kinds in tuple(self._subscribers):

@@ -49,6 +49,19 @@ def test_a_subscriber_turns_tracing_on_and_unsubscribing_turns_it_off():
     assert stack.counters["ipv4.drop.bad_checksum"] == 2  # counting never stops
 
 
+def test_drops_are_reported_only_while_a_subscriber_wants_them():
+    stack = make_stack()
+    unsubscribe_cwnd = stack.trace.subscribe(list().append, kinds={"cwnd"})
+    assert stack.trace.wanted == {"cwnd"}
+    assert stack.counters.on_drop is None  # nobody wants drops: bump stays the plain method
+    unsubscribe_drops = stack.trace.subscribe(list().append, kinds={"drop"})
+    assert stack.trace.wants("drop") and stack.counters.on_drop is not None
+    unsubscribe_drops()
+    assert not stack.trace.wants("drop") and stack.counters.on_drop is None
+    unsubscribe_cwnd()
+    assert stack.trace.wanted == frozenset() and not stack.trace.active
+
+
 def test_a_malformed_frame_is_a_drop_event_at_the_stacks_time():
     stack = make_stack()
     seen: list = []

@@ -35,7 +35,8 @@ _live_sockets: weakref.WeakValueDictionary[int, StackSocket] = weakref.WeakValue
 
 
 class Waker(Protocol):
-    """A poller, as a socket sees it."""
+    """A poller, as a socket sees it. One may say it ignores the events it is woken with
+    (a class attribute `needs_events = False`): a socket then need not work them out."""
 
     def _wakeup(self, sock: StackSocket, events: int) -> None: ...
 
@@ -89,11 +90,16 @@ class StackSocket:
         self.proto = proto
         self._fileno = next(_filenos)
         _live_sockets[self._fileno] = self
-        self._cond = threading.Condition(threading.Lock())
+        # `with self._lock` where no waiting is involved: the Condition's own lock, taken
+        # without the Condition's __enter__/__exit__, which are Python calls (readiness and
+        # the TCP connection's guard take it for every segment).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._timeout: float | None = None  # None: block; 0.0: non-blocking; else seconds
         self._closed = False
         self._network_is_down = False
         self._pollers: tuple[Waker, ...] = ()  # replaced, never mutated: safe to iterate
+        self._pollers_need_events = False  # one of them reads the events it is woken with
         self._waiters = 0  # threads asleep in _wait_locked, so notify only when it matters
 
     # --- identity and modes ---------------------------------------------------------------
@@ -132,7 +138,7 @@ class StackSocket:
 
     def close(self) -> None:
         """Release the socket; blocked calls in other threads raise EBADF. Idempotent."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -151,7 +157,7 @@ class StackSocket:
 
     def _network_down(self) -> None:
         """The host stopped: wake everyone; calls from now on raise ENETDOWN."""
-        with self._cond:
+        with self._lock:
             self._network_is_down = True
             self._notify_locked(POLLERR | POLLHUP)
 
@@ -159,7 +165,7 @@ class StackSocket:
 
     def readiness(self) -> int:
         """The POLL* events true now (POLLNVAL once closed)."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return POLLNVAL
             events = self._events_locked()
@@ -179,13 +185,17 @@ class StackSocket:
             poller._wakeup(self, events)
 
     def _add_poller(self, poller: Waker) -> None:
-        with self._cond:
+        with self._lock:
             if poller not in self._pollers:
-                self._pollers = (*self._pollers, poller)
+                self._set_pollers_locked((*self._pollers, poller))
 
     def _remove_poller(self, poller: Waker) -> None:
-        with self._cond:
-            self._pollers = tuple(p for p in self._pollers if p is not poller)
+        with self._lock:
+            self._set_pollers_locked(tuple(p for p in self._pollers if p is not poller))
+
+    def _set_pollers_locked(self, pollers: tuple[Waker, ...]) -> None:
+        self._pollers = pollers
+        self._pollers_need_events = any(getattr(p, "needs_events", True) for p in pollers)
 
     # --- blocking -------------------------------------------------------------------------
 
@@ -201,6 +211,14 @@ class StackSocket:
         non-blocking, TimeoutError when the socket's timeout passes first.
         """
         timeout = 0.0 if nonblocking else self._timeout
+        if timeout == 0.0:
+            # Non-blocking (an asyncio reader tries once per wait): one look, no clock.
+            self._check_open_locked()
+            if self._network_is_down:
+                raise os_error(errno.ENETDOWN)
+            if ready():
+                return
+            raise os_error(errno.EAGAIN)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._check_open_locked()
@@ -230,7 +248,7 @@ class StackSocket:
     def getsockopt(self, level: int, option: int, buflen: int | None = None) -> int:
         if buflen is not None:
             raise os_error(errno.ENOPROTOOPT, "only integer options are supported")
-        with self._cond:
+        with self._lock:
             self._check_open_locked()
             if level == SOL_SOCKET and option == SO_ERROR:
                 return self._take_error_locked() or 0
@@ -239,7 +257,7 @@ class StackSocket:
         return self._getsockopt(level, option)
 
     def setsockopt(self, level: int, option: int, value: Any) -> None:
-        with self._cond:
+        with self._lock:
             self._check_open_locked()
         if isinstance(value, (bytes, bytearray)):
             value = int.from_bytes(value[:4], "little") if value else 0

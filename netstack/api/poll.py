@@ -51,6 +51,8 @@ def _remaining(deadline: float | None) -> float | None:
 class Poll:
     """select.poll() for stack sockets: register(sock, mask), poll(timeout_ms)."""
 
+    needs_events = False  # a wakeup only makes poll() look again (base_socket.Waker)
+
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._registered: dict[int, tuple[StackSocket, int]] = {}

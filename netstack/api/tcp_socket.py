@@ -5,7 +5,7 @@ in two ways (the contract in docs/ARCHITECTURE.md, section "TCP"):
 
 - State changes (listen, connect, accept, shutdown, close) run on the loop thread through
   `host.call` and wait for it: they are rare, and their caller needs the answer.
-- Bytes do not wait for the loop. The connection's `guard` is this socket's Condition, so an
+- Bytes do not wait for the loop. The connection's `guard` is this socket's lock, so an
   application thread copies bytes into the send buffer (`conn.write_app`) or out of the
   receive buffer (`conn.read_app`) itself, under the lock, and then asks the loop to act on
   it (`conn.app_did_write` / `conn.app_did_read`). Those requests are batched: one callback
@@ -81,7 +81,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
 
     def bind(self, address: tuple[str, int]) -> None:
         ip, port = parse_address(address, "bind")
-        with self._cond:
+        with self._lock:
             self._check_usable_locked()
             if self._bound is not None or self._conn is not None or self._listener is not None:
                 raise os_error(errno.EINVAL, "already bound")
@@ -91,12 +91,12 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         # and port 0 becomes the ephemeral port getsockname() shows.
         reservation = PortReservation(self._reuse_addr)
         self.host.call(lambda stack, now: stack.tcp.ports.add(reservation, ip, port))
-        with self._cond:
+        with self._lock:
             self._bound = reservation
 
     def listen(self, backlog: int = 128) -> None:
         backlog = max(0, int(backlog))
-        with self._cond:
+        with self._lock:
             self._check_usable_locked()
             if self._conn is not None:
                 raise os_error(errno.EINVAL, "the socket is connected")
@@ -117,8 +117,8 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             except OSError:
                 restore_reservation(stack, reservation)
                 raise
-            with self._cond:
-                lst.guard = self._cond
+            with self._lock:
+                lst.guard = self._lock
                 lst.on_event = self._on_event
                 self._listener = lst
 
@@ -126,7 +126,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
 
     def accept(self) -> tuple[TcpSocket, tuple[str, int]]:
         """The next established connection, as a new blocking socket, and its peer."""
-        with self._cond:
+        with self._lock:
             self._check_usable_locked()
             lst = self._listener
             if lst is None:
@@ -134,7 +134,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         new: TcpSocket = self.host.socket(self.family, self.type, self.proto)
         try:
             while True:
-                with self._cond:
+                with self._lock:
                     if not lst.accept_queue:
                         self._wait_locked(lambda: bool(lst.accept_queue))
                 conn = self.host.call(lambda stack, now: new._adopt(lst))
@@ -150,9 +150,9 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         """On the loop thread: take the next connection off `lst` and make it ours."""
         if not lst.accept_queue:
             return None
-        with self._cond:
+        with self._lock:
             conn = lst.accept_queue.popleft()
-            conn.guard = self._cond
+            conn.guard = self._lock
             conn.on_event = self._on_event
             self._conn = conn
         return conn
@@ -178,7 +178,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
     def _connect(self, address: tuple[str, int]) -> int:
         ip, port = parse_address(address, "connect")
         nonblocking = self._timeout == 0.0
-        with self._cond:
+        with self._lock:
             self._check_usable_locked()
             conn = self._conn
             if self._listener is not None:
@@ -207,8 +207,8 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             except OSError:
                 restore_reservation(stack, reservation)
                 raise
-            with self._cond:
-                conn.guard = self._cond
+            with self._lock:
+                conn.guard = self._lock
                 conn.on_event = self._on_event
                 self._conn = conn
                 self._error_reported = False
@@ -216,7 +216,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         self.host.call(start)
         if nonblocking:
             return errno.EINPROGRESS
-        with self._cond:
+        with self._lock:
             return self._wait_connected_locked()
 
     def _wait_connected_locked(self) -> int:
@@ -232,7 +232,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
     # --- addresses ------------------------------------------------------------------------
 
     def getsockname(self) -> tuple[str, int]:
-        with self._cond:
+        with self._lock:
             self._check_open_locked()
             if self._conn is not None:
                 return _address(self._conn.local)
@@ -243,7 +243,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             return ANY
 
     def getpeername(self) -> tuple[str, int]:
-        with self._cond:
+        with self._lock:
             self._check_open_locked()
             conn = self._conn
             if conn is None or conn.state in (TcpState.SYN_SENT, TcpState.CLOSED):
@@ -255,7 +255,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
     def info(self) -> TcpInfo:
         """The connection's TCP_INFO snapshot (stages/tcp/info.py), taken on the loop
         thread so its values agree. OSError(ENOTCONN) before connect() or accept()."""
-        with self._cond:
+        with self._lock:
             self._check_open_locked()
             conn = self._conn
         if conn is None:
@@ -276,7 +276,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         returns how many bytes that was."""
         view = memoryview(data).cast("B")
         nonblocking = self._is_nonblocking(flags, MSG_DONTWAIT)
-        with self._cond:
+        with self._lock:
             self._wait_locked(lambda: self._can_send_locked(len(view)), nonblocking)
             if not view:
                 return 0
@@ -322,7 +322,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         if flags & MSG_PEEK:  # the stage's read_app only takes bytes; no silent misread
             raise os_error(errno.EOPNOTSUPP, "MSG_PEEK on a stream socket")
         nonblocking = self._is_nonblocking(flags, MSG_DONTWAIT)
-        with self._cond:
+        with self._lock:
             conn = self._conn
             if conn is None or not conn.readable:
                 self._wait_locked(self._can_receive_locked, nonblocking)
@@ -375,7 +375,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
     def shutdown(self, how: int) -> None:
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise os_error(errno.EINVAL, f"shutdown how={how}")
-        with self._cond:
+        with self._lock:
             self._check_usable_locked()
             conn = self._conn
             if conn is None or conn.state in (TcpState.SYN_SENT, TcpState.CLOSED):
@@ -461,7 +461,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         if self._waiters:
             self._cond.notify_all()
         if self._pollers:
-            events = self._events_locked()
+            events = self._events_locked() if self._pollers_need_events else 0
             for poller in self._pollers:
                 poller._wakeup(self, events)
 

@@ -23,6 +23,7 @@ DEFAULT_SNAPLEN = 65535
 GLOBAL_HEADER = struct.Struct("<IHHiIII")  # magic, major, minor, thiszone, sigfigs, snaplen, linktype
 RECORD_HEADER_LE = struct.Struct("<IIII")  # seconds, sub-second, captured length, original length
 RECORD_HEADER_BE = struct.Struct(">IIII")
+WRITE_BUFFER = 256 * 1024  # bytes
 
 
 class PcapWriter:
@@ -36,7 +37,9 @@ class PcapWriter:
         self.snaplen = snaplen
         self._fraction = 1_000_000_000 if nanoseconds else 1_000_000
         try:
-            self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+            # A large buffer: a capture writes a record per frame, and the default 8 KB one
+            # would make a system call every five full-sized frames.
+            self._file: BinaryIO = open(path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed in close()
         except OSError as e:
             raise ConfigError(f"cannot write capture file {path}: {e.strerror}") from None
         self._file.write(
@@ -52,9 +55,11 @@ class PcapWriter:
         fraction = int(round((timestamp - seconds) * self._fraction))
         if fraction >= self._fraction:  # rounding can carry into the next second
             seconds, fraction = seconds + 1, fraction - self._fraction
-        captured = min(len(frame), self.snaplen)
-        self._file.write(RECORD_HEADER_LE.pack(seconds, fraction, captured, len(frame)))
-        self._file.write(frame[:captured])
+        length = len(frame)
+        captured = min(length, self.snaplen)
+        # One write of header and frame: a call less per frame (the copy is cheaper).
+        self._file.write(RECORD_HEADER_LE.pack(seconds, fraction, captured, length)
+                         + (frame if captured == length else frame[:captured]))
         self.frames_written += 1
 
     def flush(self) -> None:

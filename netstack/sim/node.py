@@ -113,7 +113,7 @@ class SimHost:
         for tap in self.taps:
             tap(packet, False)
         stack = self.stack
-        stack.begin_burst()
+        stack.begin_burst(coalesce=False)  # one frame per pass: nothing to merge it with
         stack.receive(packet.data, now)
         stack.end_burst(now)
         self.end_pass()

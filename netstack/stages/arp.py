@@ -48,6 +48,7 @@ from netstack.wire.ethernet import BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IPV4, is_
 
 UNKNOWN_MAC = bytes(6)  # the target hardware address of a request: what we want to learn
 UNSPECIFIED = IPv4Address(0)
+ALL_ONES = 0xFFFFFFFF  # 255.255.255.255, the limited broadcast, as an int
 
 
 @dataclass
@@ -67,6 +68,7 @@ class ArpStage:
         self.our_mac = config.mac
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
+        self._subnet_broadcast_int = int(self.subnet_broadcast)
         units = stack.units
         self.table = units.arp_table(stack.timers, config.arp_reachable_time)
         self._parse_ipv4 = with_checksum(units.ipv4_codec.parse, units.checksum)
@@ -157,7 +159,8 @@ class ArpStage:
 
     def output(self, next_hop: IPv4Address, mbuf: Mbuf, now: float) -> None:
         """Send the IPv4 datagram in `mbuf` to `next_hop`'s MAC, resolving it if need be."""
-        if next_hop == self.subnet_broadcast or next_hop.packed == b"\xff\xff\xff\xff":
+        n = int(next_hop)  # ints: IPv4Address's == and .packed are Python calls
+        if n == self._subnet_broadcast_int or n == ALL_ONES:
             self.stack.ethernet.send(BROADCAST, ETHERTYPE_IPV4, mbuf)
             return
         mac = self.table.lookup_on_loop(next_hop)

@@ -33,6 +33,7 @@ from netstack.wire.ethernet import HEADER_LEN as ETHERNET_HEADER_LEN
 from netstack.wire.ipv4 import PROTO_TCP, PROTO_UDP, IPv4Header
 
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
+LIMITED_BROADCAST_INT = int(LIMITED_BROADCAST)
 DST_PORT_OFFSET = 2  # UDP and TCP both start with source port (2), destination port (2)
 IDENTIFICATION_MODULUS = 1 << 16
 LOOPBACK_FIRST_OCTET = 127  # 127.0.0.0/8 (RFC 1122 §3.2.1.3)
@@ -58,6 +59,10 @@ class Ipv4Stage:
         self._fragment = units.fragmentation.fragment
         self.our_ip = config.address.ip
         self.subnet_broadcast = config.address.network.broadcast_address
+        # The same three as ints: per-packet tests compare int(address) with these, since
+        # IPv4Address's == is a Python call (int() is a cheaper one, done once).
+        self._our_ip_int = int(self.our_ip)
+        self._subnet_broadcast_int = int(self.subnet_broadcast)
         self.default_ttl = config.default_ttl
         self._handlers: dict[int, ProtocolHandler] = {}
         # A counter from a seeded start (RFC 6864 §4.2 only asks IDs to differ while in flight).
@@ -86,7 +91,8 @@ class Ipv4Stage:
 
     def is_local(self, dst: IPv4Address) -> bool:
         """Addresses we accept datagrams for (RFC 1122 §3.3.6 for the broadcasts)."""
-        return dst == self.our_ip or dst == self.subnet_broadcast or dst == LIMITED_BROADCAST
+        n = int(dst)
+        return n == self._our_ip_int or n == self._subnet_broadcast_int or n == LIMITED_BROADCAST_INT
 
     # --- receiving ------------------------------------------------------------------------
 
@@ -105,11 +111,12 @@ class Ipv4Stage:
         # RFC 1122 §3.2.1.3: a source must name one host; broadcast, multicast, loopback and
         # class E sources are martians and are dropped silently. The first octet tells the
         # last three apart (IPv4Address.is_multicast and friends cost far more, per packet).
-        first_octet = int(src) >> 24
+        src_int = int(src)
+        first_octet = src_int >> 24
         if (
             first_octet == LOOPBACK_FIRST_OCTET
             or first_octet >= MULTICAST_FIRST_OCTET  # 224/4 multicast, then 240/4 class E
-            or src == self.subnet_broadcast
+            or src_int == self._subnet_broadcast_int
         ):
             counters.bump("ipv4.drop.bad_source")
             return
@@ -284,9 +291,10 @@ class Ipv4Stage:
     def _path_to(self, dst: IPv4Address) -> tuple[IPv4Address, int] | None:
         """(next hop, MTU) for `dst`, or None (counted) when there is no route."""
         config = self.stack.config
-        if dst == LIMITED_BROADCAST or dst == self.subnet_broadcast:
+        n = int(dst)
+        if n == LIMITED_BROADCAST_INT or n == self._subnet_broadcast_int:
             return dst, config.mtu  # never routed: it stays on our link (RFC 1122 §3.3.6)
-        if dst == self.our_ip:
+        if n == self._our_ip_int:
             self.stack.counters.bump("ipv4.drop.to_self")  # no loopback interface (yet)
             return None
         route = self.stack.routes.lookup(dst)

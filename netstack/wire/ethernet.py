@@ -117,10 +117,20 @@ def mac_from_ip(ip: IPv4Address) -> bytes:
     return bytes([0x02, 0x00]) + ip.packed
 
 
+# Untagged headers parsed lately, by their 14 bytes: a host hears from a few peers, and
+# every frame of one carries the same header (immutable, so one object serves them all).
+# Bounded: emptied when full, so a flood of made-up addresses cannot grow it.
+_recent_headers: dict[bytes, EthernetHeader] = {}
+RECENT_HEADERS = 64
+
+
 def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:
     view = memoryview(buf)
     if len(view) < HEADER_LEN:
         raise MalformedPacket("truncated")
+    known = _recent_headers.get(bytes(view[:HEADER_LEN]))
+    if known is not None:
+        return known, view[HEADER_LEN:]
     dst, src = _ADDRESSES.unpack_from(view)
     offset = TYPE_OFFSET
     (ethertype,) = _U16.unpack_from(view, offset)
@@ -138,6 +148,10 @@ def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryvi
     if ethertype < MIN_ETHERTYPE:
         raise MalformedPacket("not_ethernet_ii")
     header = EthernetHeader(dst, src, ethertype, tuple(vlans))
+    if not vlans:
+        if len(_recent_headers) >= RECENT_HEADERS:
+            _recent_headers.clear()
+        _recent_headers[bytes(view[:HEADER_LEN])] = header
     return header, view[offset + 2 :]
 
 

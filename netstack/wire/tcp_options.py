@@ -166,8 +166,16 @@ _FIXED_LENGTHS = {
 _KNOWN_KINDS = frozenset({KIND_END, KIND_NOP, KIND_SACK, *_FIXED_LENGTHS})
 
 
+# RFC 7323 Appendix A's layout, NOP NOP TS: the options of nearly every segment once
+# timestamps are on. Recognised whole, it skips the general loop below.
+_NOP_NOP_TS = bytes((KIND_NOP, KIND_NOP, KIND_TIMESTAMP, LEN_TIMESTAMP))
+_NOP_NOP_TS_LEN = len(_NOP_NOP_TS) + 2 * 4
+
+
 def parse_options(data: memoryview | bytes) -> tuple[TcpOption, ...]:
     """Decode the option area of a header. Everything after an End option is padding."""
+    if len(data) == _NOP_NOP_TS_LEN and data[:4] == _NOP_NOP_TS:
+        return (NOP, NOP, TimestampOption(*_TWO_U32.unpack_from(data, 4)))
     options: list[TcpOption] = []
     i = 0
     end = len(data)

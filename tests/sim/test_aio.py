@@ -78,3 +78,90 @@ def test_waiting_forever_on_a_silent_network_is_an_error_not_a_hang():
             loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def connected_pair(sim, loop):
+    """A client socket on host a connected to an accepted one on b (port 7100)."""
+    a, b = wire(sim)
+
+    async def connect():
+        listener = b.host.socket(2, 1)  # AF_INET, SOCK_STREAM
+        listener.setblocking(False)
+        listener.bind(("0.0.0.0", 7100))
+        listener.listen(1)
+        client = a.host.socket(2, 1)
+        client.setblocking(False)
+        accepting = loop.create_task(loop.sock_accept(listener))
+        await loop.sock_connect(client, ("192.0.2.2", 7100))
+        server, _ = await accepting
+        server.setblocking(False)
+        return client, server
+
+    return loop.run_until_complete(connect())
+
+
+def test_a_cancelled_recv_leaves_no_waiter_and_the_next_recv_gets_the_data():
+    sim = Simulator(seed=1)
+    loop = SimEventLoop(sim)
+    try:
+        client, server = connected_pair(sim, loop)
+
+        async def main():
+            waiting = loop.create_task(loop.sock_recv(server, 100))
+            await asyncio.sleep(0.5)  # nothing was sent: it is still waiting
+            assert not waiting.done()
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            assert waiting.cancelled()
+            assert not loop._selector._recv_waits  # the cancelled wait left nothing behind
+            await loop.sock_sendall(client, b"hello")
+            return await loop.sock_recv(server, 100)
+
+        assert loop.run_until_complete(main()) == b"hello"
+    finally:
+        loop.close()
+
+
+def test_a_recv_waiting_on_a_socket_closed_meanwhile_raises():
+    sim = Simulator(seed=1)
+    loop = SimEventLoop(sim)
+    try:
+        client, server = connected_pair(sim, loop)
+
+        async def main():
+            waiting = loop.create_task(loop.sock_recv(server, 100))
+            await asyncio.sleep(0.1)
+            server.close()
+            with pytest.raises(OSError):
+                await waiting
+
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_a_recv_and_a_send_on_one_socket_wait_together():
+    """sock_recv hands its wait to the selector, while sock_sendall registers a writer for
+    the same socket: both must be served."""
+    sim = Simulator(seed=1)
+    loop = SimEventLoop(sim)
+    try:
+        client, server = connected_pair(sim, loop)
+
+        async def drain() -> int:
+            received = 0
+            while received < 3_000_000:
+                received += len(await loop.sock_recv(server, 1 << 20))
+            await loop.sock_sendall(server, b"done")
+            return received
+
+        async def main():
+            reading = loop.create_task(loop.sock_recv(client, 100))
+            draining = loop.create_task(drain())
+            await loop.sock_sendall(client, bytes(3_000_000))  # waits for room many times
+            assert await draining == 3_000_000
+            return await reading
+
+        assert loop.run_until_complete(main()) == b"done"
+    finally:
+        loop.close()

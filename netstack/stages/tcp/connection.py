@@ -8,7 +8,7 @@ options each segment carries). What happens when a segment arrives, the heart of
 in segment_arrives.py.
 
 Two threads meet here. The loop thread runs everything. An application thread may only call
-`write_app` and `read_app`, holding `guard` (the socket layer swaps in its Condition), and
+`write_app` and `read_app`, holding `guard` (the socket layer swaps in its lock), and
 those only move bytes into or out of the buffers; the loop thread takes `guard` whenever it
 touches the buffers. After anything an application may wait for (data, room, a state change,
 an error), the loop thread calls `on_event` with `guard` held.
@@ -185,7 +185,8 @@ class TcpConnection(SegmentEmitter):
         stream = self.send_stream
         n = min(len(data), max(self.options.sndbuf - len(stream.data), 0))
         if n:
-            stream.data += memoryview(data)[:n]
+            with memoryview(data) as view, view[:n] as taken:  # released at once: the
+                stream.data += taken  # caller may resize `data` next (see emit.py)
         return n
 
     def read_app(self, max_n: int) -> bytes:
@@ -428,7 +429,7 @@ class TcpConnection(SegmentEmitter):
             self._event_pending = False
             callback = self.on_event
             if callback is not None:
-                with self.guard:
+                with self.send_stream.guard:  # `guard`, without the property's call
                     callback()
 
     # --- what the sender and the receiver ask of the connection (collaborators.py) ---------

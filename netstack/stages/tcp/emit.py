@@ -117,10 +117,14 @@ class SegmentEmitter:
             self._pseudo_header = pseudo
         if length:
             stream = self.send_stream
-            with stream.guard, memoryview(stream.data) as view:
+            # Both views are released on the way out, the slice too: a frame that outlives
+            # this call (a profiler thread sampling frames, a traceback) would otherwise
+            # keep the send buffer exported, and the next ACK could not delete from it.
+            with stream.guard, memoryview(stream.data) as view, \
+                    view[offset : offset + length] as payload:
                 self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                        seq.value, ack, flags, window, option_bytes, now,
-                                       view[offset : offset + length])
+                                       payload)
         else:
             self.stage.send_fields(local_ip, remote_ip, pseudo[2], local_port, remote_port,
                                    seq.value, ack, flags, window, option_bytes, now)
@@ -129,7 +133,8 @@ class SegmentEmitter:
         if length:
             stats.bytes_sent += length
             stats.last_data_sent = now
-        if stats.trace.active:
+        wanted = stats.trace.wanted
+        if "retransmit" in wanted or "segment_out" in wanted:
             stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()

@@ -157,15 +157,18 @@ class Receiver:
         2^shift. Always rounding up (as we once did) offered up to 2^shift - 1 bytes past
         the buffer on every ACK, so a full buffer never showed a zero window.
         """
-        current = self.rcv_wnd
-        free = self._free_space()
-        window = free if free - current >= self._useful_increase() else current
+        # rcv_wnd, _free_space() and _useful_increase(), written out: this runs for every
+        # segment we send.
+        rcv_nxt, rcvbuf = self.rcv_nxt, self.options.rcvbuf
+        current = max(self.rcv_adv - rcv_nxt, 0)  # type: ignore[type-var]
+        free = max(rcvbuf - len(self.ready), 0)
+        window = free if free - current >= min(rcvbuf // 2, self.our_mss) else current
         shift = self.window_shift
         field = window >> shift
         if field << shift < current:
             field = (current + (1 << shift) - 1) >> shift  # the smallest that keeps the edge
         field = min(field, MAX_UNSCALED_WINDOW)
-        self.rcv_adv = self.rcv_nxt + (field << shift)
+        self.rcv_adv = rcv_nxt + (field << shift)
         return field
 
     def window_update_worthwhile(self) -> bool:

@@ -94,7 +94,7 @@ def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float
     stats.segs_in += 1
     if data:
         stats.last_data_recv = now
-    if stats.trace.active:
+    if "segment_in" in stats.trace.wanted:
         stats.segment_received(header.flags, header.seq, header.ack, len(data), header.window, now)
     if conn.state == TcpState.SYN_SENT:
         _syn_sent(conn, header, data, now)

@@ -224,6 +224,13 @@ class Sender(RetransmissionTimers):
         """Send every segment the windows, Nagle and SWS avoidance allow; returns how many."""
         if self.cc is None or not self.host.sending_allowed():
             return 0
+        if (not self.fin_queued and not self.sack.in_recovery
+                and len(self.buffer) == self.snd_nxt - self.buffer_seq):
+            # Nothing written is unsent and no recovery may resend: what the rest would
+            # find (a receiver's connection, on every data segment it gets), done at once.
+            if self.snd_max != self.snd_una and self.retransmit_timer is None:
+                self.arm_retransmit_timer(now)
+            return 0
         out = self.out
         out.begin_tx_burst()  # the segments share one route: see TcpStage.begin_tx_burst
         try:
@@ -243,16 +250,22 @@ class Sender(RetransmissionTimers):
         assert self.cc is not None
         sent = 0
         nagle = not self.options.nodelay
+        sack, buffer = self.sack, self.buffer
+        # Neither changes while this burst goes out (the receiver's SACK blocks and the
+        # port's TSO size), so they are asked once, not per segment.
+        limit = self.segment_limit()
+        tso_max = self.out.tso_max
         while True:
             hole: int | None = None  # go-back-N with SACK: bytes before SACKed data
-            if self.sack.enabled and self.snd_una < self.snd_nxt < self.snd_max:
-                self.snd_nxt, hole = self.sack.skip_sacked(self.snd_nxt)
+            if sack.enabled and self.snd_una < self.snd_nxt < self.snd_max:
+                self.snd_nxt, hole = sack.skip_sacked(self.snd_nxt)
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
-            unsent = len(self.buffer) - offset
+            unsent = len(buffer) - offset
             if unsent > 0:
-                window = min(self.snd_wnd, self.cc.cwnd + self._limited_transmit())
+                # (RFC 3042's extra window only comes with duplicate ACKs)
+                extra = self._limited_transmit() if self.dupacks else 0
+                window = min(self.snd_wnd, self.cc.cwnd + extra)
                 usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
-                limit = self.segment_limit()
                 n = min(unsent, limit, usable, hole if hole is not None else unsent)
                 if n <= 0:
                     break
@@ -266,7 +279,6 @@ class Sender(RetransmissionTimers):
                     and not self.fin_queued
                 ):
                     break  # RFC 9293 §3.7.4 Nagle: one small segment in flight at a time
-                tso_max = self.out.tso_max
                 if n == limit and tso_max > limit:  # the port cuts big segments (TSO, vnet.py)
                     n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
                 fin = self.fin_queued and n == unsent

@@ -62,7 +62,11 @@ class SeqUnit(Protocol):
 
 
 class Seq:
-    """A sequence number modulo 2^32 (never changed after creation)."""
+    """A sequence number modulo 2^32 (never changed after creation).
+
+    Every TCP module does this arithmetic several times per segment, so the operators
+    spell the distance out instead of calling `distance` (a Python call each), and
+    arithmetic makes its result without a second call to __init__."""
 
     __slots__ = ("value",)
 
@@ -70,29 +74,34 @@ class Seq:
         self.value = value & MASK  # treat it as immutable: arithmetic returns new ones
 
     def __add__(self, n: int) -> Seq:
-        return Seq(self.value + n)
+        seq = _new_seq(Seq)
+        seq.value = (self.value + n) & MASK
+        return seq
 
     def __sub__(self, other: Seq | int) -> Seq | int:  # type: ignore[override]
         if isinstance(other, Seq):
             # The signed distance from `other` to `self`, in -2^31 .. 2^31 - 1.
             return ((self.value - other.value + HALF) & MASK) - HALF
-        return Seq(self.value - other)
+        seq = _new_seq(Seq)
+        seq.value = (self.value - other) & MASK
+        return seq
 
     def distance(self, other: Seq) -> int:
         """`self - other` as an int (the same as the operator, with a precise type)."""
         return ((self.value - other.value + HALF) & MASK) - HALF
 
+    # The comparisons are `self.distance(other) < 0` and so on, written out.
     def __lt__(self, other: Seq) -> bool:
-        return self.distance(other) < 0
+        return ((self.value - other.value + HALF) & MASK) - HALF < 0
 
     def __le__(self, other: Seq) -> bool:
-        return self.distance(other) <= 0
+        return ((self.value - other.value + HALF) & MASK) - HALF <= 0
 
     def __gt__(self, other: Seq) -> bool:
-        return self.distance(other) > 0
+        return ((self.value - other.value + HALF) & MASK) - HALF > 0
 
     def __ge__(self, other: Seq) -> bool:
-        return self.distance(other) >= 0
+        return ((self.value - other.value + HALF) & MASK) - HALF >= 0
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Seq) and other.value == self.value
@@ -111,7 +120,10 @@ class Seq:
 
     def in_window(self, start: Seq, size: int) -> bool:
         """start <= self < start + size (RFC 9293 §3.4's test, done without overflow)."""
-        return 0 <= self.distance(start) < size
+        return 0 <= ((self.value - start.value + HALF) & MASK) - HALF < size
+
+
+_new_seq = object.__new__  # a Seq whose value the caller sets, already reduced
 
 
 def seq_max(a: Seq, b: Seq) -> Seq:

@@ -45,7 +45,9 @@ from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
 if TYPE_CHECKING:
     from netstack.stages.context import StackContext
 
-FourTuple = tuple[IPv4Address, int, IPv4Address, int]  # local ip, local port, remote ip, port
+# (local ip, local port, remote ip, remote port), the addresses as ints: hashing an
+# IPv4Address formats it in hex, twice per segment when the tuple is a dict key.
+FourTuple = tuple[int, int, int, int]
 IsnHook = Callable[[IPv4Address, int, IPv4Address, int, float], int]
 _PORTS_AND_SEQ = struct.Struct("!HHI")
 MAX_TCP_HEADER = 60
@@ -57,6 +59,7 @@ class TcpStage(SegmentOutput):
         self.stack = stack
         self.config: TcpConfig = config or getattr(stack.config, "tcp", None) or TcpConfig()
         self.our_ip = stack.config.address.ip
+        self._our_ip_int = int(self.our_ip)
         self.ports: PortTable = PortTable(
             stack.config.ephemeral_port_first, stack.config.ephemeral_port_last,
             seed=stack.random.generator("tcp.ephemeral_port"),
@@ -136,7 +139,7 @@ class TcpStage(SegmentOutput):
         conn = self.new_connection((self.our_ip, 0), (remote, remote_port), Seq(0), options)
         conn.reuse_addr = reuse_addr
         self.ports.add(conn, self.our_ip if address == WILDCARD else address, local_port)
-        key = (self.our_ip, conn.local[1], remote, remote_port)
+        key = (int(self.our_ip), conn.local[1], int(remote), remote_port)
         if key in self._connections:
             self.ports.remove(conn)
             raise os_error(errno.EADDRINUSE, "that connection exists")
@@ -187,7 +190,7 @@ class TcpStage(SegmentOutput):
 
     @staticmethod
     def _key(conn: TcpConnection) -> FourTuple:
-        return (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+        return (int(conn.local[0]), conn.local[1], int(conn.remote[0]), conn.remote[1])
 
     def add_connection(self, conn: TcpConnection) -> None:
         """A passive open's new connection (listener.py): segments for it now find it."""
@@ -285,14 +288,14 @@ class TcpStage(SegmentOutput):
             counters.bump(f"tcp.drop.{exc.reason}")
             return
         counters.bump("tcp.rx.segments")
-        if ip_header.dst != self.our_ip:
+        dst = int(ip_header.dst)
+        if dst != self._our_ip_int:
             counters.bump("tcp.drop.not_unicast")  # RFC 1122 §4.2.3.10
             return
         if header.src_port == 0 or header.dst_port == 0:
             counters.bump("tcp.drop.port_zero")
             return
-        key = (ip_header.dst, header.dst_port, ip_header.src, header.src_port)
-        conn = self._connections.get(key)
+        conn = self._connections.get((dst, header.dst_port, int(ip_header.src), header.src_port))
         if self._in_burst and self._hold(conn, header, data, now):
             return
         if conn is not None:
@@ -310,9 +313,11 @@ class TcpStage(SegmentOutput):
 
     # --- receive coalescing (gro.py) ----------------------------------------------------------
 
-    def begin_burst(self) -> None:
-        """The engine is about to dispatch a burst of frames: segments may be merged."""
-        self._in_burst = True
+    def begin_burst(self, coalesce: bool = True) -> None:
+        """The engine is about to dispatch a burst of frames: segments may be merged.
+        `coalesce=False`: a burst of one frame, so holding a segment back could merge it
+        with nothing (it would only copy it); its ACKs still wait for the pass's end."""
+        self._in_burst = coalesce
         self._acks_wait = self._ends_passes
 
     def end_burst(self, now: float) -> None:
@@ -390,7 +395,7 @@ class TcpStage(SegmentOutput):
         if len(report.quoted_payload) < _PORTS_AND_SEQ.size:
             return
         src_port, dst_port, seq = _PORTS_AND_SEQ.unpack_from(report.quoted_payload)
-        conn = self._connections.get((quoted.src, src_port, quoted.dst, dst_port))
+        conn = self._connections.get((int(quoted.src), src_port, int(quoted.dst), dst_port))
         counters = self.stack.counters
         # RFC 5927 §4.1: believe only errors quoting a sequence number we have in flight.
         if conn is None or not (conn.sender.snd_una <= Seq(seq) <= conn.sender.snd_max):

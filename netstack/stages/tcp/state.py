@@ -21,6 +21,10 @@ class TcpState(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    # Hash by identity (members are singletons, and equality is identity): Enum's own
+    # __hash__ is a Python call, and `state in SENDING_STATES` runs for every segment.
+    __hash__ = object.__hash__
+
 
 # States in which we may still (re)transmit data or our FIN.
 SENDING_STATES = frozenset(

@@ -7,7 +7,8 @@ each way, retransmissions, the last time data moved, the lowest RTT, the deliver
 (a unit test) gets its own.
 
 The `trace_*` functions build trace events (netstack/trace.py). Their callers check
-`stats.trace.active` first, so with no subscriber no event is ever built.
+`stats.trace.active` first, so with no subscriber no event is ever built; per-segment
+events are built only when a subscriber wants their kind (`Tracer.wanted`).
 """
 
 from __future__ import annotations
@@ -91,12 +92,19 @@ class TcpStats:
 
     def segment_sent(self, sender: SenderView, flags: int, seq: int, ack: int, length: int,
                      window: int, now: float) -> None:
-        """A segment the connection sent, while tracing (emit.py counted it already);
-        `window` is the header's field. One that takes sequence space below SND.MAX is a
-        retransmission (emit calls this before snd_max moves past it)."""
-        retransmission = bool(length or flags & (FLAG_SYN | FLAG_FIN)) and (
-            seq != sender.snd_max.value)
-        trace_segment_out(self, sender, flags, seq, ack, length, window, retransmission, now)
+        """A segment the connection sent, while someone wants segments or retransmissions
+        (emit.py counted it already); `window` is the header's field. One that takes
+        sequence space below SND.MAX is a retransmission (emit calls this before snd_max
+        moves past it)."""
+        trace = self.trace
+        wanted = trace.wanted
+        if "retransmit" in wanted and (length or flags & (FLAG_SYN | FLAG_FIN)) and (
+                seq != sender.snd_max.value):
+            trace.emit(Retransmit(now, self.endpoints(), seq, length,
+                                  retransmit_reason(sender, flags)))
+        if "segment_out" in wanted:
+            trace.emit(SegmentOut(now, self.endpoints(), seq, ack, flag_letters(flags), length,
+                                  window))
 
     def retransmitted(self, length: int) -> None:
         """The sender (or the handshake) is sending `length` bytes again (SYN/FIN: 0)."""
@@ -105,9 +113,10 @@ class TcpStats:
 
     def segment_received(self, flags: int, seq: int, ack: int, length: int, window: int,
                          now: float) -> None:
-        """A segment that reached the connection, while tracing (segment_arrives.py
-        counted it already)."""
-        trace_segment_in(self, flags, seq, ack, length, window, now)
+        """A segment that reached the connection, while someone wants them
+        (segment_arrives.py counted it already)."""
+        self.trace.emit(SegmentIn(now, self.endpoints(), seq, ack, flag_letters(flags), length,
+                                  window))
 
 
 # --- trace events built from a connection's values ------------------------------------------
@@ -154,20 +163,6 @@ def retransmit_reason(sender: SenderView, flags: int) -> str:
     if sender.tlp.probed:
         return "tlp"
     return "probe"  # a window that reopened over an unacknowledged probe, or persist
-
-
-def trace_segment_out(stats: TcpStats, sender: SenderView, flags: int, seq: int, ack: int,
-                      length: int, window: int, retransmission: bool, now: float) -> None:
-    conn = stats.endpoints()
-    if retransmission:
-        stats.trace.emit(Retransmit(now, conn, seq, length, retransmit_reason(sender, flags)))
-    stats.trace.emit(SegmentOut(now, conn, seq, ack, flag_letters(flags), length, window))
-
-
-def trace_segment_in(stats: TcpStats, flags: int, seq: int, ack: int, length: int,
-                     window: int, now: float) -> None:
-    stats.trace.emit(SegmentIn(now, stats.endpoints(), seq, ack, flag_letters(flags), length,
-                               window))
 
 
 # --- the connection's state, traced on assignment -----------------------------------------------

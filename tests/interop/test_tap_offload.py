@@ -102,4 +102,6 @@ def test_stop_shows_large_segments_both_ways_and_a_clean_capture(bench):
     assert not any(k.startswith("port.drop.") for k in counters), counters
     # Frames far larger than the 1500-byte MTU are in the capture, in both directions.
     assert frames_from(bench.capture, bench.mac, "frame.len > 9000") > 100
-    assert_capture_clean(bench.capture, bench.mac, min_frames=1000)
+    # 40 MB left the stack in frames of at most 64 KB: at least 640 of them. How many pure
+    # ACKs go with them depends on how the kernel happened to aggregate what it sent.
+    assert_capture_clean(bench.capture, bench.mac, min_frames=(ECHO_BYTES + BULK_BYTES) // 65536)

@@ -222,6 +222,7 @@ class Harness:
         self.mode = mode
         self.lines: list[str] = []
         self.last_frame: bytes | None = None  # the frame the last Expect matched
+        self.steps_run = 0
         self._passes_ended = False
 
     def deliver(self, frames: list[bytes]) -> None:
@@ -272,16 +273,27 @@ class Harness:
         return frames
 
     def step(self, step: Step) -> None:
-        number = len(self.lines) + 1
+        number = self.steps_run + 1
         at = self.now
         try:
-            line = step.apply(self)
+            line, notes = self.apply_step(step, number)
         except TranscriptMismatch as exc:
             raise TranscriptMismatch(
                 self.transcript() + f"\nstep {number} failed at t={at:.3f}:\n  {exc}"
-                + rerun_hint(self.stack.config.impl)
+                + self.rerun_hint()
             ) from None
+        self.steps_run = number
         self.lines.append(f"{number:3d}. t={at:.3f}  {line}")
+        self.lines.extend(f"{'':14}| {note}" for note in notes)
+
+    def apply_step(self, step: Step, number: int) -> tuple[str, list[str]]:
+        """Apply one step: its transcript line and any lines to print under it. A lab's
+        harness (labs/kit) overrides this to add the student's own output and a CPU budget."""
+        return step.apply(self), []
+
+    def rerun_hint(self) -> str:
+        """What to print after a failure so the reader can run just this test again."""
+        return rerun_hint(self.stack.config.impl)
 
     def run(self, steps: list[Step]) -> None:
         for step in steps:

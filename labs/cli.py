@@ -236,6 +236,8 @@ def cmd_check(args) -> int:
             print(f"lab {lab.number}: not run (the import check refused your files)")
             return 1
         folder = os.path.abspath(args.dir)
+    if not args.keyword:
+        runner.clear_results(folder or os.getcwd())
     run = runner.run_suite(lab, labs, folder, seed=args.variant, keyword=args.keyword,
                            all_student=all_student, timeout=args.timeout)
     if args.keyword and not run.results and not run.problems:
@@ -279,6 +281,7 @@ def cmd_grade(args) -> int:
     print(f"grading lab {lab.number}: public variant + hidden seeds "
           f"{', '.join(map(str, seeds)) or '(none)'}", flush=True)
     folder = os.path.abspath(args.dir)
+    runner.clear_results(folder)
     junit = os.path.abspath(args.junit) if args.junit else None
     runs = [runner.run_suite(lab, labs, folder, seed=seed, timeout=args.timeout,
                              junit=junit if seed is None else None) for seed in [None, *seeds]]

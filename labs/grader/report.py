@@ -24,6 +24,9 @@ def paint(text: str, code: str, color: bool) -> str:
 def first_mismatch(message: str) -> str:
     """The first mismatch in one line: "step 3 (t=1.000): expected ..., got ..."."""
     lines = message.splitlines()
+    for line in lines:  # already said (a grade item's output)
+        if line.strip().startswith("first mismatch: "):
+            return line.strip().removeprefix("first mismatch: ")
     for index, line in enumerate(lines):
         found = STEP_FAILED.match(line.strip())
         if found and index + 1 < len(lines):

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
-from labs.grader.plugin import REPORT_ENV
+from labs.grader.plugin import REPORT_ENV, RESULTS_DIR
 from labs.grader.workfolder import test_environment
 from labs.kit.labfile import PROJECT_DIR, Lab
 from labs.kit.stack import IMPL_ENV, MODULES_ENV, RERUN_ENV
@@ -68,6 +68,15 @@ def rerun_command(lab: Lab, seed: int | None, reference: bool, all_student: bool
     if all_student:
         words.append("--impl all-student")
     return " ".join(words)
+
+
+def clear_results(folder: str) -> None:
+    """Forget the pcaps of an earlier run, so every pcap there belongs to this one."""
+    results = os.path.join(folder, RESULTS_DIR)
+    if os.path.isdir(results):
+        for name in os.listdir(results):
+            if name.endswith(".pcap"):
+                os.remove(os.path.join(results, name))
 
 
 def pytest_command(lab: Lab, keyword: str | None, junit: str | None) -> list[str]:

@@ -271,7 +271,7 @@ def cmd_grade(args) -> int:
     if refused:
         text = "\n".join(f"refused: {line}" for line in refused)
         print(text)
-        record = results.results([results.test_item(f"{lab.number}.0", "import check", False,
+        record = results.results([results.result_item(f"{lab.number}.0", "import check", False,
                                                     text)], text)
         record["score"] = 0.0
         results.write(record, path)
@@ -291,7 +291,7 @@ def cmd_grade(args) -> int:
         _, problems = evidence.verify(lab, record_evidence, student=True)
         text = "\n".join(problems) or "verified offline: every check passed and every file's " \
                                       "sha256 matches"
-        items.append(results.test_item(f"{lab.number}.{len(items) + 1}",
+        items.append(results.result_item(f"{lab.number}.{len(items) + 1}",
                                        f"real-tool step evidence ({os.path.basename(record_evidence)})",
                                        not problems, text))
     problems = [p for run in runs for p in run.problems]
@@ -336,7 +336,7 @@ def grade_items(lab: Lab, runs: list[runner.Run]) -> tuple[list[dict], str]:
                 lab, run.seed, False, False), color=False) for run, r in failures[:1]]
             blocks += [f"also failed in the {run.variant_name}" for run, _ in failures[1:]]
             output = "\n\n".join(blocks)
-        items.append(results.test_item(f"{lab.number}.{index}", name, ok, output))
+        items.append(results.result_item(f"{lab.number}.{index}", name, ok, output))
     variants = "public" + (f" + {len(runs) - 1} hidden" if len(runs) > 1 else "")
     summary = f"lab {lab.number}: {passed}/{len(order)} tests passed in every variant ({variants})"
     return items, summary

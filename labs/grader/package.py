@@ -59,7 +59,7 @@ export PYTHONPATH="$ROOT/source"
 WORK="$ROOT/work"
 RESULTS="$ROOT/results/results.json"
 LOG="$(mktemp)"
-rm -rf "$WORK" && mkdir -p "$WORK" "$ROOT/results"
+rm -rf "$WORK" "$RESULTS" && mkdir -p "$WORK" "$ROOT/results"
 # Students may upload their files alone or inside a folder: find each by name.
 for name in {files}; do
   found="$(find "$ROOT/submission" -type f -name "$name" | head -n 1)"

@@ -24,7 +24,7 @@ TEST_FIELDS = {"score": (int, float), "max_score": (int, float), "status": str, 
                "tags": list, "visibility": str, "extra_data": dict}
 
 
-def test_item(number: str, name: str, passed: bool, output: str, max_score: float = 1.0
+def result_item(number: str, name: str, passed: bool, output: str, max_score: float = 1.0
               ) -> dict[str, Any]:
     return {"score": max_score if passed else 0.0, "max_score": max_score,
             "status": "passed" if passed else "failed", "name": name, "number": number,

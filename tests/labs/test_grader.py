@@ -331,3 +331,50 @@ def test_netstack_lab_is_the_same_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "netstack", "lab", "list"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.startswith(" 1  Fixture")
+
+
+# --- package ---------------------------------------------------------------------------
+
+def test_package_is_a_gradescope_autograder_that_grades_a_submission(tmp_path):
+    import stat
+    import subprocess
+    import sys
+    import zipfile
+
+    done = lab_command("package", "1", "--gradescope", "-o", str(tmp_path / "ag.zip"),
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "ag.zip") as archive:
+        names = archive.namelist()
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        root = tmp_path / "autograder"
+        archive.extractall(root / "source")
+    assert names[:2] == ["setup.sh", "run_autograder"]
+    for script in ("setup.sh", "run_autograder"):
+        assert modes[script] & stat.S_IXUSR
+        os.chmod(root / "source" / script, 0o755)
+    for needed in ("pyproject.toml", "labs/cli.py", "labs/grader/runner.py", "labs/kit/stack.py",
+                   "netstack/stack.py", "labs/01/lab.toml", "labs/01/tests/fx_checksum.py"):
+        assert needed in names
+    assert not any("__pycache__" in name for name in names)
+
+    def autograde(submission_files):
+        submission = root / "submission"
+        if submission.exists():
+            import shutil
+            shutil.rmtree(submission)
+        (submission / "nested").mkdir(parents=True)
+        for name, text in submission_files.items():
+            (submission / "nested" / name).write_text(text)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("NETSTACK_LAB", "PYTHONPATH", "PYTEST_"))}
+        env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+        subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root,
+                       capture_output=True, text=True, timeout=300, check=True)
+        return read_results(root / "results" / "results.json")
+
+    graded = autograde({"checksum.py": REFERENCE, "WRITEUP.md": "hours: 1\n"})
+    assert graded["score"] == graded["extra_data"]["max_score"] == TESTS
+    assert (root / "work" / "WRITEUP.md").exists()
+    nothing = autograde({"notes.txt": "I forgot my files\n"})
+    assert nothing["score"] == 0 and "checksum.py is missing" in nothing["output"]

@@ -83,6 +83,10 @@ def write_pcaps(name: str) -> list[str]:
     return paths
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    kit_stack.KEEP_HARNESSES = True
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     _write({"event": "collected", "tests": [item.nodeid for item in session.items]})

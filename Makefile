@@ -48,7 +48,7 @@ bench: setup
 	$(VENV)/bin/netstack bench --json bench-results/results.json --png bench-results/results.png
 
 lint: setup
-	$(VENV)/bin/ruff check netstack tests native benchmarks
+	$(VENV)/bin/ruff check netstack tests native benchmarks labs
 
 clean:
 	rm -rf $(VENV) build *.egg-info netstack/native/_native*.so netstack/native/_dpdk*.so $(NATIVE) native/_build

@@ -4,6 +4,7 @@
     netstack units                                      list the units --impl can replace
     netstack demo                                       see it answer the kernel's pings
     netstack bench                                      measure it
+    netstack lab list                                   the labs (labs/README.md)
 
 Bad input never produces a traceback: it is one `netstack: error: ...` line and exit status 2.
 """
@@ -109,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (("demo", "watch the stack answer the Linux kernel's pings"),
                        ("bench", "run the benchmarks"),
-                       ("sim", "experiments in virtual time: run, sweep, plot")):
+                       ("sim", "experiments in virtual time: run, sweep, plot"),
+                       ("lab", "the labs: start, check and grade your own units (labs/README.md)")):
         sub = commands.add_parser(name, help=text, add_help=False,
                                   description=f"{text} (options: netstack {name} --help)")
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -140,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli"}
+DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
+             "lab": "labs.cli"}
 
 
 def delegate(command: str, rest: list[str]) -> int:

@@ -73,10 +73,19 @@ class StepOverBudget(BaseException):
     code cannot swallow it."""
 
 
+# Every LabHarness made in this process, newest last, kept only when the grader's pytest
+# plugin asks (KEEP_HARNESSES): it empties the list before each test and, when the test
+# fails, writes each one's frames to a pcap. Outside the grader nothing is kept.
+HARNESSES: list[LabHarness] = []
+KEEP_HARNESSES = False
+
+
 class LabHarness(Harness):
     def __init__(self, stack: Stack, variant: Variant, now: float = 0.0,
                  mode: str = "immediate", cpu_budget: float = STEP_CPU_SECONDS) -> None:
         super().__init__(stack, now, mode)
+        if KEEP_HARNESSES:
+            HARNESSES.append(self)
         self.variant = variant
         self.cpu_budget = cpu_budget
         self.frames: list[tuple[float, bytes]] = []  # (virtual time, frame) in and out

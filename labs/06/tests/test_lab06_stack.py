@@ -8,6 +8,7 @@ transcript shows each segment as tcpdump would."""
 from __future__ import annotations
 
 from lab06_bench import MSS, open_connection, wrap_isn
+
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 ACK, FIN, PSH = FLAG_ACK, FLAG_FIN, FLAG_PSH

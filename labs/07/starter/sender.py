@@ -258,14 +258,8 @@ class Sender(RetransmissionTimers):
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(buffer) - offset
             if unsent > 0:
-                # (RFC 3042's extra window only comes with duplicate ACKs)
-                extra = self._limited_transmit() if self.dupacks else 0
-                # TODO(lab 7): n = the next segment's size: min(unsent, limit (the MSS), the usable window: snd_una + min(snd_wnd, cwnd + extra) - snd_nxt, hole); break when nothing fits, for sender SWS avoidance (RFC 9293 §3.8.6.2.1) and for Nagle (§3.7.4)
+                # TODO(lab 7): the next segment: n = min(unsent, limit, the usable window (snd_una + min(snd_wnd, cwnd + self._limited_transmit() when dupacks) - snd_nxt), hole); break when nothing fits, for sender SWS avoidance (RFC 9293 §3.8.6.2.1) and for Nagle (§3.7.4); send it (self._send_data), with the FIN if it is the last of the data queued. Optional: with tso_max > limit, several MSS at once
                 raise NotImplementedError("lab 7: Sender._send_in_window")
-                if n == limit and tso_max > limit:  # the port cuts big segments (TSO, vnet.py)
-                    n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
-                fin = self.fin_queued and n == unsent
-                self._send_data(offset, n, fin, now)
             elif unsent == 0 and self.fin_queued and self.snd_nxt == self.fin_seq:
                 self._send_data(offset, 0, True, now)  # the FIN needs no window
             else:

@@ -264,9 +264,9 @@ class Sender(RetransmissionTimers):
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(buffer) - offset
             if unsent > 0:
+                # BEGIN SOLUTION: the next segment: n = min(unsent, limit, the usable window (snd_una + min(snd_wnd, cwnd + self._limited_transmit() when dupacks) - snd_nxt), hole); break when nothing fits, for sender SWS avoidance (RFC 9293 §3.8.6.2.1) and for Nagle (§3.7.4); send it (self._send_data), with the FIN if it is the last of the data queued. Optional: with tso_max > limit, several MSS at once
                 # (RFC 3042's extra window only comes with duplicate ACKs)
                 extra = self._limited_transmit() if self.dupacks else 0
-                # BEGIN SOLUTION: n = the next segment's size: min(unsent, limit (the MSS), the usable window: snd_una + min(snd_wnd, cwnd + extra) - snd_nxt, hole); break when nothing fits, for sender SWS avoidance (RFC 9293 §3.8.6.2.1) and for Nagle (§3.7.4)
                 window = min(self.snd_wnd, self.cc.cwnd + extra)
                 usable: int = (self.snd_una + window) - self.snd_nxt  # type: ignore[assignment]
                 n = min(unsent, limit, usable, hole if hole is not None else unsent)
@@ -282,11 +282,11 @@ class Sender(RetransmissionTimers):
                     and not self.fin_queued
                 ):
                     break  # RFC 9293 §3.7.4 Nagle: one small segment in flight at a time
-                # END SOLUTION
                 if n == limit and tso_max > limit:  # the port cuts big segments (TSO, vnet.py)
                     n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
                 fin = self.fin_queued and n == unsent
                 self._send_data(offset, n, fin, now)
+                # END SOLUTION
             elif unsent == 0 and self.fin_queued and self.snd_nxt == self.fin_seq:
                 self._send_data(offset, 0, True, now)  # the FIN needs no window
             else:

@@ -123,14 +123,18 @@ class Receiver:
 
     def start(self, irs: Seq, syn_window: int) -> None:
         """The peer's SYN arrived: its data starts after IRS."""
+        # BEGIN SOLUTION: rcv_nxt is just past the SYN; the window we offered in our SYN sets rcv_adv
         self.irs = irs
         self.rcv_nxt = irs + 1
         self.rcv_adv = self.rcv_nxt + syn_window
+        # END SOLUTION
 
     @property
     def rcv_wnd(self) -> int:
         """What is left of the window we advertised (RFC 9293's RCV.WND)."""
+        # BEGIN SOLUTION: what is left of the advertised window (never negative)
         return max(self.rcv_adv - self.rcv_nxt, 0)  # type: ignore[type-var]
+        # END SOLUTION
 
     @property
     def out_of_order_bytes(self) -> int:
@@ -157,6 +161,7 @@ class Receiver:
         2^shift. Always rounding up (as we once did) offered up to 2^shift - 1 bytes past
         the buffer on every ACK, so a full buffer never showed a zero window.
         """
+        # BEGIN SOLUTION: the window field (scaled by window_shift); never move rcv_adv left; open it only by a useful amount (receiver SWS avoidance); set rcv_adv
         # rcv_wnd, _free_space() and _useful_increase(), written out: this runs for every
         # segment we send.
         rcv_nxt, rcvbuf = self.rcv_nxt, self.options.rcvbuf
@@ -170,6 +175,7 @@ class Receiver:
         field = min(field, MAX_UNSCALED_WINDOW)
         self.rcv_adv = rcv_nxt + (field << shift)
         return field
+        # END SOLUTION
 
     def window_update_worthwhile(self) -> bool:
         """After the application read: must the peer hear of the opened window at once,
@@ -206,6 +212,7 @@ class Receiver:
         Returns True when the FIN became in order just now (the caller changes state).
         Decides about the ACK: sends one now or arms the delayed-ACK timer.
         """
+        # BEGIN SOLUTION: trim to the window, deliver in order or store out of order, track the FIN, decide the ACK (now, every second full segment, or the delayed-ACK timer)
         if self.fin_received:
             if data or fin:
                 self.send_owed_ack(now)  # a retransmission of what we already have:
@@ -255,6 +262,7 @@ class Receiver:
                 now + self.config.delayed_ack, self._delayed_ack
             )
         return fin_now
+        # END SOLUTION
 
     def _advance(self, n: int) -> None:
         self.rcv_nxt = self.rcv_nxt + n
@@ -268,6 +276,7 @@ class Receiver:
 
     def _store(self, low: int, piece: memoryview) -> None:
         """Keep the parts of `piece` (at offset `low`) that fill holes; merge neighbours."""
+        # BEGIN SOLUTION: keep only the bytes of `piece` that fill holes (bytes already held win); keep self.blocks sorted and merged
         high = low + len(piece)
         new: list[tuple[int, bytearray]] = []
         position = max(low, self.rcv_nxt_offset)
@@ -298,13 +307,16 @@ class Receiver:
             else:
                 merged.append((block_start, block))
         self.blocks = merged
+        # END SOLUTION
 
     def _drain_blocks(self) -> None:
+        # BEGIN SOLUTION: deliver the stored blocks that are now in order
         while self.blocks and self.blocks[0][0] <= self.rcv_nxt_offset:
             block_start, block = self.blocks.pop(0)
             skip = self.rcv_nxt_offset - block_start
             if skip < len(block):
                 self._deliver(memoryview(block)[skip:])
+        # END SOLUTION
 
     # --- ACKs ----------------------------------------------------------------------------
 
@@ -366,10 +378,12 @@ class Receiver:
 
     def take(self, max_n: int) -> bytes:
         """Up to `max_n` in-order bytes (the caller holds the guard)."""
+        # BEGIN SOLUTION: up to max_n bytes from the front of self.ready, removed from it
         n = min(max_n, len(self.ready))
         data = bytes(self.ready[:n]) if n < len(self.ready) else bytes(self.ready)
         del self.ready[:n]
         return data
+        # END SOLUTION
 
 
 def _count_runs(blocks: list[tuple[int, bytearray]]) -> int:

@@ -68,16 +68,21 @@ class RtoEstimator:
         self.backoffs = 0  # timer expiries since the last valid sample
 
     def _clamp(self, rto: float) -> float:
+        # BEGIN SOLUTION: within [min_rto, max_rto] (RFC 6298 §2.4, §2.5)
         return min(max(rto, self.min_rto), self.max_rto)
+        # END SOLUTION
 
     @property
     def rto(self) -> float:
         """The timeout to arm now: the estimate, doubled once per backoff, clamped."""
+        # BEGIN SOLUTION: the estimate, doubled once per backoff, never above max_rto
         return min(self._base_rto * (2**self.backoffs), self.max_rto)
+        # END SOLUTION
 
     def on_sample(self, r: float, samples_per_rtt: int = 1) -> None:
         """A round-trip time measured on a segment sent once (RFC 6298 §2.2, §2.3), or
         from a timestamp, one of `samples_per_rtt` (RFC 7323 Appendix G)."""
+        # BEGIN SOLUTION: RFC 6298 §2.2 (first sample), §2.3 (later ones, alpha and beta divided by samples_per_rtt), the RTO from them clamped; a sample clears the backoff
         if self.srtt is None or self.rttvar is None:
             self.srtt = r
             self.rttvar = r / 2
@@ -87,8 +92,11 @@ class RtoEstimator:
             self.srtt = (1 - alpha) * self.srtt + alpha * r
         self._base_rto = self._clamp(self.srtt + max(self.granularity, K * self.rttvar))
         self.backoffs = 0
+        # END SOLUTION
 
     def backoff(self) -> None:
         """The retransmission timer expired: double the RTO (RFC 6298 §5.5)."""
+        # BEGIN SOLUTION: RFC 6298 §5.5: one more doubling, unless the RTO is already at max_rto
         if self.rto < self.max_rto:
             self.backoffs += 1
+        # END SOLUTION

@@ -237,6 +237,7 @@ class Sender(RetransmissionTimers):
             sent = self.sack.output(now) if self.sack.in_recovery else self._send_in_window(now)
         finally:
             out.end_tx_burst()
+        # BEGIN SOLUTION: RFC 6298 §5.1: data outstanding -> the retransmission timer runs (arm it if it is not), and the tail loss probe is armed after sending (self.tlp.arm); nothing outstanding but something to send -> the persist timer
         if self.snd_max != self.snd_una:
             if self.retransmit_timer is None:
                 self.arm_retransmit_timer(now)
@@ -245,6 +246,7 @@ class Sender(RetransmissionTimers):
         elif self.has_something_to_send() and self.persist_timer is None:
             self.persist_timer = self.timers.schedule(now + self.rto.rto, self._persist)
         return sent
+        # END SOLUTION
 
     def _send_in_window(self, now: float) -> int:
         assert self.cc is not None
@@ -262,6 +264,7 @@ class Sender(RetransmissionTimers):
             offset: int = self.snd_nxt - self.buffer_seq  # type: ignore[assignment]
             unsent = len(buffer) - offset
             if unsent > 0:
+                # BEGIN SOLUTION: the next segment: n = min(unsent, limit, the usable window (snd_una + min(snd_wnd, cwnd + self._limited_transmit() when dupacks) - snd_nxt), hole); break when nothing fits, for sender SWS avoidance (RFC 9293 §3.8.6.2.1) and for Nagle (§3.7.4); send it (self._send_data), with the FIN if it is the last of the data queued. Optional: with tso_max > limit, several MSS at once
                 # (RFC 3042's extra window only comes with duplicate ACKs)
                 extra = self._limited_transmit() if self.dupacks else 0
                 window = min(self.snd_wnd, self.cc.cwnd + extra)
@@ -283,6 +286,7 @@ class Sender(RetransmissionTimers):
                     n = min(unsent, usable, hole or unsent, tso_max) // limit * limit
                 fin = self.fin_queued and n == unsent
                 self._send_data(offset, n, fin, now)
+                # END SOLUTION
             elif unsent == 0 and self.fin_queued and self.snd_nxt == self.fin_seq:
                 self._send_data(offset, 0, True, now)  # the FIN needs no window
             else:
@@ -308,6 +312,7 @@ class Sender(RetransmissionTimers):
 
     def _send_data(self, offset: int, n: int, fin: bool, now: float) -> None:
         """Send `n` bytes from buffer[offset] (and the FIN) at snd_nxt, and advance it."""
+        # BEGIN SOLUTION: flags (ACK, FIN, PSH at the end of what was written); a segment below snd_max is a retransmission (count it, Karn: stop timing); else time one segment per RTT (rtt_seq, rtt_time) unless timestamps are on; emit; advance snd_nxt and snd_max; cancel the persist timer
         seq = self.snd_nxt
         flags = FLAG_ACK
         if fin:
@@ -328,6 +333,7 @@ class Sender(RetransmissionTimers):
         if self.persist_timer is not None:
             self.persist_timer.cancel()
             self.persist_timer = None
+        # END SOLUTION
 
     # --- acknowledgments -----------------------------------------------------------------
 
@@ -361,6 +367,7 @@ class Sender(RetransmissionTimers):
             self.retries = 0  # the peer answers our probes: keep probing (RFC 1122 §4.2.2.17)
         # RFC 9293 §3.10.7.4: update the window only from a segment at least as new as the
         # one that set it, so an old reordered segment cannot shrink it.
+        # BEGIN SOLUTION: RFC 9293 §3.10.7.4: take the window (snd_wnd, snd_wl1, snd_wl2, max_snd_wnd) only from a segment at least as new as the one that set it; a zero window reopening with a probe outstanding: resend from snd_una, clear the RTO backoff
         if self.snd_wl1 < seg_seq or (self.snd_wl1 == seg_seq and self.snd_wl2 <= seg_ack):
             if self.snd_wnd == 0 and window > 0 and self.snd_nxt != self.snd_una:
                 # The window reopened with a probe byte unacknowledged: send it again with
@@ -372,10 +379,12 @@ class Sender(RetransmissionTimers):
             self.snd_wl2 = seg_ack
             if window > self.max_snd_wnd:
                 self.max_snd_wnd = window
+        # END SOLUTION
         if cc_before is not None:
             trace_cwnd_change(self.stats, cc_before, self.cc, now)
 
     def _new_ack(self, seg_ack: Seq, acked: int, now: float, tsecr: int | None) -> None:
+        # BEGIN SOLUTION: free the acknowledged bytes from the send buffer (under stream.guard; tell host.send_space_freed), move buffer_seq and snd_una (keep prev_highest_ack); snd_nxt never behind snd_una; count stats.bytes_acked
         flight_before = self.flight_size
         data_acked = min(seg_ack - self.buffer_seq, len(self.buffer))  # type: ignore[type-var]
         if data_acked > 0:
@@ -387,12 +396,15 @@ class Sender(RetransmissionTimers):
         self.prev_highest_ack, self.snd_una = self.snd_una, seg_ack
         if self.snd_nxt < seg_ack:
             self.snd_nxt = seg_ack  # a late ACK after go-back-N covers what we resent
+        # END SOLUTION
         if self.sack.enabled:
             self.sack.acknowledged()
+        # BEGIN SOLUTION: an ACK of new data: the retries start again, a timeout recovery may be over, and it may bring an RTT sample
         self.retries = 0
         if seg_ack >= self.recover:
             self.in_timeout_recovery = False
         self._sample_rtt(seg_ack, tsecr, flight_before, now)
+        # END SOLUTION
         cc = self.cc
         if cc is not None:
             if cc.in_recovery:
@@ -409,6 +421,7 @@ class Sender(RetransmissionTimers):
                 cc.on_ack(acked, now)
                 if self.sack.enabled:
                     self.sack.after_ack(False, now)  # SACKed data may show a loss already
+        # BEGIN SOLUTION: RFC 6298 §5.2, §5.3: everything acknowledged -> stop the retransmission timer (and self.tlp.cancel()); else restart it (and self.tlp.arm(now))
         # RFC 6298 §5.2 and §5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max:
             if self.retransmit_timer is not None:
@@ -418,6 +431,7 @@ class Sender(RetransmissionTimers):
         else:
             self.arm_retransmit_timer(now)
             self.tlp.arm(now)
+        # END SOLUTION
 
     def _sample_rtt(self, seg_ack: Seq, tsecr: int | None, flight: int, now: float) -> None:
         """RFC 6298 samples: from the echoed timestamp of any ACK of new data (RFC 7323 §4,
@@ -431,10 +445,12 @@ class Sender(RetransmissionTimers):
                     self.rto.on_sample(sample, max(-(-flight // (2 * self.mss)), 1))
                     self.stats.rtt_sample(self, sample, now)
             return
+        # BEGIN SOLUTION: Karn (RFC 6298 §3): the timed segment (rtt_seq, rtt_time) acknowledged -> one sample for self.rto (and self.stats.rtt_sample); stop timing
         if self.rtt_seq is not None and seg_ack >= self.rtt_seq:
             self.rto.on_sample(now - self.rtt_time)
             self.stats.rtt_sample(self, now - self.rtt_time, now)
             self.rtt_seq = None
+        # END SOLUTION
 
     def dupack_threshold(self) -> int:
         """Duplicate ACKs that mean a segment is lost: RFC 5681 §3.2's three, or fewer with

@@ -71,40 +71,58 @@ class Seq:
     __slots__ = ("value",)
 
     def __init__(self, value: int) -> None:
+        # BEGIN SOLUTION: keep value reduced modulo 2^32 (any int may be given, negative ones too)
         self.value = value & MASK  # treat it as immutable: arithmetic returns new ones
+        # END SOLUTION
 
     def __add__(self, n: int) -> Seq:
+        # BEGIN SOLUTION: a new Seq n bytes later, wrapped modulo 2^32
         seq = _new_seq(Seq)
         seq.value = (self.value + n) & MASK
         return seq
+        # END SOLUTION
 
     def __sub__(self, other: Seq | int) -> Seq | int:  # type: ignore[override]
+        # BEGIN SOLUTION: Seq - Seq: the signed distance (an int in -2^31 .. 2^31 - 1); Seq - int: a Seq
         if isinstance(other, Seq):
             # The signed distance from `other` to `self`, in -2^31 .. 2^31 - 1.
             return ((self.value - other.value + HALF) & MASK) - HALF
         seq = _new_seq(Seq)
         seq.value = (self.value - other) & MASK
         return seq
+        # END SOLUTION
 
     def distance(self, other: Seq) -> int:
         """`self - other` as an int (the same as the operator, with a precise type)."""
+        # BEGIN SOLUTION: the signed distance from `other` to `self`, -2^31 .. 2^31 - 1
         return ((self.value - other.value + HALF) & MASK) - HALF
+        # END SOLUTION
 
     # The comparisons are `self.distance(other) < 0` and so on, written out.
     def __lt__(self, other: Seq) -> bool:
+        # BEGIN SOLUTION: self is behind other (RFC 1982 serial-number order)
         return ((self.value - other.value + HALF) & MASK) - HALF < 0
+        # END SOLUTION
 
     def __le__(self, other: Seq) -> bool:
+        # BEGIN SOLUTION: self is behind other or equal
         return ((self.value - other.value + HALF) & MASK) - HALF <= 0
+        # END SOLUTION
 
     def __gt__(self, other: Seq) -> bool:
+        # BEGIN SOLUTION: self is ahead of other
         return ((self.value - other.value + HALF) & MASK) - HALF > 0
+        # END SOLUTION
 
     def __ge__(self, other: Seq) -> bool:
+        # BEGIN SOLUTION: self is ahead of other or equal
         return ((self.value - other.value + HALF) & MASK) - HALF >= 0
+        # END SOLUTION
 
     def __eq__(self, other: object) -> bool:
+        # BEGIN SOLUTION: equal to another Seq of the same value; never to a plain int
         return isinstance(other, Seq) and other.value == self.value
+        # END SOLUTION
 
     def __hash__(self) -> int:
         return hash(self.value)
@@ -120,7 +138,9 @@ class Seq:
 
     def in_window(self, start: Seq, size: int) -> bool:
         """start <= self < start + size (RFC 9293 §3.4's test, done without overflow)."""
+        # BEGIN SOLUTION: start <= self < start + size, across the wrap
         return 0 <= ((self.value - start.value + HALF) & MASK) - HALF < size
+        # END SOLUTION
 
 
 _new_seq = object.__new__  # a Seq whose value the caller sets, already reduced

@@ -117,7 +117,7 @@ class LabHarness(Harness):
     # --- each step: budget, output, crashes ------------------------------------------
     def apply_step(self, step: Step, number: int) -> tuple[str, list[str]]:
         output = io.StringIO()
-        with _captured(output), _cpu_budget(self.cpu_budget):
+        with captured_output(output), limit_cpu(self.cpu_budget):
             try:
                 line = step.apply(self)
             except TranscriptMismatch as exc:
@@ -162,7 +162,7 @@ class _StudentLog(logging.Handler):
 
 
 @contextlib.contextmanager
-def _captured(sink: io.StringIO) -> Iterator[None]:
+def captured_output(sink: io.StringIO) -> Iterator[None]:
     root = logging.getLogger()
     handler, level = _StudentLog(sink), root.level
     root.addHandler(handler)
@@ -176,7 +176,7 @@ def _captured(sink: io.StringIO) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _cpu_budget(seconds: float) -> Iterator[None]:
+def limit_cpu(seconds: float) -> Iterator[None]:
     """SIGPROF after `seconds` of this process's CPU time (user + system)."""
     def over(signum, frame):
         raise StepOverBudget()

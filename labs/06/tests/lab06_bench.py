@@ -14,23 +14,19 @@ The numbers come from the variant: a hidden variant moves the peer's ISN (anywhe
 
 from __future__ import annotations
 
-import io
-import os
-import traceback
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from labs.kit import Variant, graded_impl, make_harness
-from labs.kit.stack import RERUN_ENV, STEP_CPU_SECONDS, StepOverBudget, _captured, _cpu_budget
+from labs.kit.checks import Checks
 from netstack.counters import Counters
 from netstack.stages.tcp.collaborators import ReceiveBuffer
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
 from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.timestamps import Timestamps
-from netstack.testing import TcpPeer, TranscriptMismatch
+from netstack.testing import TcpPeer
 from netstack.timers import TimerWheel
 from netstack.units import resolve_units
 from netstack.wire.tcp import FLAG_ACK, FLAG_SYN, MssOption
@@ -47,80 +43,6 @@ def units() -> Any:
 def wrap_isn(variant: Variant) -> int:
     """An ISN a few segments short of 2^32, so the stream crosses the wrap early on."""
     return MOD - 1 - variant.peer_isn % 3000
-
-
-def rerun_hint(variant: Variant) -> str:
-    current = os.environ.get("PYTEST_CURRENT_TEST", "")
-    test = current.rsplit(" (", 1)[0].rsplit("::", 1)[-1]
-    command = os.environ.get(RERUN_ENV, "")
-    seed = "" if variant.public else f" (variant: hidden seed {variant.seed})"
-    if command and test:
-        return f"\nrerun just this test{seed}: {command.replace('{test}', test)}"
-    return f"\nrerun just this test: pytest -k {test}{seed}" if test else seed
-
-
-class Checks:
-    """A numbered transcript; `run` gives each step a CPU budget and the student's output."""
-
-    def __init__(self, title: str, variant: Variant) -> None:
-        self.title = title
-        self.variant = variant
-        self.lines: list[str] = []
-        self.now = 0.0
-
-    def log(self, text: str, printed: str = "") -> None:
-        self.lines.append(f"{len(self.lines) + 1:3d}. t={self.now:.3f}  {text}")
-        self.lines += [f"        | {line}" for line in printed.splitlines()]
-
-    def fail(self, message: str, printed: str = "") -> None:
-        head = f"transcript ({self.title}, {self.variant.name}):"
-        body = "\n".join([head, *self.lines]) if self.lines else head + "\n  (no steps)"
-        under = ("\n  your code printed during this step:\n"
-                 + "\n".join(f"    | {x}" for x in printed.splitlines())) if printed else ""
-        raise TranscriptMismatch(f"{body}\nstep {len(self.lines) + 1} failed at "
-                                 f"t={self.now:.3f}:\n  {message}{under}"
-                                 + rerun_hint(self.variant))
-
-    def run(self, description: str, action: Callable[[], Any]) -> Any:
-        """Run the student's code for one step; a crash or a loop fails this step."""
-        output = io.StringIO()
-        try:
-            with _captured(output), _cpu_budget(STEP_CPU_SECONDS):
-                value = action()
-        except StepOverBudget:
-            self.fail(f"{description}: took more than {STEP_CPU_SECONDS:g} s of CPU: an "
-                      "infinite loop?", output.getvalue())
-        except TranscriptMismatch:
-            raise
-        except Exception as exc:
-            self.fail(f"{description}: your code raised {type(exc).__name__}: {exc}\n"
-                      + traceback.format_exc().rstrip(), output.getvalue())
-        self._printed = output.getvalue()
-        return value
-
-    def check(self, description: str, action: Callable[[], Any], expected: Any) -> Any:
-        """Evaluate `action` (the student's code) and compare with `expected`."""
-        got = self.run(description, action)
-        if got != expected:
-            self.fail(f"expected {description} == {expected!r}, got {got!r}", self._printed)
-        self.log(f"{description} == {got!r}", self._printed)
-        return got
-
-    def check_raises(self, description: str, action: Callable[[], Any],
-                     errors: tuple[type[BaseException], ...]) -> None:
-        try:
-            with _cpu_budget(STEP_CPU_SECONDS):
-                got = action()
-        except errors as exc:
-            self.log(f"{description} raises {type(exc).__name__}")
-            return
-        except NotImplementedError as exc:
-            self.fail(f"{description}: your code raised NotImplementedError: {exc}")
-        except Exception as exc:
-            self.fail(f"{description}: expected {' or '.join(e.__name__ for e in errors)}, "
-                      f"got {type(exc).__name__}: {exc}")
-        self.fail(f"{description}: expected {' or '.join(e.__name__ for e in errors)}, "
-                  f"got {got!r}")
 
 
 # --- the receiver alone -------------------------------------------------------------------

@@ -38,6 +38,7 @@ OPTION_NOP = 1
 
 def options_for_later_fragments(options: bytes) -> bytes:
     """The options a non-first fragment carries, padded with End to a 4-byte multiple."""
+    # BEGIN SOLUTION: walk the options (End stops, NOP is one byte, others carry a length) and keep those whose type has the copied bit
     kept = bytearray()
     i = 0
     while i < len(options):
@@ -55,6 +56,7 @@ def options_for_later_fragments(options: bytes) -> bytes:
         i += length
     kept += bytes(-len(kept) % WORD_LEN)
     return bytes(kept)
+    # END SOLUTION
 
 
 def fragment(
@@ -65,6 +67,7 @@ def fragment(
     The slices are zero-copy views of `payload`. A datagram that already fits comes back whole.
     The caller checks DF first: this function fragments whatever it is given.
     """
+    # BEGIN SOLUTION: whole if it fits; else pieces <= mtu, data a multiple of 8 but the last, offsets from header.fragment_offset, MF on all but the last (it keeps header's MF)
     view = memoryview(payload)
     if header.header_len + len(view) <= mtu:
         return [(header, view)]
@@ -88,3 +91,4 @@ def fragment(
         pieces.append((piece, data))
         offset += len(data)
     return pieces
+    # END SOLUTION

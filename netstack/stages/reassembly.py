@@ -74,6 +74,7 @@ class _PartialDatagram:
     bytes_charged: int = 0
 
     def is_complete(self) -> bool:
+        # BEGIN SOLUTION: True when the last fragment is known, fragment zero arrived and the pieces cover 0..payload_len with no hole
         if self.payload_len is None:
             return False
         expected = 0
@@ -82,6 +83,7 @@ class _PartialDatagram:
                 return False
             expected += len(data)
         return expected == self.payload_len and self.first_header is not None
+        # END SOLUTION
 
 
 class Reassembler:
@@ -117,6 +119,7 @@ class Reassembler:
     def add(
         self, header: IPv4Header, payload: bytes | memoryview, now: float
     ) -> tuple[IPv4Header, bytes] | None:
+        # BEGIN SOLUTION: validate, find or start the datagram (limits, timer), check the fragment fits, store a copy, return the whole datagram once complete
         key = (header.src, header.dst, header.protocol, header.identification)
         start = header.fragment_offset
         end = start + len(payload)
@@ -174,12 +177,14 @@ class Reassembler:
         self._discard(datagram, remember=False)
         self.counters.bump("ipv4.reassembled")
         return whole, payload_bytes
+        # END SOLUTION
 
     @staticmethod
     def _check_fits(
         datagram: _PartialDatagram, start: int, end: int, payload: bytes | memoryview, more: bool
     ) -> str:
         """ "ok", "duplicate", or the drop reason that discards the whole datagram."""
+        # BEGIN SOLUTION: "duplicate" for an exact copy, a drop reason for an overlap or an inconsistent end, else "ok"
         for offset, data in datagram.fragments:
             other_end = offset + len(data)
             if offset == start and other_end == end and data == payload:
@@ -198,29 +203,37 @@ class Reassembler:
             ):
                 return "fragment_inconsistent"  # we already hold bytes past this end
         return "ok"
+        # END SOLUTION
 
     def _make_room_for_datagram(self) -> bool:
+        # BEGIN SOLUTION: evict the oldest partial datagrams until there is room for one more; False if you cannot
         while len(self._partial) >= self.max_datagrams:
             if not self._evict_oldest(keep=None):
                 return False
         return True
+        # END SOLUTION
 
     def _make_room_for_bytes(self, cost: int, keep: _PartialDatagram) -> bool:
+        # BEGIN SOLUTION: evict the oldest other datagrams until cost more bytes fit under memory_limit; False if you cannot
         while self.memory_used + cost > self.memory_limit:
             if not self._evict_oldest(keep=keep):
                 return False
         return True
+        # END SOLUTION
 
     def _evict_oldest(self, keep: _PartialDatagram | None) -> bool:
+        # BEGIN SOLUTION: discard the oldest partial datagram that is not keep (counted); False if there is none
         for datagram in self._partial.values():
             if datagram is not keep:
                 self.counters.bump("ipv4.drop.reassembly_evicted")
                 self._discard(datagram, remember=False)
                 return True
         return False
+        # END SOLUTION
 
     def _discard(self, datagram: _PartialDatagram, remember: bool) -> None:
         """Forget a datagram; with `remember`, drop its later fragments until the timeout."""
+        # BEGIN SOLUTION: cancel the timer, forget the datagram and its bytes; with remember, drop its later fragments until its deadline
         datagram.timer.cancel()
         del self._partial[datagram.key]
         self.memory_used -= datagram.bytes_charged
@@ -231,8 +244,10 @@ class Reassembler:
             self._discarded[key] = self.timers.schedule(
                 datagram.timer.deadline, lambda _now: self._discarded.pop(key, None)
             )
+        # END SOLUTION
 
     def _expire(self, key: ReassemblyKey, now: float) -> None:
+        # BEGIN SOLUTION: count the timeout, forget the datagram, and call on_timeout only if fragment zero had arrived
         datagram = self._partial.get(key)
         if datagram is None:
             return
@@ -242,3 +257,4 @@ class Reassembler:
         self._discard(datagram, remember=False)
         if first_header is not None:
             self.on_timeout(first_header, first_payload, now)
+        # END SOLUTION

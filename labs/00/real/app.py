@@ -43,8 +43,8 @@ def main() -> int:
     impl = dict(parse_impl_argument(w) for w in words if w != "--impl")
     host = api.Host.open(f"tap:{tap}", STACK_CIDR, mac=STACK_MAC, capture=capture, impl=impl)
     try:
-        print(f"webget: {webget.__file__}", flush=True)
         print("ready", flush=True)
+        print(f"webget: {webget.__file__}", flush=True)
         for line in sys.stdin:
             parts = line.split()
             if len(parts) != 5 or parts[0] != "get":

@@ -62,8 +62,8 @@ def main() -> int:
             sock.bind(("0.0.0.0", port))
             services.append(sock)
             threading.Thread(target=target, args=(sock,), daemon=True).start()
-        print(f"impl: {impl or 'reference'}; udpkv: {udpkv.__file__}", flush=True)
         print("ready", flush=True)
+        print(f"impl: {impl or 'reference'}; udpkv: {udpkv.__file__}", flush=True)
         for line in sys.stdin:
             words = line.strip().split(maxsplit=3)
             if len(words) != 4 or words[0] != "query":

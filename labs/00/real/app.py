@@ -44,7 +44,9 @@ def main() -> int:
     host = api.Host.open(f"tap:{tap}", STACK_CIDR, mac=STACK_MAC, capture=capture, impl=impl)
     try:
         print("ready", flush=True)
-        print(f"webget: {webget.__file__}", flush=True)
+        loaded = f"webget: {webget.__file__}"
+        with open(os.path.join(os.path.dirname(capture), "loaded.txt"), "w") as f:
+            f.write(loaded + "\n")  # what ran, for the evidence
         for line in sys.stdin:
             parts = line.split()
             if len(parts) != 5 or parts[0] != "get":

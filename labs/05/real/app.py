@@ -13,6 +13,7 @@ it prints the stack's counters, one "name value" a line, and exits.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import threading
@@ -49,8 +50,6 @@ def kv(module, sock) -> None:
 
 
 def main() -> int:
-    import os
-
     tap, capture = sys.argv[1], sys.argv[2]
     udpkv = student_module("udpkv", reference="labs.reference.udpkv")
     impl = impl_from_environment(os.environ.get("LAB_IMPL_ARGS", ""))
@@ -63,7 +62,9 @@ def main() -> int:
             services.append(sock)
             threading.Thread(target=target, args=(sock,), daemon=True).start()
         print("ready", flush=True)
-        print(f"impl: {impl or 'reference'}; udpkv: {udpkv.__file__}", flush=True)
+        loaded = f"impl: {impl or 'reference'}; udpkv: {udpkv.__file__}"
+        with open(os.path.join(os.path.dirname(capture), "loaded.txt"), "w") as f:
+            f.write(loaded + "\n")  # what ran, for the evidence
         for line in sys.stdin:
             words = line.strip().split(maxsplit=3)
             if len(words) != 4 or words[0] != "query":

@@ -182,6 +182,7 @@ class UdpStage:
         OSError(EADDRINUSE), OSError(EADDRNOTAVAIL) for an address that is not ours,
         OSError(EINVAL) for an endpoint already bound or a port out of range.
         """
+        # BEGIN SOLUTION: check the address and port; add the endpoint to self.ports
         address = WILDCARD if local_ip is None else IPv4Address(local_ip)
         if address not in (WILDCARD, self.our_ip) and not self.is_broadcast(address):
             raise os_error(errno.EADDRNOTAVAIL, str(address))
@@ -195,12 +196,14 @@ class UdpStage:
             ep.reuse_addr = reuse_addr
         self.ports.add(ep, address, port)
         return ep
+        # END SOLUTION
 
     def connect(self, ep: UdpEndpoint, remote_ip: IPv4Address | str, remote_port: int) -> None:
         """Remember the peer: sends default to it and only its datagrams are accepted.
 
         Binds an unbound endpoint to an ephemeral port and narrows a wildcard bind to our
         address, as Linux does (getsockname then shows the source address)."""
+        # BEGIN SOLUTION: checks; bind if unbound; narrow a wildcard bind; set ep.remote
         remote = IPv4Address(remote_ip)
         if ep.closed:
             raise os_error(errno.EBADF)
@@ -217,21 +220,26 @@ class UdpStage:
             self.ports.rebind(ep, self.our_ip)
             ep.address_from_connect = True
         ep.remote = (remote, remote_port)
+        # END SOLUTION
 
     def disconnect(self, ep: UdpEndpoint) -> None:
         """Forget the peer (connect to AF_UNSPEC), undoing the address connect() chose."""
+        # BEGIN SOLUTION: forget the peer; undo the address connect() chose
         ep.remote = None
         if ep.address_from_connect:
             self.ports.rebind(ep, WILDCARD)
             ep.address_from_connect = False
+        # END SOLUTION
 
     def close(self, ep: UdpEndpoint) -> None:
+        # BEGIN SOLUTION: unbind, mark closed, drop what is queued
         self.ports.remove(ep)
         ep.closed = True
         ep.on_event = None
         with ep.guard:
             ep.queue.clear()
             ep.queued_bytes = 0
+        # END SOLUTION
 
     def endpoints(self) -> list[UdpEndpoint]:
         """Every bound endpoint (for netstat-like tools)."""
@@ -248,6 +256,7 @@ class UdpStage:
         Returns False when a lower layer dropped it (counted there), True when it left or
         is waiting for ARP.
         """
+        # BEGIN SOLUTION: destination, size, port, SO_BROADCAST, route checks; bind if unbound; send
         if ep.closed:
             raise os_error(errno.EBADF)
         if dst is None:
@@ -275,6 +284,7 @@ class UdpStage:
         sent = self._send_datagram(header, payload, dst_ip, now)
         self.stack.counters.bump("udp.tx.datagrams" if sent else "udp.drop.send_failed")
         return sent
+        # END SOLUTION
 
     def _send_datagram(self, header: wire_udp.UdpHeader, payload: bytes | bytearray | memoryview,
                        dst: IPv4Address, now: float) -> bool:
@@ -299,6 +309,7 @@ class UdpStage:
 
     def receive(self, ip_header: IPv4Header, payload: memoryview, frame: memoryview,
                 now: float) -> None:
+        # BEGIN SOLUTION: parse (checksum); broadcast, or the best endpoint, or port unreachable
         counters = self.stack.counters
         try:
             # RFC 1122 §4.1.3.4: a datagram with a bad checksum is discarded silently.
@@ -320,10 +331,12 @@ class UdpStage:
             wire_icmp.CODE_PORT_UNREACHABLE, ip_header, payload, now, frame=frame
         ):
             counters.bump("udp.tx.port_unreachable")
+        # END SOLUTION
 
     def _lookup(self, dst_ip: IPv4Address, dst_port: int, src_ip: IPv4Address,
                 src_port: int) -> UdpEndpoint | None:
         """The endpoint a unicast datagram belongs to (see the module docstring)."""
+        # BEGIN SOLUTION: connected > exact > wildcard (skip others' peers); ties: later bind
         best: UdpEndpoint | None = None
         best_score = -1
         for address, exact in ((dst_ip, 1), (WILDCARD, 0)):
@@ -336,11 +349,13 @@ class UdpStage:
                 if score >= best_score:  # ">=": the later bind wins a tie, as on Linux
                     best, best_score = ep, score
         return best
+        # END SOLUTION
 
     def _deliver_broadcast(self, dst_ip: IPv4Address, dst_port: int, data: memoryview,
                            src_ip: IPv4Address, src_port: int) -> None:
         """RFC 1122 §4.1.3.6 / §3.3.6: every endpoint listening on the port gets a copy
         (bound to the wildcard or to that broadcast address, and not connected elsewhere)."""
+        # BEGIN SOLUTION: a copy to each endpoint on the port (that address or the wildcard)
         payload = bytes(data)
         source = self._source(src_ip, src_port)
         delivered = False
@@ -351,8 +366,10 @@ class UdpStage:
                     delivered = True
         if not delivered:
             self.stack.counters.bump("udp.drop.no_socket")  # and never an ICMP error
+        # END SOLUTION
 
     def _enqueue(self, ep: UdpEndpoint, payload: bytes, source: tuple[str, int]) -> None:
+        # BEGIN SOLUTION: refuse past rcvbuf if others are queued; else queue, on_event
         size = len(payload) + DATAGRAM_OVERHEAD
         with ep.guard:
             # Like Linux, a datagram is refused only when others are already queued, so one
@@ -365,6 +382,7 @@ class UdpStage:
             ep.queued_bytes += size
             if ep.on_event is not None:
                 ep.on_event()
+        # END SOLUTION
 
     def _source(self, ip: IPv4Address, port: int) -> tuple[str, int]:
         # str(IPv4Address) is slow and most traffic comes from one peer: remember the last.
@@ -377,6 +395,7 @@ class UdpStage:
     # --- errors about datagrams we sent ---------------------------------------------------
 
     def _icmp_error(self, report: IcmpErrorReport, now: float) -> None:
+        # BEGIN SOLUTION: only about our UDP datagrams; type/code -> errno; ports from the quote
         quoted = report.quoted_header
         if quoted.protocol != PROTO_UDP or quoted.src != self.our_ip:
             return
@@ -389,18 +408,22 @@ class UdpStage:
         if code is not None and len(report.quoted_payload) >= _PORTS.size:
             src_port, dst_port = _PORTS.unpack_from(report.quoted_payload)
             self._set_error(src_port, (quoted.dst, dst_port), code)
+        # END SOLUTION
 
     def _arp_failed(self, next_hop: IPv4Address, header: IPv4Header, payload: memoryview,
                     now: float) -> None:
         """ARP gave up on the next hop of one of our datagrams: EHOSTUNREACH, as Linux
         reports it (through the ICMP host unreachable it sends itself)."""
+        # BEGIN SOLUTION: EHOSTUNREACH for the endpoint that sent this datagram
         if header.protocol == PROTO_UDP and header.fragment_offset == 0 and len(payload) >= 4:
             src_port, dst_port = _PORTS.unpack_from(payload)
             self._set_error(src_port, (header.dst, dst_port), errno.EHOSTUNREACH)
+        # END SOLUTION
 
     def _set_error(self, local_port: int, remote: Address, code: int) -> None:
         """Linux reports hard errors only to connected endpoints (without IP_RECVERR): an
         unconnected one cannot tell which of its peers the error was about."""
+        # BEGIN SOLUTION: the connected endpoint whose peer is `remote` gets the errno
         for address in (self.our_ip, WILDCARD):
             for ep in self.ports.bound_at(address, local_port):
                 if ep.remote == remote:
@@ -411,3 +434,4 @@ class UdpStage:
                     self.stack.counters.bump("udp.rx.icmp_error")
                     return
         self.stack.counters.bump("udp.drop.icmp_error_no_socket")
+        # END SOLUTION

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from netstack.netns import Namespace, is_root, unique_name, wait_for_line
@@ -136,7 +137,7 @@ class RealBench:
     def __enter__(self) -> RealBench:
         self.ns.__enter__()
         try:
-            self.proc = self.ns.popen([sys.executable, "-m", "netstack", "run", *self.args])
+            self.proc = self.start_stack()
             wait_for_line(self.proc, "ready", timeout=self.ready_timeout)
             self._reader = threading.Thread(target=self._read, daemon=True)
             self._reader.start()
@@ -146,6 +147,11 @@ class RealBench:
             self.ns.close()
             raise
         return self
+
+    def start_stack(self) -> subprocess.Popen[bytes]:
+        """The stack's process in the namespace; it prints a line starting "ready" once its
+        TAP exists. AppBench starts an application on a netstack Host instead."""
+        return self.ns.popen([sys.executable, "-m", "netstack", "run", *self.args])
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -192,3 +198,32 @@ class RealBench:
         if self.proc is not None and self.proc.poll() is None:
             self.stop()
         self.ns.close()
+
+
+class AppBench(RealBench):
+    """A RealBench whose stack is an application script (a netstack Host built with the
+    student's units, e.g. labs/00/real/app.py) started as `python APP TAP CAPTURE`. The
+    script reads command lines on stdin and answers each with a line starting "reply"."""
+
+    def __init__(self, evidence: Evidence, app: str, **kwargs: Any) -> None:
+        super().__init__(evidence, **kwargs)
+        self.app = app
+
+    def start_stack(self) -> subprocess.Popen[bytes]:
+        return self.ns.popen([sys.executable, self.app, self.tap, self.capture],
+                             stdin=subprocess.PIPE)
+
+    def ask_app(self, line: str, timeout: float = 10.0) -> str:
+        """Send a command line to the app and return its next "reply" line (polled with a
+        deadline; an app that never answers gives a "reply-error" line, not a hang)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        seen = len(self.lines)
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for text in self.lines[seen:]:
+                if text.startswith("reply"):
+                    return text
+            time.sleep(0.05)
+        return f"reply-error: no answer from the app within {timeout:g} s"

@@ -16,52 +16,16 @@ pcap and rebuilds the HTTP exchange from it.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-from labs.kit.real import KERNEL_CIDR, KERNEL_IP, Evidence, RealBench, sha256_file
+from labs.kit.real import KERNEL_IP, AppBench, Evidence, sha256_file
 from netstack.netns import wait_for_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HTTP_PORT = 8000
 FILE_NAME = "lab0.bin"
 FILE_SIZE = 300_000
-
-
-class AppBench(RealBench):
-    """RealBench with app.py (a netstack Host that runs webget on request) as the stack."""
-
-    def __enter__(self) -> AppBench:
-        self.ns.__enter__()
-        try:
-            self.proc = self.ns.popen([sys.executable, os.path.join(HERE, "app.py"), self.tap,
-                                       self.capture], stdin=subprocess.PIPE)
-            wait_for_line(self.proc, "ready", timeout=self.ready_timeout)
-            self._reader = threading.Thread(target=self._read, daemon=True)
-            self._reader.start()
-            self.ns.add_address(self.tap, KERNEL_CIDR)
-            self.ns.link_up(self.tap)
-        except BaseException:
-            self.ns.close()
-            raise
-        return self
-
-    def ask_app(self, line: str, timeout: float = 30.0) -> str:
-        """Send a command line to app.py and return its next "reply" line."""
-        assert self.proc is not None and self.proc.stdin is not None
-        seen = len(self.lines)
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in self.lines[seen:]:
-                if text.startswith("reply"):
-                    return text
-            time.sleep(0.05)
-        return f"reply-error: no answer from app.py within {timeout:g} s"
 
 
 def main() -> int:
@@ -84,7 +48,7 @@ def main() -> int:
 def run(evidence: Evidence, www: str, digest: str) -> None:
     log = []
     fetched = evidence.path("fetched.bin")
-    with AppBench(evidence) as bench:
+    with AppBench(evidence, os.path.join(HERE, "app.py")) as bench:
         server = bench.ns.popen([sys.executable, "-u", "-m", "http.server", str(HTTP_PORT),
                                  "--bind", KERNEL_IP, "--directory", www])
         wait_for_line(server, "Serving HTTP", timeout=10)
@@ -96,7 +60,7 @@ def run(evidence: Evidence, www: str, digest: str) -> None:
         evidence.check("curl on the kernel side gets the served file (the server works)",
                        curl.stdout.split()[:1] == [digest], curl.stdout + curl.stderr)
 
-        reply = bench.ask_app(f"get {KERNEL_IP} {HTTP_PORT} /{FILE_NAME} {fetched}")
+        reply = bench.ask_app(f"get {KERNEL_IP} {HTTP_PORT} /{FILE_NAME} {fetched}", timeout=30)
         log.append(f"app.py: webget.get(host, '{KERNEL_IP}', '/{FILE_NAME}', {HTTP_PORT})\n"
                    f"{reply}")
         evidence.check("webget on the stack fetches the file: same size and sha256",
@@ -104,7 +68,7 @@ def run(evidence: Evidence, www: str, digest: str) -> None:
                        f"{reply} (served: {FILE_SIZE} bytes sha256 {digest})")
 
         missing = bench.ask_app(f"get {KERNEL_IP} {HTTP_PORT} /no-such-file "
-                                f"{evidence.path('missing.bin')}")
+                                f"{evidence.path('missing.bin')}", timeout=30)
         log.append(f"app.py: webget.get(host, '{KERNEL_IP}', '/no-such-file', {HTTP_PORT})\n"
                    f"{missing}")
         evidence.check("webget raises HttpError with status 404 for a missing file",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labs.kit import Variant, student_module
-from labs.kit.stack import RERUN_ENV, StepOverBudget, _captured, _cpu_budget
+from labs.kit.stack import RERUN_ENV, StepOverBudget, captured_output, limit_cpu
 from netstack.api.constants import (
     AF_INET,
     POLLERR,
@@ -412,7 +412,7 @@ class Bench:
         body: bytes | None = None
         error: BaseException | None = None
         trace = ""
-        with _captured(output), _cpu_budget(CALL_CPU_SECONDS):
+        with captured_output(output), limit_cpu(CALL_CPU_SECONDS):
             try:
                 body = self.module.get(self.sockets, *args)
             except StepOverBudget:

@@ -17,50 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
-import threading
-import time
 
-from labs.kit.real import KERNEL_CIDR, KERNEL_IP, STACK_IP, Evidence, RealBench
+from labs.kit.real import KERNEL_IP, STACK_IP, AppBench, Evidence, RealBench
 from netstack.netns import wait_for_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KERNEL_KV_PORT = 7008
 CLOSED_PORT = 9
-
-
-class AppBench(RealBench):
-    """RealBench with app.py (a netstack Host running our services) as the stack."""
-
-    def __enter__(self) -> AppBench:
-        self.ns.__enter__()
-        try:
-            self.proc = self.ns.popen([sys.executable, os.path.join(HERE, "app.py"), self.tap,
-                                       self.capture], stdin=subprocess.PIPE)
-            wait_for_line(self.proc, "ready", timeout=self.ready_timeout)
-            self._reader = threading.Thread(target=self._read, daemon=True)
-            self._reader.start()
-            self.ns.add_address(self.tap, KERNEL_CIDR)
-            self.ns.link_up(self.tap)
-        except BaseException:
-            self.ns.close()
-            raise
-        return self
-
-    def ask_app(self, line: str, timeout: float = 10.0) -> str:
-        """Send a command line to app.py and return its next "reply" line."""
-        assert self.proc is not None and self.proc.stdin is not None
-        seen = len(self.lines)
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in self.lines[seen:]:
-                if text.startswith("reply"):
-                    return text
-            time.sleep(0.05)
-        return f"reply-error: no answer from app.py within {timeout:g} s"
 
 
 def nc_udp(bench: RealBench, port: int, text: str, wait: float = 2.0):
@@ -85,7 +49,7 @@ def main() -> int:
 
 def run(evidence: Evidence, token: str, echo_text: str) -> None:
     log = []
-    with AppBench(evidence) as bench:
+    with AppBench(evidence, os.path.join(HERE, "app.py")) as bench:
         server = bench.ns.popen([sys.executable, "-m", "labs.reference.udpkv", "serve",
                                  "--bind", KERNEL_IP, "--port", str(KERNEL_KV_PORT),
                                  "--set", f"answer={token}"])

@@ -258,13 +258,13 @@ class ServiceLog:
         import io
         import traceback
 
-        from labs.kit.stack import STEP_CPU_SECONDS, StepOverBudget, _captured, _cpu_budget
+        from labs.kit.stack import STEP_CPU_SECONDS, StepOverBudget, captured_output, limit_cpu
 
         shown = ", ".join("sock" if isinstance(a, FakeSocket) else repr(a) for a in args)
         self.line(f"call      udpkv.{name}({shown})")
         output = io.StringIO()
         result = None
-        with _captured(output), _cpu_budget(STEP_CPU_SECONDS):
+        with captured_output(output), limit_cpu(STEP_CPU_SECONDS):
             try:
                 result = getattr(self.module, name)(*args)
             except StepOverBudget:

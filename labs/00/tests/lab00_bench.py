@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import errno
 import io
-import os
 import traceback
 from dataclasses import dataclass
 from typing import Any
 
 from labs.kit import Variant, student_module
-from labs.kit.stack import RERUN_ENV, StepOverBudget, captured_output, limit_cpu
+from labs.kit.checks import rerun_hint
+from labs.kit.stack import StepOverBudget, captured_output, limit_cpu
 from netstack.api.constants import (
     AF_INET,
     POLLERR,
@@ -382,16 +382,7 @@ class Bench:
                 f"{self.server_ip}, {self.variant.name}):")
         body = "\n".join([head, *self.lines]) if self.lines else head + "\n  (no steps)"
         raise TranscriptMismatch(f"{body}\nstep {len(self.lines) + 1} failed at "
-                                 f"t={self.sim.now:.3f}:\n  {message}{self._rerun()}")
-
-    def _rerun(self) -> str:
-        current = os.environ.get("PYTEST_CURRENT_TEST", "")
-        test = current.rsplit(" (", 1)[0].rsplit("::", 1)[-1]
-        command = os.environ.get(RERUN_ENV, "")
-        seed = "" if self.variant.public else f" (variant: hidden seed {self.variant.seed})"
-        if command and test:
-            return f"\nrerun just this test{seed}: {command.replace('{test}', test)}"
-        return f"\nrerun just this test: pytest -k {test}{seed}" if test else seed
+                                 f"t={self.sim.now:.3f}:\n  {message}{rerun_hint(self.variant)}")
 
     # --- steps -----------------------------------------------------------------------------
     def serve(self, script: list[Any], port: int | None = None) -> Server:

@@ -125,6 +125,7 @@ RECENT_HEADERS = 64
 
 
 def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:
+    # BEGIN SOLUTION: dst, src, then tags while the type field is a TPID; the rest is payload
     view = memoryview(buf)
     if len(view) < HEADER_LEN:
         raise MalformedPacket("truncated")
@@ -153,9 +154,11 @@ def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryvi
             _recent_headers.clear()
         _recent_headers[bytes(view[:HEADER_LEN])] = header
     return header, view[offset + 2 :]
+    # END SOLUTION
 
 
 def _check(header: EthernetHeader) -> None:
+    # BEGIN SOLUTION: ValueError for what cannot be encoded (MAC lengths, ethertype, tags)
     if len(header.dst) != MAC_LEN or len(header.src) != MAC_LEN:
         raise ValueError("MAC addresses are 6 bytes")
     if not MIN_ETHERTYPE <= header.ethertype <= MAX_ETHERTYPE or header.ethertype in TAG_TPIDS:
@@ -166,10 +169,12 @@ def _check(header: EthernetHeader) -> None:
             raise ValueError(f"VLAN TPID {tag.tpid:#x} is not 802.1Q or 802.1ad")
         if not 0 <= tag.vid <= TCI_VID_MASK or not 0 <= tag.pcp <= MAX_PCP:
             raise ValueError(f"VLAN vid {tag.vid} / pcp {tag.pcp} out of range")
+    # END SOLUTION
 
 
 def write_header(header: EthernetHeader, buf: bytearray, offset: int) -> None:
     """Write `header.header_len` bytes at `offset` (after `Mbuf.prepend(header.header_len)`)."""
+    # BEGIN SOLUTION: check the header, then dst, src, each tag (TPID, TCI) and the ethertype
     _check(header)
     _ADDRESSES.pack_into(buf, offset, header.dst, header.src)
     offset += TYPE_OFFSET
@@ -178,6 +183,7 @@ def write_header(header: EthernetHeader, buf: bytearray, offset: int) -> None:
         _TAG.pack_into(buf, offset, tag.tpid, tci)
         offset += VLAN_TAG_LEN
     _U16.pack_into(buf, offset, header.ethertype)
+    # END SOLUTION
 
 
 def build(header: EthernetHeader, payload: bytes | bytearray | memoryview = b"") -> bytes:

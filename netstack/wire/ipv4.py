@@ -118,6 +118,7 @@ def parse(
     buf: bytes | bytearray | memoryview, *, internet_checksum: ChecksumFunction = internet_checksum
 ) -> tuple[IPv4Header, memoryview]:
     """Validate and split one datagram; Ethernet padding after total length is cut off."""
+    # BEGIN SOLUTION: check length, version, IHL, total length and checksum, in that order
     view = memoryview(buf)
     if len(view) < MIN_HEADER_LEN:
         raise MalformedPacket("truncated")
@@ -151,11 +152,13 @@ def parse(
         bool(flags_frag & FLAG_RESERVED),
     )
     return header, view[header_len:total_len]
+    # END SOLUTION
 
 
 def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: int,
                  *, internet_checksum: ChecksumFunction = internet_checksum) -> None:
     """Write the header at `offset`, with total length and checksum, for `payload_len` bytes."""
+    # BEGIN SOLUTION: check options, fragment offset and length; pack flags; write it all
     header_len = header.header_len
     if len(header.options) % WORD_LEN or len(header.options) > MAX_OPTIONS_LEN:
         raise ValueError("IPv4 options must be a multiple of 4 bytes, at most 40")
@@ -175,6 +178,7 @@ def write_header(header: IPv4Header, buf: bytearray, offset: int, payload_len: i
         flags_frag |= FLAG_RESERVED
     _pack(buf, offset, header_len, header.tos, total_len, header.identification, flags_frag,
           header.ttl, header.protocol, header.src, header.dst, header.options, internet_checksum)
+    # END SOLUTION
 
 
 def write_plain_header(buf: bytearray, offset: int, src: IPv4Address, dst: IPv4Address,
@@ -184,12 +188,14 @@ def write_plain_header(buf: bytearray, offset: int, src: IPv4Address, dst: IPv4A
     """`write_header` for the header a host sends nearly every time: no options, TOS 0, not
     a fragment. It takes the fields as values, so the per-packet send path need not build
     an IPv4Header (a frozen dataclass costs about a microsecond to make)."""
+    # BEGIN SOLUTION: a 20-byte header: TOS 0, no options, DF or not, offset 0
     total_len = MIN_HEADER_LEN + payload_len
     if total_len > MAX_TOTAL_LEN:
         raise ValueError(f"datagram of {total_len} bytes is too long for IPv4")
     flags_frag = FLAG_DONT_FRAGMENT if dont_fragment else 0
     _pack(buf, offset, MIN_HEADER_LEN, 0, total_len, identification, flags_frag, ttl, protocol,
           src, dst, b"", internet_checksum)
+    # END SOLUTION
 
 
 def copy_plain_header(template: bytearray, template_offset: int, buf: bytearray, offset: int,
@@ -199,6 +205,7 @@ def copy_plain_header(template: bytearray, template_offset: int, buf: bytearray,
     the plain header at `template_offset` (which `write_plain_header` wrote): a sender's
     datagrams to one destination differ only in those, so 20 bytes are copied and patched
     instead of packed from the fields again."""
+    # BEGIN SOLUTION: copy 20 bytes, patch length and identification, checksum again
     total_len = MIN_HEADER_LEN + payload_len
     if total_len > MAX_TOTAL_LEN:
         raise ValueError(f"datagram of {total_len} bytes is too long for IPv4")
@@ -207,11 +214,13 @@ def copy_plain_header(template: bytearray, template_offset: int, buf: bytearray,
     _LENGTH_AND_ID.pack_into(buf, offset + TOTAL_LENGTH_OFFSET, total_len, identification)
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, 0)
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, internet_checksum(memoryview(buf)[offset:end]))
+    # END SOLUTION
 
 
 def _pack(buf: bytearray, offset: int, header_len: int, tos: int, total_len: int,
           identification: int, flags_frag: int, ttl: int, protocol: int, src: IPv4Address,
           dst: IPv4Address, options: bytes, internet_checksum: ChecksumFunction) -> None:
+    # BEGIN SOLUTION: the fixed part (checksum 0), the options, then the checksum over it all
     try:
         _HEADER.pack_into(
             buf,
@@ -234,6 +243,7 @@ def _pack(buf: bytearray, offset: int, header_len: int, tos: int, total_len: int
         buf[offset + MIN_HEADER_LEN : end] = options
     checksum = internet_checksum(memoryview(buf)[offset:end])
     _U16.pack_into(buf, offset + CHECKSUM_OFFSET, checksum)
+    # END SOLUTION
 
 
 def build(header: IPv4Header, payload: bytes | bytearray | memoryview = b"",

@@ -1,0 +1,159 @@
+# Lab 1 starter, generated from netstack/wire/ethernet.py (python -m labs.kit.starter).
+# Fill in each NotImplementedError; labs/README.md says how to test your work.
+"""Ethernet II frames (the DIX "type" framing, IEEE 802.3 clause 3.2.6), with VLAN tags.
+
+Layout: dst (6) | src (6) | [TPID (2) | TCI (2)]* | ethertype (2) | payload.
+Tags are 802.1Q (TPID 0x8100) or 802.1ad "QinQ" outer tags (TPID 0x88A8); they are read in
+the order they appear, outermost first. The FCS is not part of what a port hands us.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Protocol
+
+from netstack.errors import MalformedPacket
+
+MAC_LEN = 6
+HEADER_LEN = 14  # without VLAN tags
+VLAN_TAG_LEN = 4
+TYPE_OFFSET = 12  # where the first TPID or the ethertype sits
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_ARP = 0x0806
+ETHERTYPE_VLAN = 0x8100  # IEEE 802.1Q customer tag
+ETHERTYPE_QINQ = 0x88A8  # IEEE 802.1ad service tag
+ETHERTYPE_IPV6 = 0x86DD
+TAG_TPIDS = frozenset({ETHERTYPE_VLAN, ETHERTYPE_QINQ})
+# Values below this are an 802.3 length field, not a type (IEEE 802.3 clause 3.2.6).
+MIN_ETHERTYPE = 0x0600
+MAX_ETHERTYPE = 0xFFFF
+
+# Tag Control Information: PCP (3 bits) | DEI (1 bit) | VID (12 bits)
+TCI_PCP_SHIFT = 13
+TCI_DEI_BIT = 0x1000
+TCI_VID_MASK = 0x0FFF
+MAX_PCP = 7
+
+BROADCAST = b"\xff" * MAC_LEN
+GROUP_BIT = 0x01  # the I/G bit of the first octet: set for multicast and broadcast
+
+ETHERTYPE_NAMES = {
+    ETHERTYPE_IPV4: "IPv4",
+    ETHERTYPE_ARP: "ARP",
+    ETHERTYPE_IPV6: "IPv6",
+    ETHERTYPE_VLAN: "802.1Q",
+    ETHERTYPE_QINQ: "802.1ad",
+}
+
+_ADDRESSES = struct.Struct("!6s6s")
+_U16 = struct.Struct("!H")
+_TAG = struct.Struct("!HH")  # TPID, TCI
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+@dataclass(frozen=True, slots=True)
+class VlanTag:
+    """One 802.1Q/802.1ad tag. `tpid` says which kind it is."""
+
+    vid: int
+    pcp: int = 0
+    dei: bool = False
+    tpid: int = ETHERTYPE_VLAN
+
+
+@dataclass(frozen=True, slots=True)
+class EthernetHeader:
+    dst: bytes
+    src: bytes
+    ethertype: int
+    vlans: tuple[VlanTag, ...] = ()
+
+    @property
+    def header_len(self) -> int:
+        return HEADER_LEN + VLAN_TAG_LEN * len(self.vlans)
+
+
+class EthernetCodec(Protocol):
+    """The Ethernet codec unit: these functions (this module is the reference)."""
+
+    def parse(self, buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:
+        """(header, payload) of one frame, VLAN tags read into `header.vlans`. Raises
+        MalformedPacket (truncated, not_ethernet_ii) and nothing else."""
+        ...
+
+    def write_header(self, header: EthernetHeader, buf: bytearray, offset: int) -> None:
+        """Write `header.header_len` bytes at buf[offset:]. ValueError if unencodable."""
+        ...
+
+    def build(self, header: EthernetHeader,
+              payload: bytes | bytearray | memoryview = b"") -> bytes:
+        """The frame: header (as write_header writes it) then payload (no padding)."""
+        ...
+
+
+def format_mac(mac: bytes) -> str:
+    """02:00:00:00:00:01 style."""
+    return bytes(mac).hex(":")
+
+
+def parse_mac(text: str) -> bytes:
+    """The 6 bytes of "02:00:00:00:00:01"; ValueError for anything else."""
+    parts = text.split(":")
+    if len(parts) != MAC_LEN or any(len(p) != 2 or not _HEX_DIGITS.issuperset(p) for p in parts):
+        raise ValueError(f"not a MAC address: {text!r}")
+    return bytes(int(p, 16) for p in parts)
+
+
+def is_multicast(mac: bytes) -> bool:
+    """True for group addresses, broadcast included (IEEE 802 I/G bit)."""
+    return bool(mac[0] & GROUP_BIT)
+
+
+def mac_from_ip(ip: IPv4Address) -> bytes:
+    """A locally administered MAC made from an IPv4 address (192.0.2.2 -> 02:00:c0:00:02:02),
+    so the same command gives the same MAC every run."""
+    return bytes([0x02, 0x00]) + ip.packed
+
+
+# Untagged headers parsed lately, by their 14 bytes: a host hears from a few peers, and
+# every frame of one carries the same header (immutable, so one object serves them all).
+# Bounded: emptied when full, so a flood of made-up addresses cannot grow it.
+_recent_headers: dict[bytes, EthernetHeader] = {}
+RECENT_HEADERS = 64
+
+
+def parse(buf: bytes | bytearray | memoryview) -> tuple[EthernetHeader, memoryview]:
+    # TODO(lab 1): dst, src, then tags while the type field is a TPID; the rest is payload
+    raise NotImplementedError("lab 1: parse")
+
+
+def _check(header: EthernetHeader) -> None:
+    # TODO(lab 1): ValueError for what cannot be encoded (MAC lengths, ethertype, tags)
+    raise NotImplementedError("lab 1: _check")
+
+
+def write_header(header: EthernetHeader, buf: bytearray, offset: int) -> None:
+    """Write `header.header_len` bytes at `offset` (after `Mbuf.prepend(header.header_len)`)."""
+    # TODO(lab 1): check the header, then dst, src, each tag (TPID, TCI) and the ethertype
+    raise NotImplementedError("lab 1: write_header")
+
+
+def build(header: EthernetHeader, payload: bytes | bytearray | memoryview = b"") -> bytes:
+    head = bytearray(header.header_len)
+    write_header(header, head, 0)
+    return b"".join((head, payload))
+
+
+def describe(header: EthernetHeader) -> str:
+    """e.g. `02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff vlan 10 p 0, IPv4 (0x0800)`."""
+    parts = [f"{format_mac(header.src)} > {format_mac(header.dst)}"]
+    for tag in header.vlans:
+        kind = "" if tag.tpid == ETHERTYPE_VLAN else " (802.1ad)"
+        parts.append(f" vlan {tag.vid} p {tag.pcp}{' dei' if tag.dei else ''}{kind}")
+    name = ETHERTYPE_NAMES.get(header.ethertype, "ethertype")
+    parts.append(f", {name} ({header.ethertype:#06x})")
+    return "".join(parts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import logging
 import os
 import traceback
 from collections.abc import Callable
@@ -45,6 +46,22 @@ def payload(size: int, salt: int) -> bytes:
     """`size` bytes no two transfers share (so a stream mixed up with another shows)."""
     block = hashlib.sha256(b"lab10/%d" % salt).digest() * 64  # 2 KB
     return (block * (size // len(block) + 1))[:size]
+
+
+class _EngineErrors(logging.Handler):
+    """The exceptions an engine caught and logged during a step (the first one in full)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.first: str | None = None
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = record.getMessage()
+            if record.exc_info:
+                self.first += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
 
 
 class Node:
@@ -96,6 +113,9 @@ class Pair(Checks):
         """One step that may run both stacks for a while: a crash, a loop or a stuck
         network fails it, with the transcript so far."""
         output = io.StringIO()
+        caught = _EngineErrors()
+        engine_log = logging.getLogger("netstack.engine")
+        engine_log.addHandler(caught)
         try:
             with captured_output(output), limit_cpu(budget):
                 value = action()
@@ -105,6 +125,13 @@ class Pair(Checks):
         except Exception as exc:
             self.fail(f"{description}: your code raised {type(exc).__name__}: {exc}\n"
                       + traceback.format_exc().rstrip(), output.getvalue())
+        finally:
+            engine_log.removeHandler(caught)
+        if caught.first is not None:
+            # An exception inside a stack's pass: the engine logs it and goes on (a real
+            # stack must not die of one bad frame), so the test would only see data missing.
+            self.fail(f"{description}: an engine pass raised (the first of "
+                      f"{caught.count}):\n{caught.first}", output.getvalue())
         self._printed = output.getvalue()
         self.now = self.clock.now()
         return value

@@ -73,12 +73,16 @@ def test_syn_received_answers_a_retransmitted_syn_with_the_same_syn_ack(variant)
 
 
 def test_syn_received_retransmits_its_syn_ack_after_the_initial_rto(variant):
-    """No ACK comes: the SYN-ACK leaves again after the initial RTO, not before."""
+    """No ACK comes: the SYN-ACK leaves again after the initial RTO, not before; the ACK
+    of the second one establishes."""
     s = syn_received(variant)
     s.harness.advance(variant.initial_rto * 0.9)
     s.peer.expect_nothing()
     s.harness.advance(variant.initial_rto * 0.1)
     s.peer.expect(SYN | ACK, seq=s.our_isn, ack=s.peer_next)
+    s.send(ACK)  # this one arrives: the handshake completes
+    s.peer.expect_nothing()
+    s.expect_state(TcpState.ESTABLISHED)
 
 
 def test_syn_received_resets_an_ack_of_something_never_sent(variant):

@@ -36,7 +36,8 @@ def final_states(trace: str) -> dict[str, str]:
         i, j = parts.index("tcp"), parts.index("state")
         if j + 1 >= len(parts) or "->" not in parts[j + 1]:
             continue
-        states[" ".join(parts[i + 1:j])] = parts[j + 1].split("->", 1)[1].upper()
+        new = parts[j + 1].split("->", 1)[1]
+        states[" ".join(parts[i + 1:j])] = new.upper().replace("-", "_")
     return states
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from labs.kit.real import STACK_IP, load_evidence
@@ -41,18 +40,18 @@ def final_states(trace: str) -> dict[str, str]:
     return states
 
 
-@dataclass
 class Side:
-    """One direction of a connection, as the capture shows it."""
+    """One direction of a connection, as the capture shows it. (Plain classes, not
+    dataclasses: the grader loads this file without registering it as a module.)"""
 
-    isn: int | None = None
-    fin_seq: int | None = None  # sequence number of its FIN
-    fin_at: int | None = None  # frame index of its first FIN
-    fin_acked_at: int | None = None  # frame index of the other side's ACK of it
-    synack: bool = False
-    rst: bool = False
-    data: dict[int, bytes] = field(default_factory=dict)  # stream offset -> bytes
-    last_data_at: int = -1
+    def __init__(self) -> None:
+        self.isn: int | None = None
+        self.fin_seq: int | None = None  # sequence number of its FIN
+        self.fin_at: int | None = None  # frame index of its first FIN
+        self.fin_acked_at: int | None = None  # frame index of the other side's ACK of it
+        self.synack = False
+        self.rst = False
+        self.data: dict[int, bytes] = {}  # stream offset -> bytes
 
     def offset(self, seq: int) -> int:
         assert self.isn is not None
@@ -67,11 +66,11 @@ class Side:
         return bytes(out)
 
 
-@dataclass
 class Conn:
-    client: Side = field(default_factory=Side)  # the kernel's side
-    stack: Side = field(default_factory=Side)
-    handshake_acked: bool = False
+    def __init__(self) -> None:
+        self.client = Side()  # the kernel's side
+        self.stack = Side()
+        self.handshake_acked = False
 
 
 def connections(path: str, port: int) -> dict[int, Conn]:
@@ -111,7 +110,6 @@ def connections(path: str, port: int) -> dict[int, Conn]:
             conn.handshake_acked = True
         if seg.payload:
             side.data.setdefault(side.offset(seg.seq), seg.payload)
-            side.last_data_at = index
         if flags & FLAG_FIN and side.fin_at is None:
             side.fin_at = index
             side.fin_seq = (seg.seq + len(seg.payload)) % MOD

@@ -220,10 +220,12 @@ class TcpConnection(SegmentEmitter):
 
     def shutdown_write(self, now: float) -> None:
         """Send a FIN after the queued data (RFC 9293 §3.10.4 CLOSE, as a half-close)."""
+        # BEGIN SOLUTION: SYN-SENT/SYN-RECEIVED: FIN later; ESTABLISHED/CLOSE-WAIT: queue_fin
         if self.state in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED):
             self.fin_after_handshake = True
         elif self.state in (TcpState.ESTABLISHED, TcpState.CLOSE_WAIT):
             self.queue_fin(now)
+        # END SOLUTION
         self.notify_if_needed()
 
     def close(self, now: float) -> None:
@@ -247,21 +249,25 @@ class TcpConnection(SegmentEmitter):
 
     def abort(self, now: float) -> None:
         """RFC 9293 §3.10.5: a RST to the peer if it knows us, and the TCB is gone."""
+        # BEGIN SOLUTION: a RST only in RESET_ON_ABORT's states (§3.10.5), then release
         self.app_closed = True
         if self.state in RESET_ON_ABORT:
             self.send_rst(now)
         self.release(now)
+        # END SOLUTION
         self.notify_if_needed()
 
     # --- opening ---------------------------------------------------------------------------
 
     def open_active(self, now: float) -> None:
         """RFC 9293 §3.10.1 OPEN: send a SYN and wait in SYN-SENT."""
+        # BEGIN SOLUTION: SYN-SENT; keepalive + _start_clock; send the SYN; start_handshake
         self.state = TcpState.SYN_SENT
         self.keepalive.heard_from_peer(now)
         self._start_clock(now)
         self.send_syn(now)
         self.sender.start_handshake(now)
+        # END SOLUTION
 
     def open_passive(self, header: TcpHeader, peer: PeerSynOptions, now: float) -> None:
         """A SYN reached our listener (RFC 9293 §3.10.7.2): answer with SYN-ACK."""
@@ -335,6 +341,7 @@ class TcpConnection(SegmentEmitter):
     # --- closing ---------------------------------------------------------------------------
 
     def queue_fin(self, now: float) -> None:
+        # BEGIN SOLUTION: FIN after the data: ESTABLISHED->FIN-WAIT-1, CLOSE-WAIT->LAST-ACK
         self.sender.fin_queued = True
         if self.state == TcpState.ESTABLISHED:
             self.state = TcpState.FIN_WAIT_1
@@ -342,15 +349,18 @@ class TcpConnection(SegmentEmitter):
             self.state = TcpState.LAST_ACK
         self.event()
         self.sender.output(now)
+        # END SOLUTION
 
     def enter_time_wait(self, now: float) -> None:
         """RFC 9293 §3.10.7.4: wait 2 x MSL so stray segments of this connection die."""
+        # BEGIN SOLUTION: stop the other timers; release after 2 x MSL
         self.state = TcpState.TIME_WAIT
         self.event()
         self.sender.cancel_timers()
         self.receiver.cancel_timers()
         self.keepalive.cancel()
         self._arm_close_timer(now + 2 * self.config.msl)
+        # END SOLUTION
 
     def restart_time_wait(self, now: float) -> None:
         self._arm_close_timer(now + 2 * self.config.msl)
@@ -407,7 +417,9 @@ class TcpConnection(SegmentEmitter):
     # --- segments ----------------------------------------------------------------------------
 
     def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None:
+        # BEGIN SOLUTION: call YOUR segment_arrives.process (fix the import)
         process_segment(self, header, data, now)
+        # END SOLUTION
 
     def icmp_error(self, code: int, hard: bool, now: float) -> None:
         """RFC 1122 §4.2.3.9 / RFC 5927: only a hard error during the handshake aborts."""

@@ -105,6 +105,7 @@ def process(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float
 
 def _syn_sent(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
     """RFC 9293 §3.10.7.3."""
+    # BEGIN SOLUTION: the ACK check, RST, then SYN: SYN-ACK -> ESTABLISHED, SYN -> SYN-RECEIVED
     counters = conn.counters
     sender = conn.sender
     flags = header.flags
@@ -148,10 +149,12 @@ def _syn_sent(conn: TcpConnection, header: TcpHeader, data: memoryview, now: flo
         sender.snd_wnd = sender.max_snd_wnd = header.window
         sender.snd_wl1 = Seq(header.seq)
         conn.send_syn(now)  # now a SYN-ACK
+    # END SOLUTION
 
 
 def _acceptable(conn: TcpConnection, seq: Seq, seg_len: int) -> bool:
     """RFC 9293 §3.10.7.4, the table of the first check."""
+    # BEGIN SOLUTION: the four cases of the acceptability table
     receiver = conn.receiver
     rcv_nxt, rcv_wnd = receiver.rcv_nxt, receiver.rcv_wnd
     if seg_len == 0:
@@ -159,6 +162,7 @@ def _acceptable(conn: TcpConnection, seq: Seq, seg_len: int) -> bool:
     if rcv_wnd == 0:
         return False
     return seq.in_window(rcv_nxt, rcv_wnd) or (seq + (seg_len - 1)).in_window(rcv_nxt, rcv_wnd)
+    # END SOLUTION
 
 
 def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now: float) -> None:
@@ -172,6 +176,7 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
     if conn.timestamps.enabled and not rst and not _timestamp_acceptable(conn, timestamp, now):
         return
 
+    # BEGIN SOLUTION: first the sequence number, second RST (RFC 5961 §3), fourth SYN (§4)
     # First: the sequence number.
     if not _acceptable(conn, seq, seg_len):
         if rst:
@@ -223,6 +228,7 @@ def _other_states(conn: TcpConnection, header: TcpHeader, data: memoryview, now:
         counters.bump("tcp.drop.syn_in_window")  # RFC 5961 §4.2
         conn.send_challenge_ack(now)
         return
+    # END SOLUTION
 
     # RFC 7323 §4.3: the segment is acceptable; remember its TSval to echo (before any
     # segment we send in answer to it).
@@ -270,6 +276,7 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float,
     ack_len = seg_len + (1 if header.flags & FLAG_FIN else 0)
     seg_ack, seg_seq = Seq(header.ack), Seq(header.seq)
     state = conn.state
+    # BEGIN SOLUTION: SYN-RECEIVED -> ESTABLISHED; RFC 5961 §5.2; on_ack; an acked FIN moves the state
     if state == TcpState.SYN_RECEIVED:
         if not (sender.snd_una < seg_ack <= sender.snd_max):
             conn.counters.bump("tcp.drop.bad_ack")
@@ -305,9 +312,11 @@ def _ack(conn: TcpConnection, header: TcpHeader, seg_len: int, now: float,
         return False
     sender.output(now)
     return True
+    # END SOLUTION
 
 
 def _text_and_fin(conn: TcpConnection, seq: Seq, data: memoryview, fin: bool, now: float) -> None:
+    # BEGIN SOLUTION: after the peer's FIN only ACK (TIME-WAIT restarts); else receive, then the FIN's move
     state = conn.state
     if state not in RECEIVING_STATES:
         # CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN came already.
@@ -329,3 +338,4 @@ def _text_and_fin(conn: TcpConnection, seq: Seq, data: memoryview, fin: bool, no
     elif state == TcpState.FIN_WAIT_2:
         conn.enter_time_wait(now)
     conn.event()
+    # END SOLUTION

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import os
 
-from labs.kit.labfile import Lab
+from labs.kit.labfile import Lab, LabError
 from netstack.units import UNITS
 
 
@@ -48,15 +48,34 @@ def imported_names(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
+def forbidden_in(lab: Lab, file_name: str, starters: dict[str, str]) -> set[str]:
+    """What one student file may not import: the references it replaces, and those the
+    lab's other files replace (lab 8's connection.py must call the student's own
+    segment_arrives), except an import its own starter makes on purpose (lab 6's
+    receiver.py uses the reference Seq, which the stack keeps)."""
+    others = set().union(*(replaced_by(lab, other) for other in lab.starter if other != file_name))
+    try:
+        intended = {module for _, module in imported_names(ast.parse(starters.get(file_name, "")))}
+    except SyntaxError:
+        intended = set()
+    return replaced_by(lab, file_name) | (others - intended)
+
+
 def refusals(folder: str, labs: list[Lab]) -> list[str]:
     """One line per import of a replaced reference (empty: the files may run)."""
+    from labs.kit.starter import starter_files
+
     problems = []
     for lab in labs:
+        try:
+            starters = starter_files(lab) if len(lab.starter) > 1 else {}
+        except LabError:  # a reference without markers: nothing is imported on purpose
+            starters = {}
         for name in lab.starter:
             path = os.path.join(folder, name)
             if not name.endswith(".py") or not os.path.exists(path):
                 continue
-            forbidden = replaced_by(lab, name)
+            forbidden = forbidden_in(lab, name, starters)
             try:
                 with open(path, encoding="utf-8") as f:
                     tree = ast.parse(f.read(), path)
@@ -64,6 +83,10 @@ def refusals(folder: str, labs: list[Lab]) -> list[str]:
                 continue  # the run itself shows the syntax error, as Python reports it
             for line, module in imported_names(tree):
                 if module in forbidden:
-                    problems.append(f"{name}:{line}: imports {module}, the reference this "
-                                    "file replaces; write it yourself and remove that import")
+                    if module in replaced_by(lab, name):
+                        problems.append(f"{name}:{line}: imports {module}, the reference this "
+                                        "file replaces; write it yourself and remove that import")
+                    else:
+                        problems.append(f"{name}:{line}: imports {module}, a reference another "
+                                        "file of this lab replaces; import your own file instead")
     return problems

@@ -8,7 +8,9 @@ A reference source marks what the student writes, nbgrader-style:
         # END SOLUTION
 
 The starter keeps everything else, and puts in each region's place the hint and a
-`raise NotImplementedError`, indented as the region was. The starter is generated, so it
+`raise NotImplementedError`, indented as the region was. A comment line `# STARTER: TEXT`
+makes the starter say TEXT instead of the line that follows it: e.g. an import of a
+reference module that the student's own file of the same lab replaces. The starter is generated, so it
 cannot drift from the reference: `python -m labs.kit.starter --check` (run by CI) fails if
 a committed starter differs from what the reference gives now, and `python -m
 labs.kit.starter` (no argument: every lab; or lab numbers) writes them.
@@ -25,6 +27,7 @@ from labs.kit.labfile import PROJECT_DIR, Lab, LabError, all_labs, load_lab
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<hint>.*))?$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
+SUBSTITUTE = re.compile(r"^(?P<indent>\s*)# STARTER: (?P<text>.+)$")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)|^\s*class\s+(\w+)")
 
 
@@ -38,6 +41,7 @@ def strip_solutions(source: str, lab: int, where: str) -> tuple[str, int]:
     regions = 0
     inside: tuple[int, str, str] | None = None  # (line number, indent, hint)
     names: list[tuple[int, str]] = []  # (indent width, name) of the enclosing defs
+    substitute = ""  # what a `# STARTER:` line puts in place of the next line
     for number, line in enumerate(source.splitlines(keepends=True), 1):
         text = line.rstrip("\n")
         begin = BEGIN.match(text)
@@ -51,7 +55,12 @@ def strip_solutions(source: str, lab: int, where: str) -> tuple[str, int]:
             if defined:
                 width = len(text) - len(text.lstrip())
                 names = [n for n in names if n[0] < width] + [(width, defined[1] or defined[2])]
-            out.append(line)
+            swap = SUBSTITUTE.match(text)
+            if swap:
+                substitute = f"{swap['indent']}{swap['text'].strip()}\n"
+                continue
+            out.append(substitute or line)
+            substitute = ""
             continue
         if begin:
             raise MarkerError(f"{where}:{number}: BEGIN SOLUTION inside the region of line "

@@ -31,10 +31,32 @@ def test_every_way_of_importing_a_module_is_seen():
 
 def test_refusals_name_file_line_and_module(tmp_path):
     (tmp_path / "arp.py").write_text("import os\nfrom netstack.stages.arp import ArpStage\n")
-    (tmp_path / "webget.py").write_text("from netstack.stages.arp import ArpStage\n")  # allowed
+    # Another file of the lab may not use it either (its starter does not import it).
+    (tmp_path / "webget.py").write_text("from netstack.stages.arp import ArpStage\n")
     assert refusals(str(tmp_path), [ARP_LAB]) == [
         "arp.py:2: imports netstack.stages.arp, the reference this file replaces; write it "
-        "yourself and remove that import"]
+        "yourself and remove that import",
+        "webget.py:1: imports netstack.stages.arp, a reference another file of this lab "
+        "replaces; import your own file instead"]
+
+
+def test_an_import_the_starter_makes_on_purpose_is_allowed(tmp_path):
+    """Lab 6's receiver.py imports the reference Seq (the stack keeps it) though seq.py is
+    a student file too; lab 8's connection.py may not import the reference segment_arrives."""
+    from labs.kit.labfile import load_lab
+    from labs.kit.starter import starter_files
+
+    lab6, lab8 = load_lab(6), load_lab(8)
+    for lab, folder in ((lab6, tmp_path / "six"), (lab8, tmp_path / "eight")):
+        folder.mkdir()
+        for name, text in starter_files(lab).items():
+            (folder / name).write_text(text)
+    assert refusals(str(tmp_path / "six"), [lab6]) == []
+    assert refusals(str(tmp_path / "eight"), [lab8]) == []
+    cheat = (tmp_path / "eight" / "connection.py").read_text().replace(
+        "from segment_arrives import process", "from netstack.stages.tcp.segment_arrives import process")
+    (tmp_path / "eight" / "connection.py").write_text(cheat)
+    assert [p.split(":")[0] for p in refusals(str(tmp_path / "eight"), [lab8])] == ["connection.py"]
 
 
 def test_results_built_here_are_valid():

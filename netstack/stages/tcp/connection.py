@@ -44,6 +44,8 @@ from netstack.stages.tcp.options import (
     PeerSynOptions,
     effective_send_mss,
 )
+
+# STARTER: from segment_arrives import process as process_segment
 from netstack.stages.tcp.segment_arrives import process as process_segment
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import RECEIVING_STATES, SENDING_STATES, TcpState
@@ -417,7 +419,7 @@ class TcpConnection(SegmentEmitter):
     # --- segments ----------------------------------------------------------------------------
 
     def segment_arrives(self, header: TcpHeader, data: memoryview, now: float) -> None:
-        # BEGIN SOLUTION: call YOUR segment_arrives.process (fix the import)
+        # BEGIN SOLUTION: hand the segment to process_segment (your segment_arrives.py)
         process_segment(self, header, data, now)
         # END SOLUTION
 

@@ -4,8 +4,8 @@ files' sha256 values (labs.kit.real.load_evidence), then the lab's own real/veri
 from __future__ import annotations
 
 import importlib.util
-import sys
 import os
+import sys
 from typing import Any
 
 from labs.kit.labfile import Lab

@@ -105,6 +105,7 @@ class ArpStage:
     # --- receiving ------------------------------------------------------------------------
 
     def receive(self, payload: memoryview, now: float) -> None:
+        # BEGIN SOLUTION: parse (count malformed as arp.drop.<reason>), count the op, refuse multicast senders and our own address, then RFC 826: merge, am I the target?, learn, reply to requests; release packets waiting on the sender
         counters = self.stack.counters
         try:
             pkt = wire_arp.parse(payload)
@@ -146,19 +147,23 @@ class ArpStage:
             )
             if self._send_arp(pkt.sender_mac, reply):
                 counters.bump("arp.tx.reply")
+        # END SOLUTION
 
     # --- sending --------------------------------------------------------------------------
 
     def announce(self, now: float) -> None:
         """Send a gratuitous ARP (RFC 5227 §2.3 announcement): "our address is at our MAC"."""
+        # BEGIN SOLUTION: broadcast a gratuitous ARP request: sender and target IP both ours
         pkt = wire_arp.ArpPacket(
             wire_arp.OP_REQUEST, self.our_mac, self.our_ip, UNKNOWN_MAC, self.our_ip
         )
         if self._send_arp(BROADCAST, pkt):
             self.stack.counters.bump("arp.tx.gratuitous")
+        # END SOLUTION
 
     def output(self, next_hop: IPv4Address, mbuf: Mbuf, now: float) -> None:
         """Send the IPv4 datagram in `mbuf` to `next_hop`'s MAC, resolving it if need be."""
+        # BEGIN SOLUTION: broadcasts go at once; a known next hop gets the frame at once; else queue it (within the limits, counting arp.drop.pending_full), and on the first packet send a request and schedule a retry
         n = int(next_hop)  # ints: IPv4Address's == and .packed are Python calls
         if n == self._subnet_broadcast_int or n == ALL_ONES:
             self.stack.ethernet.send(BROADCAST, ETHERTYPE_IPV4, mbuf)
@@ -184,10 +189,13 @@ class ArpStage:
             self._send_request(next_hop)
         resolution.waiting.append(mbuf)
         self._waiting_total += 1
+        # END SOLUTION
 
     def _retry_delay(self) -> float:
+        # BEGIN SOLUTION: the retry interval plus a seeded jitter in [0, arp_retry_jitter)
         config = self.stack.config
         return config.arp_retry_interval + self._jitter.random() * config.arp_retry_jitter
+        # END SOLUTION
 
     def _send_request(self, target_ip: IPv4Address) -> None:
         pkt = wire_arp.ArpPacket(
@@ -206,6 +214,7 @@ class ArpStage:
 
     def _send_waiting(self, ip: IPv4Address, mac: bytes) -> None:
         """The next hop answered: release everything queued for it."""
+        # BEGIN SOLUTION: stop the resolution: cancel its timer and send every queued packet to `mac`
         resolution = self._resolving.pop(ip, None)
         if resolution is None:
             return
@@ -213,8 +222,10 @@ class ArpStage:
         self._waiting_total -= len(resolution.waiting)
         for mbuf in resolution.waiting:
             self.stack.ethernet.send(mac, ETHERTYPE_IPV4, mbuf)
+        # END SOLUTION
 
     def _retry(self, next_hop: IPv4Address, now: float) -> None:
+        # BEGIN SOLUTION: another request while retries remain (and a new timer); else give up: count arp.resolution_failed and report every queued packet
         resolution = self._resolving.get(next_hop)
         if resolution is None:
             return
@@ -232,8 +243,10 @@ class ArpStage:
         for mbuf in resolution.waiting:
             self._report_unresolved(next_hop, mbuf, now)
             self.stack.pool.free(mbuf)
+        # END SOLUTION
 
     def _report_unresolved(self, next_hop: IPv4Address, mbuf: Mbuf, now: float) -> None:
+        # BEGIN SOLUTION: count arp.drop.unresolved; ICMP host unreachable to a forwarded packet's source, or tell the listeners about our own
         self.stack.counters.bump("arp.drop.unresolved")
         try:
             header, payload = self._parse_ipv4(mbuf.data())
@@ -250,3 +263,4 @@ class ArpStage:
             return
         for listener in list(self.unresolved_listeners):
             listener(next_hop, header, payload, now)
+        # END SOLUTION

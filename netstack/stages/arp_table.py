@@ -76,16 +76,20 @@ class ArpTable:
     # --- reads: safe from any thread -------------------------------------------------------
 
     def lookup(self, ip: IPv4Address) -> bytes | None:
+        # BEGIN SOLUTION: the MAC of `ip`'s entry (read under the lock), or None
         with self._lock:
             entry = self._entries.get(ip)
         return entry.mac if entry is not None else None
+        # END SOLUTION
 
     def lookup_on_loop(self, ip: IPv4Address) -> bytes | None:
         """`lookup` for the dispatch loop, on its per-packet path. The loop is the only writer,
         so it cannot race itself, and a single dict read needs no lock. (The lock is a cffi
         call each way, and every cffi call lets another thread take the GIL.)"""
+        # BEGIN SOLUTION: the same as lookup, without the lock (the loop is the only writer)
         entry = self._entries.get(ip)
         return entry.mac if entry is not None else None
+        # END SOLUTION
 
     def get(self, ip: IPv4Address) -> ArpEntry | None:
         with self._lock:
@@ -93,9 +97,11 @@ class ArpTable:
 
     def entries(self) -> list[ArpEntry]:
         """A snapshot sorted by address, for tools such as `netstack arp`."""
+        # BEGIN SOLUTION: a snapshot of the entries (under the lock), sorted by address
         with self._lock:
             snapshot = list(self._entries.values())
         return sorted(snapshot, key=lambda e: int(e.ip))
+        # END SOLUTION
 
     def __contains__(self, ip: IPv4Address) -> bool:
         with self._lock:
@@ -108,17 +114,21 @@ class ArpTable:
     # --- writes: the dispatch loop only ----------------------------------------------------
 
     def add_static(self, ip: IPv4Address, mac: bytes) -> None:
+        # BEGIN SOLUTION: check the MAC is 6 bytes (ValueError), stop any aging timer, store a static entry
         ip = IPv4Address(ip)
         if len(mac) != 6:
             raise ValueError("a MAC address is 6 bytes")
         self._stop_aging(ip)
         with self._lock:
             self._entries[ip] = ArpEntry(ip, bytes(mac), static=True)
+        # END SOLUTION
 
     def remove(self, ip: IPv4Address) -> bool:
+        # BEGIN SOLUTION: stop any aging timer; drop the entry; True if there was one
         self._stop_aging(ip)
         with self._lock:
             return self._entries.pop(ip, None) is not None
+        # END SOLUTION
 
     def learn(self, ip: IPv4Address, mac: bytes, now: float, create: bool = True) -> bool:
         """Record that `ip` is at `mac` as of `now`.
@@ -127,6 +137,7 @@ class ArpTable:
         packets not addressed to us). Static entries are left alone. Returns True when the
         table now has an entry for `ip`.
         """
+        # BEGIN SOLUTION: leave static entries alone; with create=False only refresh; store the entry expiring at now + reachable_time; make sure one aging timer is running for it
         expires_at = now + self.reachable_time
         with self._lock:
             entry = self._entries.get(ip)
@@ -140,8 +151,10 @@ class ArpTable:
         if ip not in self._aging:
             self._aging[ip] = self.timers.schedule(expires_at, lambda t: self._age(ip, t))
         return True
+        # END SOLUTION
 
     def _age(self, ip: IPv4Address, now: float) -> None:
+        # BEGIN SOLUTION: the aging timer fired: delete the entry if it has expired, else schedule a new timer for its (moved) expiry
         del self._aging[ip]
         with self._lock:
             entry = self._entries.get(ip)
@@ -153,6 +166,7 @@ class ArpTable:
                 del self._entries[ip]
                 return
         self._aging[ip] = self.timers.schedule(still_fresh, lambda t: self._age(ip, t))
+        # END SOLUTION
 
     def _stop_aging(self, ip: IPv4Address) -> None:
         timer = self._aging.pop(ip, None)

@@ -13,6 +13,7 @@ Both live in your `_check_ack` (segment_arrives.py):
 from __future__ import annotations
 
 from lab08_bench import ACK, FIN, MSS, SYN, Scene, make_scene, passive_open, seq
+
 from labs.kit import Variant
 from netstack.stages.tcp.state import TcpState
 from netstack.testing import TcpPeer

@@ -1,6 +1,6 @@
 """Lab 8: the listen backlog as the stack implements it, and RFC 5961 §5.2's lower edge.
 
-Both live in your `_check_ack` (segment_arrives.py):
+Both live in your `_ack` (segment_arrives.py):
 - a handshake whose final ACK finds the listener's accept queue full is left half-open
   (Linux's default, tcp_abort_on_overflow = 0): nothing is sent, the connection stays in
   SYN-RECEIVED, and the SYN-ACK's retransmission gives the peer a second chance once the

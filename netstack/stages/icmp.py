@@ -84,7 +84,9 @@ class IcmpStage:
         self._max_in_one_mbuf = pool_buffer - HEADROOM - wire_ipv4.MAX_HEADER_LEN
 
     def _is_broadcast(self, ip: IPv4Address) -> bool:
+        # BEGIN SOLUTION: 255.255.255.255, the subnet broadcast, or multicast
         return ip == LIMITED_BROADCAST or ip == self.subnet_broadcast or ip.is_multicast
+        # END SOLUTION
 
     # --- listeners ------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class IcmpStage:
     def receive(
         self, ip_header: IPv4Header, payload: memoryview, frame: memoryview, now: float
     ) -> None:
+        # BEGIN SOLUTION: parse (count icmp.drop.<reason>), count icmp.rx.<type>; answer echo requests, give echo replies to their listener, errors to _report_error
         counters = self.stack.counters
         try:
             header, data = self._parse_icmp(payload)
@@ -125,16 +128,19 @@ class IcmpStage:
                 listener(ip_header.src, header.sequence, bytes(data), now)
         elif wire_icmp.is_error(header.type):
             self._report_error(ip_header.src, header, data, now)
+        # END SOLUTION
 
     def _answer_echo(
         self, ip_header: IPv4Header, request: IcmpHeader, data: memoryview, now: float
     ) -> None:
+        # BEGIN SOLUTION: ignore echo to a broadcast (icmp.drop.broadcast_echo); else reply with the same identifier, sequence and data, from the address it was sent to
         if self._is_broadcast(ip_header.dst):
             self.stack.counters.bump("icmp.drop.broadcast_echo")
             return
         reply = IcmpHeader(wire_icmp.TYPE_ECHO_REPLY, 0, request.rest)  # same id and sequence
         if self._send(ip_header.src, reply, data, now, src=ip_header.dst):
             self.stack.counters.bump("icmp.tx.echo_reply")
+        # END SOLUTION
 
     def _report_error(
         self, reporter: IPv4Address, header: IcmpHeader, data: memoryview, now: float
@@ -153,6 +159,7 @@ class IcmpStage:
         self, dst: IPv4Address, identifier: int, sequence: int, payload: bytes, now: float
     ) -> bool:
         """Send an echo request; the reply goes to the listener for `identifier`."""
+        # BEGIN SOLUTION: an echo request to dst; count icmp.tx.echo_request when it left
         header = IcmpHeader.echo_request(identifier, sequence)
         if type(dst) is not IPv4Address:  # IPv4Address(an IPv4Address) re-parses its text
             dst = IPv4Address(dst)
@@ -160,6 +167,7 @@ class IcmpStage:
         if sent:
             self.stack.counters.bump("icmp.tx.echo_request")
         return sent
+        # END SOLUTION
 
     # --- errors on behalf of other stages -------------------------------------------------
 
@@ -201,6 +209,7 @@ class IcmpStage:
     ) -> bool:
         """Send an ICMP error about a datagram, unless RFC 1122 §3.2.2 forbids it or the rate
         limit says no. Returns True if it was sent."""
+        # BEGIN SOLUTION: refuse what RFC 1122 §3.2.2 forbids (_error_refusal, count icmp.drop.<why>), then the token bucket (icmp.drop.rate_limited); quote the IP header and 8 bytes of its payload
         refusal = self._error_refusal(offending_header, offending_payload, frame)
         if refusal is not None:
             self.stack.counters.bump(f"icmp.drop.{refusal}")
@@ -217,6 +226,7 @@ class IcmpStage:
         if sent:
             self.stack.counters.bump(f"icmp.tx.{_counter_name(icmp_type)}")
         return sent
+        # END SOLUTION
 
     def _error_refusal(
         self,
@@ -225,6 +235,7 @@ class IcmpStage:
         frame: bytes | memoryview | None,
     ) -> str | None:
         """Why RFC 1122 §3.2.2 forbids an error about this datagram, or None if it does not."""
+        # BEGIN SOLUTION: no error about an ICMP error, a broadcast/multicast (IP or Ethernet), a source that is not one host, or a non-initial fragment
         if offending.protocol == PROTO_ICMP and (
             len(payload) < 1 or wire_icmp.is_error(payload[0])
         ):
@@ -242,6 +253,7 @@ class IcmpStage:
         if offending.fragment_offset != 0:
             return "error_about_fragment"
         return None
+        # END SOLUTION
 
     def _send(
         self,
@@ -251,6 +263,7 @@ class IcmpStage:
         now: float,
         src: IPv4Address | None = None,
     ) -> bool:
+        # BEGIN SOLUTION: write the ICMP message (header with checksum, then data) and send it over IPv4
         length = wire_icmp.HEADER_LEN + len(data)
         if length <= self._max_in_one_mbuf:
             # The common case: write the message once, straight into a pool buffer; the
@@ -266,6 +279,7 @@ class IcmpStage:
         message[wire_icmp.HEADER_LEN :] = data
         self._write_icmp_header(header, message, 0, len(data))
         return self.stack.ipv4.send_payload(dst, PROTO_ICMP, message, now, src=src)
+        # END SOLUTION
 
     def _parse_quoted(self, data: memoryview) -> tuple[IPv4Header, bytes] | None:
         """The IP header quoted in an ICMP error, and the payload bytes that follow it.

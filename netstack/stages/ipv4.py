@@ -91,13 +91,16 @@ class Ipv4Stage:
 
     def is_local(self, dst: IPv4Address) -> bool:
         """Addresses we accept datagrams for (RFC 1122 §3.3.6 for the broadcasts)."""
+        # BEGIN SOLUTION: our address, the subnet broadcast and 255.255.255.255 (RFC 1122 §3.3.6)
         n = int(dst)
         return n == self._our_ip_int or n == self._subnet_broadcast_int or n == LIMITED_BROADCAST_INT
+        # END SOLUTION
 
     # --- receiving ------------------------------------------------------------------------
 
     def receive(self, packet: memoryview, frame: memoryview, now: float) -> None:
         """`packet` is the Ethernet payload; `frame` the whole frame (for KNI and ICMP)."""
+        # BEGIN SOLUTION: parse (count ipv4.drop.<reason> on MalformedPacket), drop what is not for us (ipv4.drop.not_for_us) or has a martian source (ipv4.drop.bad_source), count ipv4.rx.packets, send fragments to the reassembler, then _deliver
         counters = self.stack.counters
         try:
             header, payload = self._parse(packet)
@@ -136,10 +139,12 @@ class Ipv4Stage:
                 b"".join((frame[:ETHERNET_HEADER_LEN], self._build(header, data)))
             )
         self._deliver(header, payload, frame, now)
+        # END SOLUTION
 
     def _deliver(
         self, header: IPv4Header, payload: memoryview, frame: memoryview, now: float
     ) -> None:
+        # BEGIN SOLUTION: hand the payload to the registered protocol (ipv4.rx.delivered); KNI if on; else count ipv4.drop.unknown_protocol and send a protocol unreachable
         config = self.stack.config
         if config.kni and self._is_kni_port(header.protocol, payload):
             self.stack.send_to_kni(frame)
@@ -155,6 +160,7 @@ class Ipv4Stage:
             self.stack.icmp.send_unreachable(
                 wire_icmp.CODE_PROTOCOL_UNREACHABLE, header, payload, now, frame=frame
             )
+        # END SOLUTION
 
     def _is_kni_port(self, protocol: int, payload: memoryview) -> bool:
         if protocol == PROTO_TCP:
@@ -169,10 +175,12 @@ class Ipv4Stage:
         return dst_port in ports
 
     def _reassembly_timed_out(self, first_header: IPv4Header, first_payload: bytes, now: float):
+        # BEGIN SOLUTION: ICMP time exceeded, code 1 (reassembly), about fragment zero
         # RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1, only when fragment zero arrived.
         self.stack.icmp.send_time_exceeded(
             wire_icmp.CODE_REASSEMBLY_TIME_EXCEEDED, first_header, first_payload, now
         )
+        # END SOLUTION
 
     # --- sending --------------------------------------------------------------------------
 
@@ -191,6 +199,7 @@ class Ipv4Stage:
         Returns False when it was dropped here (no route, too big with DF, no mbufs); True
         when it left or is waiting for ARP.
         """
+        # BEGIN SOLUTION: route (_path_to), then if it fits the MTU prepend a 20-byte header (our address, default TTL, a fresh identification) and give it to ARP for the next hop; else fragment
         dst = _address(dst)
         path = self._path_to(dst)
         if path is None:
@@ -221,6 +230,7 @@ class Ipv4Stage:
         sent = self._send_fragments(header, mbuf.data(), next_hop, mtu, now)
         self.stack.pool.free(mbuf)
         return sent
+        # END SOLUTION
 
     def send_like(self, template: Mbuf, mbuf: Mbuf) -> bool:
         """`send` for a transport payload going where the frame `template` goes: a frame
@@ -261,6 +271,7 @@ class Ipv4Stage:
         src: IPv4Address | None = None,
     ) -> bool:
         """Like `send`, from bytes: for payloads that may not fit one mbuf (a 4000-byte ping)."""
+        # BEGIN SOLUTION: like send, for bytes: one mbuf when they fit, else fragment straight from the bytes
         dst = _address(dst)
         if len(payload) + wire_ipv4.MAX_HEADER_LEN <= self._max_datagram_per_mbuf:
             mbuf = self.stack.alloc_mbuf()
@@ -274,6 +285,7 @@ class Ipv4Stage:
         next_hop, mtu = path
         header = self._header(dst, protocol, ttl, dont_fragment, src)
         return self._send_fragments(header, memoryview(payload), next_hop, mtu, now)
+        # END SOLUTION
 
     def _arp_room(self, next_hop: IPv4Address) -> int:
         """How many more packets for `next_hop` ARP would accept (unlimited once resolved)."""
@@ -290,6 +302,7 @@ class Ipv4Stage:
 
     def _path_to(self, dst: IPv4Address) -> tuple[IPv4Address, int] | None:
         """(next hop, MTU) for `dst`, or None (counted) when there is no route."""
+        # BEGIN SOLUTION: broadcasts stay on the link; our own address is dropped (ipv4.drop.to_self); else the route table's next hop and MTU, or None (ipv4.drop.no_route)
         config = self.stack.config
         n = int(dst)
         if n == LIMITED_BROADCAST_INT or n == self._subnet_broadcast_int:
@@ -302,6 +315,7 @@ class Ipv4Stage:
             self.stack.counters.bump("ipv4.drop.no_route")
             return None
         return route.next_hop_for(dst), min(route.mtu or config.mtu, config.mtu)
+        # END SOLUTION
 
     def _header(
         self,
@@ -311,6 +325,7 @@ class Ipv4Stage:
         dont_fragment: bool,
         src: IPv4Address | None,
     ) -> IPv4Header:
+        # BEGIN SOLUTION: an IPv4Header with our address (unless src), the default TTL (unless ttl) and a fresh identification
         return IPv4Header(
             src=self.our_ip if src is None else _address(src),
             dst=dst,
@@ -319,11 +334,14 @@ class Ipv4Stage:
             identification=self._take_identification(),
             dont_fragment=dont_fragment,
         )
+        # END SOLUTION
 
     def _take_identification(self) -> int:
+        # BEGIN SOLUTION: the next identification, a 16-bit counter
         identification = self._next_identification
         self._next_identification = (identification + 1) % IDENTIFICATION_MODULUS
         return identification
+        # END SOLUTION
 
     def _send_fragments(
         self,
@@ -334,6 +352,7 @@ class Ipv4Stage:
         now: float,
     ) -> bool:
         """Fragment into fresh mbufs (RFC 791 §3.2); each piece goes to ARP on its own."""
+        # BEGIN SOLUTION: refuse DF (ipv4.drop.needs_fragmentation) and over 65535 (ipv4.drop.too_long); fragment; send every piece or none
         counters = self.stack.counters
         if header.dont_fragment:
             counters.bump("ipv4.drop.needs_fragmentation")
@@ -364,3 +383,4 @@ class Ipv4Stage:
             self.stack.arp.output(next_hop, mbuf, now)
         counters.bump("ipv4.tx.packets")
         return True
+        # END SOLUTION

@@ -170,9 +170,14 @@ def main() -> int:
             result = {"sent": 3, "received": 0, "text": f"the host app failed: {exc}",
                       "counters": {}}
         finally:
-            if app.poll() is None:
+            # The app closes its host (and flushes its pcap) after the result line: let it
+            # end by itself, and only then insist. A SIGTERM during close loses the capture's
+            # last buffered frames.
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 app.terminate()
-            app.wait(timeout=10)
+                app.wait(timeout=10)
         evidence.write_text("pinger-output.txt", json.dumps(result, indent=2) + "\n")
         evidence.check(f"stack -> kernel: the stack's ping of {SIZE} bytes, 3 of 3 replies "
                        f"({result['text']})", result["received"] == 3, result["text"])

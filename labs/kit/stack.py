@@ -76,16 +76,33 @@ class StepOverBudget(BaseException):
 # Every LabHarness made in this process, newest last, kept only when the grader's pytest
 # plugin asks (KEEP_HARNESSES): it empties the list before each test and, when the test
 # fails, writes each one's frames to a pcap. Outside the grader nothing is kept.
-HARNESSES: list[LabHarness] = []
+HARNESSES: list[Any] = []  # LabHarness, or any bench with `frames` and `write_pcap`
 KEEP_HARNESSES = False
+
+
+def keep_for_pcap(bench: Any) -> None:
+    """Register a bench of a lab's own (with `frames` and `write_pcap`, e.g. lab 0's two
+    simulated hosts) so the grader writes its frames to a pcap when its test fails."""
+    if KEEP_HARNESSES:
+        HARNESSES.append(bench)
+
+
+def write_frames_pcap(frames: list[tuple[float, bytes]], path: str) -> None:
+    """(virtual time, frame) pairs as a pcap. Virtual time starts at 0; a pcap reader
+    wants something like a real date."""
+    writer = PcapWriter(path)
+    try:
+        for at, frame in frames:
+            writer.write(frame, 1_700_000_000.0 + at)
+    finally:
+        writer.close()
 
 
 class LabHarness(Harness):
     def __init__(self, stack: Stack, variant: Variant, now: float = 0.0,
                  mode: str = "immediate", cpu_budget: float = STEP_CPU_SECONDS) -> None:
         super().__init__(stack, now, mode)
-        if KEEP_HARNESSES:
-            HARNESSES.append(self)
+        keep_for_pcap(self)
         self.variant = variant
         self.cpu_budget = cpu_budget
         self.frames: list[tuple[float, bytes]] = []  # (virtual time, frame) in and out
@@ -106,13 +123,7 @@ class LabHarness(Harness):
         return frame
 
     def write_pcap(self, path: str) -> None:
-        # Virtual time starts at 0; a pcap reader wants something like a real date.
-        writer = PcapWriter(path)
-        try:
-            for at, frame in self.frames:
-                writer.write(frame, 1_700_000_000.0 + at)
-        finally:
-            writer.close()
+        write_frames_pcap(self.frames, path)
 
     # --- each step: budget, output, crashes ------------------------------------------
     def apply_step(self, step: Step, number: int) -> tuple[str, list[str]]:

@@ -25,7 +25,13 @@ from typing import Any
 
 from labs.kit import Variant, student_module
 from labs.kit.checks import rerun_hint
-from labs.kit.stack import StepOverBudget, captured_output, limit_cpu
+from labs.kit.stack import (
+    StepOverBudget,
+    captured_output,
+    keep_for_pcap,
+    limit_cpu,
+    write_frames_pcap,
+)
 from netstack.api.constants import (
     AF_INET,
     POLLERR,
@@ -356,6 +362,12 @@ class Bench:
         self.server = builder.host("server", f"{variant.peer_ip}/{variant.prefix}")
         spec = LinkSpec(delay=LINK_DELAY)
         builder.link("cable", "client", "server", spec, spec)
+        # Every frame the client's stack sends or receives, for the grader's pcap of a
+        # failing test (labs.kit.stack.keep_for_pcap).
+        self.frames: list[tuple[float, bytes]] = []
+        self.client.taps.append(
+            lambda packet, outgoing: self.frames.append((self.sim.now, bytes(packet.data))))
+        keep_for_pcap(self)
         builder.net.start()
         self.sockets = Sockets(self)
         self.server_app: Server | None = None
@@ -371,6 +383,9 @@ class Bench:
         """A port other than 80 for the server (the variant's)."""
         port = self.variant.peer_port
         return port if port != 80 else 8080
+
+    def write_pcap(self, path: str) -> None:
+        write_frames_pcap(self.frames, path)
 
     # --- the transcript ------------------------------------------------------------------
     def log(self, text: str, printed: str = "") -> None:

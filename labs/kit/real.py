@@ -53,6 +53,14 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def parse_report(text: str) -> dict[str, str]:
+    """The `result key=value ...` line a real step's helper client prints, as a dict."""
+    for line in text.splitlines():
+        if line.startswith("result "):
+            return dict(part.split("=", 1) for part in line.split()[1:])
+    return {}
+
+
 class Evidence:
     """The evidence folder of one real-tool run."""
 

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from verify import transfers  # noqa: E402
 
-from labs.kit.real import Evidence, RealBench  # noqa: E402
+from labs.kit.real import Evidence, RealBench, parse_report  # noqa: E402
 from netstack.services.tcp_chargen import chargen_bytes  # noqa: E402
 
 MB = 1 << 20
@@ -41,13 +41,6 @@ table inet {TABLE} {{
     }}
 }}
 """
-
-
-def parse_report(text: str) -> dict[str, str]:
-    for line in text.splitlines():
-        if line.startswith("result "):
-            return dict(part.split("=", 1) for part in line.split()[1:])
-    return {}
 
 
 def transfer(bench: RealBench, evidence: Evidence, name: str, size: int, loss: int,

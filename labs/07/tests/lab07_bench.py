@@ -20,6 +20,7 @@ from typing import Any
 
 from labs.kit import Variant, graded_impl, make_harness
 from labs.kit.checks import Checks
+from labs.kit.tcp import accept_connection
 from netstack.counters import Counters
 from netstack.stages.tcp.collaborators import SendBuffer
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions
@@ -29,7 +30,7 @@ from netstack.stages.tcp.timestamps import Timestamps
 from netstack.testing import TcpPeer
 from netstack.timers import TimerWheel
 from netstack.units import resolve_units
-from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH, FLAG_SYN, MssOption
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_PSH
 
 MSS = 1460
 MOD = 2**32
@@ -299,15 +300,5 @@ def open_connection(variant: Variant, iss: int | None = None, window: int = 6553
     nothing else) and acknowledges the SYN-ACK `rtt` seconds later: SRTT = rtt."""
     iss = our_isn(variant) if iss is None else iss
     h = make_harness(variant, peer_known=True, tcp={"tail_loss_probe": False})
-    h.stack.tcp.isn_hook = lambda *_: iss
-    listener = h.stack.tcp.listen(None, variant.stack_port, 8)
-    peer = TcpPeer(h, variant.stack_port, variant.peer_port, variant.peer_ip, variant.peer_mac)
-    isn = variant.peer_isn
-    peer.send(FLAG_SYN, seq=isn, options=(MssOption(MSS),), window=window)
-    peer.expect(FLAG_SYN | FLAG_ACK, seq=iss, ack=(isn + 1) % MOD)
-    h.advance(rtt)
-    peer.send(FLAG_ACK, seq=(isn + 1) % MOD, ack=(iss + 1) % MOD, window=window)
-    peer.expect_nothing()
-    assert listener.accept_queue, "the stack did not accept the connection"
-    conn = listener.accept_queue.popleft()
-    return Scene(h, peer, conn, iss, (isn + 1) % MOD)
+    peer, conn = accept_connection(h, variant, iss, MSS, window, rtt)
+    return Scene(h, peer, conn, iss, (variant.peer_isn + 1) % MOD)

@@ -21,12 +21,13 @@ from typing import Any
 
 from labs.kit import Variant, graded_impl, make_harness
 from labs.kit.checks import Checks
+from labs.kit.tcp import accept_connection
 from netstack.stages.tcp.connection import TcpConnection
 from netstack.stages.tcp.info import tcp_info
 from netstack.testing import TcpPeer, TranscriptMismatch
 from netstack.testing.harness import Harness, Step
 from netstack.units import UNITS, load
-from netstack.wire.tcp import FLAG_ACK, FLAG_SYN, MssOption
+from netstack.wire.tcp import FLAG_ACK
 
 MOD = 2**32
 BIG = 1 << 30  # "arbitrarily high" (RFC 5681 §3.1): the least initial ssthresh accepted
@@ -222,20 +223,10 @@ def open_connection(variant: Variant, window: int = 65535, rtt: float = 0.1) -> 
     mss = stack_mss(variant)
     iss = 1000 if variant.public else (variant.peer_isn * 7 + 99991) % MOD
     h = make_harness(variant, peer_known=True, tcp={"tail_loss_probe": False})
-    h.stack.tcp.isn_hook = lambda *_: iss
     events: list[Any] = []
     h.stack.trace.subscribe(events.append, {"cwnd"})
-    listener = h.stack.tcp.listen(None, variant.stack_port, 8)
-    peer = TcpPeer(h, variant.stack_port, variant.peer_port, variant.peer_ip, variant.peer_mac)
-    isn = variant.peer_isn
-    peer.send(FLAG_SYN, seq=isn, options=(MssOption(mss),), window=window)
-    peer.expect(FLAG_SYN | FLAG_ACK, seq=iss, ack=(isn + 1) % MOD)
-    h.advance(rtt)
-    peer.send(FLAG_ACK, seq=(isn + 1) % MOD, ack=(iss + 1) % MOD, window=window)
-    peer.expect_nothing()
-    assert listener.accept_queue, "the stack did not accept the connection"
-    conn = listener.accept_queue.popleft()
-    return Scene(h, peer, conn, iss, (isn + 1) % MOD, mss, cwnd_events=events)
+    peer, conn = accept_connection(h, variant, iss, mss, window, rtt)
+    return Scene(h, peer, conn, iss, (variant.peer_isn + 1) % MOD, mss, cwnd_events=events)
 
 
 def check_in_transcript(scene: Scene, description: str, problem: Any) -> None:

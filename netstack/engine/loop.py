@@ -34,6 +34,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from netstack.clock import MonotonicClock
+from netstack.errors import ConfigError
 from netstack.mbuf import Mbuf, MbufPool
 from netstack.native.blocks import Ring
 from netstack.trace import HighWaterMark, Tracer
@@ -46,6 +47,10 @@ ControlFn = Callable[[Any, float], Any]  # fn(stack, now), run on the loop threa
 class Engine:
     def __init__(self, stack, port, pool: MbufPool, kni=None, clock=None, capture=None,
                  burst: int = 32, ring_size: int = 1024, busy_poll: bool = False) -> None:
+        if getattr(stack, "pool", pool) is not pool:
+            # The stack writes frames into its pool and the engine reads them by index from
+            # its own: with two pools the wire would carry other (often empty) buffers.
+            raise ConfigError("the engine's mbuf pool must be the stack's own (stack.pool)")
         self.stack = stack
         self.port = port
         self.pool = pool

@@ -184,3 +184,20 @@ def test_a_crashing_stack_is_counted_not_fatal():
         a.close()
         b.close()
     assert a.pool.available == len(a.pool)
+
+
+def test_an_engine_refuses_a_pool_that_is_not_its_stacks():
+    """With two pools, the engine would read the stack's frames from the wrong buffers."""
+    from ipaddress import IPv4Interface
+
+    from netstack.errors import ConfigError
+    from netstack.stack import Stack, StackConfig
+
+    stack = Stack(StackConfig(mac=bytes.fromhex("020000000002"),
+                              address=IPv4Interface("192.0.2.2/24")), MbufPool(16))
+    port = open_port("memory:two-pools")
+    try:
+        with pytest.raises(ConfigError, match="must be the stack's own"):
+            Engine(stack, port, MbufPool(16))
+    finally:
+        port.close()

@@ -21,6 +21,7 @@ against Linux.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
 from asyncio import selector_events
 
@@ -238,11 +239,26 @@ class SimEventLoop(selector_events.BaseSelectorEventLoop):
         pass
 
 
+@contextlib.contextmanager
+def outside_running_loop():
+    """Set aside an asyncio loop already running in this thread (Jupyter's, IPython's)
+    while a simulation runs on its own loop, and put it back after. The simulation runs to
+    its end before returning, so the outer loop, blocked in this call anyway, misses nothing;
+    asyncio would otherwise refuse to start a loop inside a running one."""
+    outer = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(outer)
+
+
 def run(sim: Simulator, main) -> object:
     """Run coroutine `main` to completion on a fresh SimEventLoop, then close the loop."""
     loop = SimEventLoop(sim)
     try:
-        return loop.run_until_complete(main)
+        with outside_running_loop():
+            return loop.run_until_complete(main)
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -31,7 +31,7 @@ from netstack.api.constants import IPPROTO_TCP, TCP_CONGESTION
 from netstack.engine.pcapfile import PcapWriter
 from netstack.errors import ConfigError
 from netstack.sim import apps
-from netstack.sim.aio import SimEventLoop
+from netstack.sim.aio import SimEventLoop, outside_running_loop
 from netstack.sim.events import Simulator
 from netstack.sim.probes import SERIES_COLUMNS, FlowTracker, TcpInfoProbe
 from netstack.sim.record import FlowRecord, RunRecord
@@ -194,7 +194,8 @@ class Run:
         self.net.start()
         loop = SimEventLoop(self.sim)
         try:
-            loop.run_until_complete(self.main())
+            with outside_running_loop():  # e.g. in a notebook, whose kernel runs a loop
+                loop.run_until_complete(self.main())
         finally:
             loop.close()
         end = self.scenario["duration"]

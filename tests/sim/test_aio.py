@@ -165,3 +165,20 @@ def test_a_recv_and_a_send_on_one_socket_wait_together():
         assert loop.run_until_complete(main()) == b"done"
     finally:
         loop.close()
+
+
+def test_a_simulation_runs_inside_a_running_asyncio_loop():
+    """As in a Jupyter notebook, whose kernel runs an asyncio loop in the same thread."""
+    import asyncio
+
+    from netstack.sim.run import simulate
+
+    scenario = {"name": "nested", "seed": 1, "duration": "2s", "links": {"path": {"delay": "5ms"}},
+                "flows": [{"kind": "ping", "src": "a", "dst": "b", "interval": 0.5}]}
+
+    async def notebook_cell():
+        _, record = simulate(scenario)
+        return record
+
+    record = asyncio.run(notebook_cell())
+    assert len(record.flows[0].rtt_samples) >= 3

@@ -286,7 +286,7 @@ for when, _ in errors:
 ax.set_xlabel("time (s, virtual)")
 ax.set_ylabel("bytes held by B's reassembler")
 ax.set_title(f"Reassembly memory: incomplete datagrams freed after {reassembly_timeout:g} s")
-ax.legend(loc="center right")
+ax.legend(loc="upper right")
 viz.save_figure(fig, "04-reassembly-memory")
 
 # %% [markdown]

@@ -291,6 +291,10 @@ print(" -> ".join(server_path))
 assert server_path[-1] == "CLOSED" and "TIME-WAIT" not in server_path, server_path
 
 # %% [markdown]
+# The passive connection's own path printed above starts at CLOSED → SYN-RECEIVED: in
+# netstack the listener is a separate object that stays in LISTEN, and each SYN it accepts
+# creates a new connection. In RFC 9293's diagram that step is drawn LISTEN → SYN-RECEIVED.
+#
 # ## What to remember
 #
 # * Opening takes **three segments**: SYN, SYN-ACK, ACK. SYN and FIN each use **one

@@ -276,8 +276,8 @@ assert (Seq(acks[-1]) - Seq(acks[0])) == reordered_segments * segment_size, "the
 assert receiver.read_app(1 << 20) == b"".join(pieces), "reassembled in order, across the wrap"
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.step(range(1, len(acks) + 1), [Seq(x) - Seq(start) for x in acks], where="post",
-        label="ACK sent (bytes after the ISN + 1)")
+ax.plot(range(1, len(acks) + 1), [Seq(x) - Seq(start) for x in acks], "s-",
+        drawstyle="steps-post", label="ACK sent (bytes after the first data byte)")
 ax.scatter(range(1, len(order) + 1), [i * segment_size for i in order], color="C1",
            label="start of the segment that arrived")
 ax.set_xlabel("arrival number")

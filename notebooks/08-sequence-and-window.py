@@ -92,7 +92,7 @@ clock = VirtualClock()
 tcp_config = TcpConfig(rcvbuf=rcvbuf, rcvbuf_autotune=False, window_scaling=False,
                        timestamps=False, sack=False)
 engines = []
-cable = f"nb08-{os.getpid()}-{seed}"
+cable = f"nb08-{os.getpid()}-{id(clock)}"  # a new cable name on each run of this cell
 for mac, ip in ((A_MAC, A_IP), (B_MAC, B_IP)):
     pool = MbufPool(1024)
     stack = Stack(StackConfig(mac=mac, address=IPv4Interface(f"{ip}/24"), random_seed=seed,

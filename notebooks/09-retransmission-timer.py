@@ -101,7 +101,8 @@ print(f"the SYN was sent again at t={harness.now:g} s; tcpi_rto now "
 # the second? The stack cannot know: measured from the first, the RTT looks 1 s too long;
 # from the second, maybe too short. **Karn's rule** (RFC 6298 §3): never take an RTT sample
 # from a segment that was retransmitted. So the handshake gives no sample, and the RTO
-# stays at its backed-off 2 s until a clean measurement comes.
+# stays at its backed-off 2 s until a clean measurement comes. (RFC 6298 §5.7 even asks
+# for 3 s once data starts, after a lost SYN; netstack keeps the 2 s.)
 
 # %%
 peer_isn = rng.getrandbits(32)
@@ -114,7 +115,7 @@ assert rto_before == 1_000_000, f"the first RTO is {rto_before} µs, not 1 s"
 assert [e.rto for e in events if e.kind == "rto"] == [1.0], "the first timeout is 1 s"
 assert conn.state == TcpState.ESTABLISHED
 assert not rtt_events, "Karn's rule: no RTT sample from a retransmitted SYN"
-assert tcp_info(conn, harness.now).tcpi_rto == 2_000_000, "backed off until a real sample"
+assert tcp_info(conn, harness.now).tcpi_rto >= 2_000_000, "backed off until a real sample"
 
 # %% [markdown]
 # ## Measuring under jitter (RFC 6298 §2)

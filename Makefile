@@ -8,7 +8,7 @@ NATIVE := netstack/native/.built
 # Debian packages the interop tests and the demo use (installed only when running as root).
 DEB_PACKAGES := iproute2 iputils-ping arping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl dpdk libdpdk-dev pkg-config
 
-.PHONY: setup system-packages native demo test bench lint clean
+.PHONY: setup system-packages native demo test bench lint clean notebooks
 
 setup: system-packages $(STAMP) $(NATIVE)
 
@@ -44,11 +44,17 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# JupyterLab on the notebooks (notebooks/README.md): each NN-name.py opens as a notebook,
+# paired with its generated .ipynb. Root needs --allow-root; the server listens on localhost.
+notebooks: setup
+	$(PY) -c "from tests.notebooks.paired import sync_notebooks; sync_notebooks()"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
 bench: setup
 	$(VENV)/bin/netstack bench --json bench-results/results.json --png bench-results/results.png
 
 lint: setup
-	$(VENV)/bin/ruff check netstack tests native benchmarks labs
+	$(VENV)/bin/ruff check netstack tests native benchmarks labs notebooks
 
 clean:
 	rm -rf $(VENV) build *.egg-info netstack/native/_native*.so netstack/native/_dpdk*.so $(NATIVE) native/_build

@@ -105,25 +105,10 @@ class LabHarness(Harness):
         keep_for_pcap(self)
         self.variant = variant
         self.cpu_budget = cpu_budget
-        self.frames: list[tuple[float, bytes]] = []  # (virtual time, frame) in and out
 
-    # --- frames, for the pcap of a failing transcript ---------------------------------
-    def deliver(self, frames: list[bytes]) -> None:
-        self.frames.extend((self.now, bytes(f)) for f in frames)
-        super().deliver(frames)
-
-    def run_pass(self, frames, app=None) -> None:
-        self.frames.extend((self.now, bytes(f)) for f in frames)
-        super().run_pass(frames, app)
-
-    def pop_outgoing(self) -> bytes | None:
-        frame = super().pop_outgoing()
-        if frame is not None:
-            self.frames.append((self.now, frame))
-        return frame
-
+    # --- frames, for the pcap of a failing transcript (Harness.frames logs them) --------
     def write_pcap(self, path: str) -> None:
-        write_frames_pcap(self.frames, path)
+        write_frames_pcap([(at, frame) for at, _direction, frame in self.frames], path)
 
     # --- each step: budget, output, crashes ------------------------------------------
     def apply_step(self, step: Step, number: int) -> tuple[str, list[str]]:

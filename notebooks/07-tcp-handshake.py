@@ -31,7 +31,6 @@ message = b"hello"  # what our application sends once the connection is open
 reply = b"hi, netstack"  # what the peer sends back
 
 # %%
-# ruff: noqa: E402 (the parameters cell comes before the imports, as papermill wants)
 import random
 from ipaddress import IPv4Address, IPv4Interface
 

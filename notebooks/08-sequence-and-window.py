@@ -32,7 +32,6 @@ reordered_segments = 5  # how many segments the reordering experiment sends
 segment_size = 1000  # bytes in each of them
 
 # %%
-# ruff: noqa: E402 (the parameters cell comes before the imports, as papermill wants)
 import os
 import random
 from ipaddress import IPv4Address, IPv4Interface

@@ -34,7 +34,6 @@ max_rto = 10.0  # seconds: the cap on the backed-off RTO (Linux: 120)
 min_rto = 0.2  # seconds: the floor on the RTO (Linux's 200 ms; RFC 6298 says 1 s)
 
 # %%
-# ruff: noqa: E402 (the parameters cell comes before the imports, as papermill wants)
 import random
 from ipaddress import IPv4Address, IPv4Interface
 from itertools import pairwise

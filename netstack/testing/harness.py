@@ -224,6 +224,8 @@ class Harness:
         self.last_frame: bytes | None = None  # the frame the last Expect matched
         self.steps_run = 0
         self._passes_ended = False
+        # Every frame fed in and sent out: (time, "in" | "out", bytes), for ladder diagrams.
+        self.frames: list[tuple[float, str, bytes]] = []
 
     def deliver(self, frames: list[bytes]) -> None:
         """Hand frames from the wire to the stack, as the harness's mode says."""
@@ -232,6 +234,7 @@ class Harness:
                 self.run_pass([frame])
         else:
             for frame in frames:
+                self.frames.append((self.now, "in", bytes(frame)))
                 self.stack.receive(frame, self.now)
 
     def run_pass(self, frames: list[bytes],
@@ -247,6 +250,7 @@ class Harness:
             self._passes_ended = True
             stack.end_pass(now)
         if frames:
+            self.frames.extend((now, "in", bytes(frame)) for frame in frames)
             stack.begin_burst()
             for frame in frames:
                 stack.receive(frame, now)
@@ -262,6 +266,7 @@ class Harness:
             return None
         mbuf = self.stack.outgoing.popleft()
         frame = mbuf.tobytes()
+        self.frames.append((self.now, "out", frame))
         if mbuf.index >= 0:
             self.stack.pool.free(mbuf)
         return frame

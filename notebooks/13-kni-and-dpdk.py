@@ -40,6 +40,7 @@ stack_tcp_port = 80  # a TCP port the stack keeps (no listener: it answers with 
 stack_udp_port = 9  # a UDP port the stack keeps (closed: ICMP port unreachable)
 record = False  # True (as root): save the live run to data/13-kni-*.pcap and data/13-kni.json
 pings = 3  # live part: IPv4 pings and IPv6 pings sent
+live_port = "tap"  # live part: "tap" (a TAP device) or "dpdk" (DPDK's net_tap driver, if installed)
 
 # %% [markdown]
 # ## A stack with KNI, frame by frame
@@ -319,7 +320,9 @@ assert stack3.counters.matching("eth.") == eth_rx_before, "the stack never parse
 # such problem: neighbour discovery is ICMPv6, and all of IPv6 goes to the kernel.)
 #
 # The IPv6 addresses are from 2001:db8::/32, the documentation prefix (RFC 3849), as
-# 192.0.2.0/24 is for IPv4.
+# 192.0.2.0/24 is for IPv4. With `live_port = "dpdk"` the stack runs on a DPDK port
+# (DPDK's own TAP driver, `--port dpdk:net_tap0,iface=...`) with the very same KNI code, and
+# every fact checked below holds there too.
 
 # %%
 import json
@@ -360,7 +363,8 @@ def run_live(workdir):
     tap, kni = unique_name("nb13t"), unique_name("nb13k")
     echo_port, dns_port = 7, kni_udp_ports[0]
     with Namespace("nb13wire") as wire_ns, Namespace("nb13host") as host:
-        proc = wire_ns.popen([*netstack_command(), "run", "--port", f"tap:{tap}",
+        port = f"tap:{tap}" if live_port == "tap" else f"dpdk:net_tap0,iface={tap}"
+        proc = wire_ns.popen([*netstack_command(), "run", "--port", port,
                               "--ip", f"{STACK_IP}/24", "--mac", STACK_MAC, "--seed", str(seed),
                               "--kni", f"tap:{kni}", "--kni-udp-ports", str(dns_port),
                               "--service", f"udp-echo:{echo_port}", "--capture", str(wire_pcap)])
@@ -389,7 +393,7 @@ def run_live(workdir):
         dump.wait(5)
         counters = stop_and_read_counters(responder)
     received = [int(re.search(r"(\d+) received", out)[1]) for out in (ping4, ping6)]
-    summary = {"pings": pings, "ping4_received": received[0], "ping6_received": received[1],
+    summary = {"port": live_port, "pings": pings, "ping4_received": received[0], "ping6_received": received[1],
                "udp": dict(line.split(" ", 1) for line in udp.splitlines()),
                "kni_udp_port": dns_port, "echo_port": echo_port, "peer_mac": peer_mac,
                "counters": {k: v for k, v in counters.items() if k.startswith(("kni.", "port.", "eth."))}}

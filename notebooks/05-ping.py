@@ -50,7 +50,6 @@ max_lag = 20        # autocorrelation lags to show
 # same average rate.
 
 # %%
-import asyncio
 import math
 
 import matplotlib.pyplot as plt
@@ -75,20 +74,9 @@ def ping_scenario(loss):
     }
 
 
-def simulate_in_notebook(scenario):
-    """simulate() drives its own (virtual-time) asyncio loop to the end. Jupyter already runs
-    a loop in this thread, which asyncio would refuse to nest, so we set it aside meanwhile."""
-    outer = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        return simulate(scenario)
-    finally:
-        asyncio._set_running_loop(outer)
-
-
 def run_pings(loss):
     """RTT of each request (NaN if it got no reply) and whether it was lost."""
-    _, record = simulate_in_notebook(ping_scenario(loss))
+    _, record = simulate(ping_scenario(loss))
     flow = record.flows[0]
     rtt = np.full(pings, np.nan)
     for sent_at, seconds in flow.rtt_samples:  # requests leave at exact multiples of interval

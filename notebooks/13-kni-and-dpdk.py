@@ -353,6 +353,15 @@ for port in map(int, sys.argv[1:]):
 '''
 
 
+def kernel_capture_complete(path, replies6):
+    """Has tcpdump written `replies6` ICMPv6 echo replies and an ICMP port unreachable?"""
+    frames = [f for _, f in read_pcap(str(path))] if path.exists() and path.stat().st_size >= 24 else []
+    echo_replies = sum(1 for f in frames if f[12:14] == b"\x86\xdd" and len(f) > 54 and f[54] == 129)
+    unreachable = any(f[12:14] == b"\x08\x00" and len(f) > 34 and f[23] == 1 and f[34] == 3
+                      for f in frames)
+    return echo_replies >= replies6 and unreachable
+
+
 def run_live(workdir):
     """The live run; returns (summary, wire pcap path, kernel pcap path)."""
     from netstack.bench.tap import Responder, netstack_command, stop_and_read_counters
@@ -388,7 +397,12 @@ def run_live(workdir):
         ping6 = wire_ns.run([*ping, "-6", "2001:db8::2"], check=False).stdout
         udp = wire_ns.run([sys.executable, "-c", UDP_PROBE, str(echo_port), str(dns_port)],
                           check=False).stdout
-        time.sleep(0.2)  # the last frames reach tcpdump
+        # Stop tcpdump only once it has written what the peer already saw answered: every
+        # IPv6 echo reply and the kernel's port unreachable (a SIGTERM drops unread frames).
+        replies6 = int(re.search(r"(\d+) received", ping6)[1])
+        deadline = time.monotonic() + 5
+        while not kernel_capture_complete(kernel_pcap, replies6) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling a real process's file, not waiting in hope
         dump.terminate()  # tcpdump first: the KNI device vanishes when netstack stops
         dump.wait(5)
         counters = stop_and_read_counters(responder)

@@ -108,3 +108,39 @@ def test_sync_writes_missing_notebooks_only(tmp_path):
     source.write_text("# %% tags=[\"parameters\"]\nseed = 1\n")
     assert sync_notebooks(tmp_path) == [tmp_path / "01-x.ipynb"]
     assert sync_notebooks(tmp_path) == []
+
+
+def test_a_false_fact_fails_its_notebook(tmp_path, monkeypatch):
+    """The proof that notebooks guard their story: give the stack a plausible bug (an RTO
+    that grows by half instead of doubling on each timeout) and notebook 9, which teaches
+    the doubling, must fail on an assertion about it."""
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell
+
+    monkeypatch.setenv("NETSTACK_FIGURES", str(tmp_path))
+    notebook = read(NOTEBOOKS / "09-retransmission-timer.py")
+    parameters = next(i for i, c in enumerate(notebook.cells) if "parameters" in tags(c))
+    notebook.cells.insert(parameters + 1, new_code_cell(
+        "from netstack.stages.tcp.rto import RtoEstimator\n"
+        "RtoEstimator.rto = property(lambda self: min(self._base_rto * 1.5 ** self.backoffs,"
+        " self.max_rto))\n"))
+    with pytest.raises(CellExecutionError) as failure:
+        execute(notebook)
+    assert "AssertionError" in str(failure.value)
+    # the first fact it breaks: after the SYN's timeout the RTO must be 2 s, and is 1.5 s
+    assert "backed off until a real sample" in str(failure.value)
+
+
+def test_papermill_reruns_a_notebook_with_other_parameters(tmp_path, monkeypatch):
+    """What a student does: the same notebook with another seed and knob still tells a true
+    story (its assertions compute what to expect from the parameters)."""
+    import papermill
+
+    monkeypatch.setenv("NETSTACK_FIGURES", str(tmp_path))
+    sync_notebooks()
+    out = papermill.execute_notebook(
+        str(NOTEBOOKS / "07-tcp-handshake.ipynb"), str(tmp_path / "07.ipynb"),
+        parameters={"seed": 7, "msl": 10.0}, cwd=str(NOTEBOOKS), progress_bar=False)
+    injected = [c for c in out.cells if "injected-parameters" in tags(c)]
+    assert injected and "msl = 10.0" in injected[0].source
+    assert not any(o.get("output_type") == "error" for c in out.cells for o in c.get("outputs", []))

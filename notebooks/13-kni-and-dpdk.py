@@ -279,12 +279,12 @@ stack3 = make_stack(kni=True)
 pretend = PretendKernel()
 engine = Engine(stack3, ours, stack3.pool, kni=pretend, clock=VirtualClock())
 engine.run_once(timeout=0)
-wire._queue.clear()  # the stack's gratuitous ARP at start-up
+wire.take_frames()  # the stack's gratuitous ARP at start-up
 ours.deliver(frames["IPv6 ping 2001:db8::2"])
 engine.run_once(timeout=0)  # pass 1: the frame goes to the kernel, which answers at once
 eth_rx_before = stack3.counters.matching("eth.")
 engine.run_once(timeout=0)  # pass 2: the engine reads the kernel's answer and sends it
-on_wire = list(wire._queue)
+on_wire = wire.take_frames()
 engine.close()
 wire.close()
 print("kernel got:", [Ether(f).summary() for f in pretend.got])

@@ -201,3 +201,16 @@ def test_an_engine_refuses_a_pool_that_is_not_its_stacks():
             Engine(stack, port, MbufPool(16))
     finally:
         port.close()
+
+
+def test_a_memory_cable_end_held_by_hand_counts_and_takes_its_frames():
+    a, b = open_port("memory:by-hand"), open_port("memory:by-hand")
+    try:
+        a.deliver(b"one")
+        a.deliver(b"two")
+        assert a.waiting == 2
+        assert a.take_frames() == [b"one", b"two"]
+        assert a.waiting == 0 and a.take_frames() == []
+    finally:
+        a.close()
+        b.close()

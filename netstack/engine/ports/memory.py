@@ -87,6 +87,19 @@ class MemoryPort(BasePort):
         except OSError:
             pass  # we are closed: the frame falls off the end of the cable
 
+    # --- for a test or a notebook holding this end of the cable itself (no engine) --------
+    @property
+    def waiting(self) -> int:
+        """Frames queued for this end, not yet received."""
+        return len(self._queue)
+
+    def take_frames(self) -> list[bytes]:
+        """Every frame queued for this end, taken off the cable, oldest first."""
+        frames = []
+        while self._queue:
+            frames.append(self._queue.popleft())
+        return frames
+
     def close(self) -> None:
         with _cables_lock:
             ends = _cables.get(self.cable, [])

@@ -4,7 +4,8 @@ A part of `Sender` (sender.py), kept apart so each file reads in one sitting: Se
 inherits these methods, and they use its SND.* variables, its buffer and collaborators.
 The retransmission timer runs whenever data is outstanding; when it expires the RTO backs
 off, cwnd falls to one segment, and sending restarts from SND.UNA. The persist timer runs
-when nothing is outstanding but the peer's window is too small to send into: it probes.
+when nothing is outstanding but the peer's window is too small to send into: it probes,
+and the retransmission timer then backs the probes off without touching cwnd.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ class RetransmissionTimers:
             self.arm_retransmit_timer(now)
             return
         if self.snd_max == self.snd_una:
+            return
+        if self.snd_wnd == 0:
+            # An unanswered probe of a closed window (RFC 9293 §3.8.6.1): probe again, backed
+            # off. The receiver, not the network, stopped us, so cwnd is left alone (as
+            # Linux's probe timer leaves it): slow start would follow for no loss at all.
+            self.snd_nxt = self.snd_una
+            self._probe(now)
+            self.arm_retransmit_timer(now)
+            host.notify_if_needed()
             return
         if self.cc is not None:
             before = cc_values(self.cc) if self.stats.trace.active else None

@@ -133,6 +133,18 @@ def test_a_closed_window_is_probed_when_the_persist_timer_fires():
     b.expect_nothing()
 
 
+def test_unanswered_probes_back_off_and_leave_cwnd_alone():
+    b = SenderBench(window=0, nodelay=True)
+    cwnd = b.sender.cc.cwnd
+    b.write(100)
+    b.advance(0.3)
+    b.expect(seq=D, length=1)  # the persist timer's probe
+    b.advance(0.6)  # unanswered: the retransmission timer probes again, at twice the RTO
+    b.expect(seq=D, length=1)
+    b.expect_counter("tcp.tx.window_probe", 2)
+    b.check("cwnd", b.sender.cc.cwnd, cwnd)  # a closed window is the receiver, not congestion
+
+
 def test_the_sender_gives_up_after_the_retry_limit():
     b = SenderBench(nodelay=True)
     b.host.limit = 2

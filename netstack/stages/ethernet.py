@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # IEEE 802.3 §4.4.2: a frame is at least 64 bytes on the wire, 60 without the FCS. NICs pad
 # short frames themselves, a TAP device does not, so we pad here and every port behaves alike.
 MIN_FRAME_LEN = 60
+ARP_REPLY_OP = b"\x00\x02"  # bytes 6-7 of an ARP packet: the operation, 2 = reply (RFC 826)
 
 
 class EthernetStage:
@@ -73,6 +74,10 @@ class EthernetStage:
             self.stack.ipv4.receive(payload, frame, now)
         elif header.ethertype == ETHERTYPE_ARP:
             counters.bump("eth.rx.arp")
+            if self.stack.config.kni and payload[6:8] == ARP_REPLY_OP:
+                # The kernel behind KNI shares our MAC, so the answers to its own ARP
+                # requests come here: it gets a copy, or it could never resolve a neighbour.
+                self.stack.send_to_kni(frame)
             self.stack.arp.receive(payload, now)
         else:
             self._to_kni(frame, "eth.drop.unknown_ethertype")

@@ -101,6 +101,22 @@ def test_multicast_and_ipv6_go_to_kni_when_it_is_on():
     h.expect_counter("kni.to_kernel", 2)
 
 
+def test_with_kni_arp_replies_are_copied_to_the_kernel_and_requests_are_not():
+    """The kernel behind KNI shares our MAC: the replies to its ARP requests arrive here."""
+    h = make_harness(kni=True)
+    request = bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC_STR)
+                    / ARP(op=1, hwsrc=PEER_MAC_STR, psrc=str(PEER_IP), pdst=str(OUR_IP)))
+    h.receive(request)
+    h.expect(arp_reply())  # the stack answers requests itself...
+    h.expect_no_kni()  # ...and the kernel, which would answer the same, never sees them
+    reply = bytes(Ether(dst=OUR_MAC_STR, src=PEER_MAC_STR)
+                  / ARP(op=2, hwsrc=PEER_MAC_STR, psrc=str(PEER_IP), hwdst=OUR_MAC_STR,
+                        pdst=str(OUR_IP)))
+    h.receive(reply)
+    h.expect_kni(reply)
+    h.expect_counter("arp.rx.reply", 1)  # the stack learns from it too
+
+
 def test_without_kni_multicast_and_unknown_ethertypes_are_counted_drops():
     h = make_harness()
     h.receive(ipv6_ns_frame())

@@ -102,8 +102,14 @@ class ProcessExecutor(Executor):
             pending: set[Future] = {pool.submit(fn, item) for item in items}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # Hand over every run that finished before raising for one that failed: a
+                # campaign keeps what completed, and resumes from there.
+                failed = [f for f in done if f.exception() is not None]
                 for future in done:
-                    yield future.result()
+                    if future not in failed:
+                        yield future.result()
+                if failed:
+                    failed[0].result()
             finished = True
         finally:
             if finished:

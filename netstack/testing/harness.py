@@ -225,6 +225,8 @@ class Harness:
         self.steps_run = 0
         self._passes_ended = False
         # Every frame fed in and sent out: (time, "in" | "out", bytes), for ladder diagrams.
+        # A frame sent is logged when the test takes it (expect, drain), at that time: take
+        # frames before advancing the clock if their times matter.
         self.frames: list[tuple[float, str, bytes]] = []
 
     def deliver(self, frames: list[bytes]) -> None:

@@ -33,7 +33,6 @@ stack_ip, peer_ip = "192.0.2.1", "192.0.2.2"            # documentation addresse
 stack_mac, peer_mac = "02:00:00:00:00:01", "02:00:00:00:00:02"  # locally administered
 
 # %%
-# ruff: noqa: E402 - the parameters cell must come first (papermill), imports after it
 from ipaddress import IPv4Address
 
 import matplotlib.pyplot as plt

@@ -38,7 +38,6 @@ answer_delay = 0.002        # how long our pretend neighbour takes to answer (se
 sample_every = 0.25         # seconds between snapshots of the ARP table (for the plot)
 
 # %%
-# ruff: noqa: E402 - the parameters cell must come first (papermill), imports after it
 from ipaddress import IPv4Address
 
 import matplotlib.pyplot as plt

@@ -31,7 +31,6 @@ payload_len = 56      # echo data bytes (Linux ping's default)
 link_frames = 300     # frames sent over the corrupting emulated link (section 4)
 
 # %%
-# ruff: noqa: E402 - the parameters cell must come first (papermill), imports after it
 import random
 import struct
 from ipaddress import IPv4Address

@@ -64,7 +64,6 @@ algorithms = ("newreno", "cubic")
 # sample, every retransmission and every RTO.
 
 # %%
-# ruff: noqa: E402  (the imports follow the parameters cell, as papermill wants)
 import asyncio
 import bisect
 import statistics

@@ -60,7 +60,6 @@ duration = 5.0            # simulated seconds per configuration
 # The only thing that changes between runs is the bottleneck's queue.
 
 # %%
-# ruff: noqa: E402  (the imports follow the parameters cell, as papermill wants)
 import asyncio
 import statistics
 

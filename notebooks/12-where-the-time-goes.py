@@ -54,7 +54,6 @@ udp_inflight = 16  # live part: UDP datagrams kept in flight
 # it to the port. That is the ring's occupancy, the number a DPDK programmer watches.
 
 # %%
-# ruff: noqa: E402 - the parameters cell must come first (papermill), imports after it
 import gc
 import math
 import random

@@ -61,7 +61,6 @@ live_port = "tap"  # live part: "tap" (a TAP device) or "dpdk" (DPDK's net_tap d
 # `ExpectKni` checks what it handed the kernel, `ExpectNoKni` that it handed nothing.
 
 # %%
-# ruff: noqa: E402 - the parameters cell must come first (papermill), imports after it
 import random
 
 import matplotlib.pyplot as plt

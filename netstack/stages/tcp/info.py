@@ -81,6 +81,8 @@ class TcpInfo:
     tcpi_delivery_rate: int  # bytes per second
     tcpi_snd_wnd: int  # bytes
     tcpi_rcv_wnd: int
+    tcpi_snd_wscale: int  # the shift the peer announced (RFC 7323); 0 without scaling
+    tcpi_rcv_wscale: int  # the shift we announced
     tcpi_congestion: str  # the congestion control's name (Linux: TCP_CONGESTION)
     state_name: str  # "ESTABLISHED"...: netstack's name for tcpi_state
 
@@ -201,6 +203,8 @@ def tcp_info(conn: TcpConnection, now: float) -> TcpInfo:
         tcpi_delivery_rate=round(stats.delivery_rate),
         tcpi_snd_wnd=sender.snd_wnd,
         tcpi_rcv_wnd=receiver.rcv_wnd,
+        tcpi_snd_wscale=sender.snd_shift,
+        tcpi_rcv_wscale=receiver.window_shift,
         tcpi_congestion=_congestion_name(conn),
         state_name=str(conn.state),
     )

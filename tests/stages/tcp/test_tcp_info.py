@@ -191,6 +191,9 @@ def test_a_fresh_connection_reports_its_handshake_values():
     assert info.tcpi_rtt == 10_000  # the handshake's one sample: two 5 ms hops
     assert info.tcpi_min_rtt == 10_000
     assert info.tcpi_segs_out == 2 and info.tcpi_segs_in == 1  # SYN, ACK; SYN-ACK
+    server = tcp_info(s.server, s.link.now)  # window scales: what each side announced
+    assert info.tcpi_snd_wscale == server.tcpi_rcv_wscale > 0
+    assert info.tcpi_rcv_wscale == server.tcpi_snd_wscale > 0
 
 
 def test_before_any_rtt_sample_the_rto_is_one_second():

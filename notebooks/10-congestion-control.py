@@ -64,7 +64,6 @@ algorithms = ("newreno", "cubic")
 # sample, every retransmission and every RTO.
 
 # %%
-import asyncio
 import bisect
 import statistics
 
@@ -73,17 +72,6 @@ import matplotlib.pyplot as plt
 from netstack import viz
 from netstack.sim.run import simulate
 from netstack.trace import CwndChange, Retransmit, RtoFired, RttSample
-
-
-def simulate_here(scenario, before):
-    """simulate(), also inside Jupyter: the kernel's own asyncio loop is running in this
-    thread, and the simulator's virtual-time loop needs the thread to itself while it runs."""
-    outer = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        return simulate(scenario, before=before)
-    finally:
-        asyncio.events._set_running_loop(outer)
 
 
 def scenario(cc):
@@ -103,12 +91,15 @@ def scenario(cc):
 def run_one(cc):
     events = []
 
-    def before(run):
-        run.net.hosts["a"].stack.trace.subscribe(
-            events.append, kinds={"cwnd", "rtt", "retransmit", "rto"})
+    recorders = []
 
-    run, record = simulate_here(scenario(cc), before)
-    return {"run": run, "record": record, "events": events,
+    def before(run):
+        sender = run.net.hosts["a"].stack
+        sender.trace.subscribe(events.append, kinds={"cwnd", "rtt", "retransmit", "rto"})
+        recorders.append(viz.TcpInfoRecorder(sender))  # TCP_INFO after every change
+
+    run, record = simulate(scenario(cc), before=before)
+    return {"run": run, "record": record, "events": events, "tcp_info": recorders[0],
             "mss": run.probes[0].conn.sender.mss, "flow": record.flows[0]}
 
 
@@ -389,3 +380,36 @@ viz.save_figure(fig, "10-throughput")
 # (`queue_packets = 5`), or lengthen the path (`one_way_delay_ms = 50`): CUBIC's advantage
 # grows with the bandwidth-delay product. Changing `seed` alone changes nothing here: this
 # path has no randomness unless `loss` is set.
+
+# %% [markdown]
+# ## The same runs, as a tool would see them: TCP_INFO
+#
+# Everything above came from trace events, which only code inside the stack can subscribe
+# to. A program outside sees a connection through `getsockopt(TCP_INFO)` (Linux's `ss -ti`
+# prints the same numbers). `viz.TcpInfoRecorder` took a TCP_INFO snapshot of the sender
+# after every change, so we can plot what that view shows: the window and ssthresh in
+# segments, the smoothed RTT (µs), and the running count of retransmitted segments.
+
+# %%
+fields = ("tcpi_snd_cwnd", "tcpi_snd_ssthresh", "tcpi_rtt", "tcpi_total_retrans")
+fig, axes = plt.subplots(len(fields), len(results), figsize=(12, 8), sharex=True,
+                         squeeze=False)
+for column, (cc, r) in enumerate(results.items()):
+    recorder = r["tcp_info"]
+    samples = recorder.samples[recorder.connections[0]]
+    rtos = [e.time for e in r["events"] if isinstance(e, RtoFired)]
+    viz.tcp_info_series(samples, fields, axes=[row[column] for row in axes],
+                        marks={"RTO": rtos})
+    axes[0][column].set_title(f"{cc}: TCP_INFO of the sender")
+    # The two views agree: TCP_INFO's window is the trace's, in whole segments...
+    for change in cwnd_changes(r)[::50]:
+        at_that_time = [info for t, info in samples if t == change.time][-1]
+        assert at_that_time.tcpi_snd_cwnd == change.cwnd // r["mss"], (
+            f"{cc}: TCP_INFO says cwnd {at_that_time.tcpi_snd_cwnd} at {change.time}")
+    # ...and its retransmission count is the number of retransmit events.
+    retransmits = sum(1 for e in r["events"] if isinstance(e, Retransmit))
+    assert samples[-1][1].tcpi_total_retrans == retransmits, (
+        f"{cc}: TCP_INFO counts {samples[-1][1].tcpi_total_retrans} retransmissions, "
+        f"the trace {retransmits}")
+fig.tight_layout()
+viz.save_figure(fig, "10-tcp-info")

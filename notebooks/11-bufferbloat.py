@@ -60,7 +60,6 @@ duration = 5.0            # simulated seconds per configuration
 # The only thing that changes between runs is the bottleneck's queue.
 
 # %%
-import asyncio
 import statistics
 
 import matplotlib.pyplot as plt
@@ -95,20 +94,9 @@ def scenario(queue):
     }
 
 
-def simulate_here(scenario):
-    """simulate(), also inside Jupyter: the kernel's own asyncio loop is running in this
-    thread, and the simulator's virtual-time loop needs the thread to itself while it runs."""
-    outer = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        return simulate(scenario)
-    finally:
-        asyncio.events._set_running_loop(outer)
-
-
 results = {}
 for name, queue in queues.items():
-    run, record = simulate_here(scenario(queue))
+    run, record = simulate(scenario(queue))
     flows = {f.name: f for f in record.flows}
     link = next(link for link in record.links if link.name == "bottleneck.up")
     results[name] = {"flows": flows, "link": link, "cwnd": run.probes[0].rows,

@@ -249,7 +249,7 @@ assert stack.arp.pending_count() == 0, "nothing is left waiting"
 # ## The whole story as a ladder diagram
 #
 # One column per host, time flowing down; every arrow is a frame the harness fed in or saw
-# sent (`harness.frames`). Broadcast requests are drawn to the host they ask about: host
+# sent (`harness.frames`). Broadcast requests are drawn dashed, to the host they ask about: host
 # .4's question goes to "peer .2", and netstack overhears it only because it is broadcast.
 # Follow the first datagram: it waits below the ARP request until the reply comes back.
 

@@ -22,6 +22,7 @@ class Message:
     label: str
     arrival: float | None = None  # when it arrived; None: the same instant as sent
     lost: bool = False  # drawn as an arrow that stops halfway, with a cross
+    broadcast: bool = False  # sent to every host on the link: drawn dashed
 
 
 def _label(f: dict[str, str], frame_len: int, relative: dict) -> str:
@@ -61,8 +62,13 @@ def _tcpdump_flags(letters: str) -> str:
     return text + ("." if "A" in letters else "") or "none"
 
 
+def _is_broadcast(frame: bytes) -> bool:
+    return frame[:6] == b"\xff" * 6
+
+
 def _describe(frame: bytes, relative: dict) -> tuple[str, str, str]:
-    """(source address, destination address, label) of a frame."""
+    """(source address, destination address, label) of a frame. A broadcast ARP request is
+    drawn to the host it asks about (every host receives it; that one answers)."""
     fields = header_fields(frame)
     f = {f"{x.layer}.{x.name}": x.value for x in fields}
     f["_tcp_end"] = str(max((x.end for x in fields if x.layer == "TCP"), default=0))
@@ -87,7 +93,8 @@ def messages_from_frames(records: Iterable[tuple[float, bytes]],
     out = []
     for time, frame in records:
         src, dst, label = _describe(bytes(frame), relative)
-        out.append(Message(time, names.get(src, src), names.get(dst, dst), label))
+        out.append(Message(time, names.get(src, src), names.get(dst, dst), label,
+                           broadcast=_is_broadcast(frame)))
     return out
 
 
@@ -107,7 +114,7 @@ def messages_from_harness(harness: Any, stack_name: str = "netstack",
     for time, direction, frame in harness.frames:
         _, _, label = _describe(bytes(frame), relative)
         src, dst = (peer_name, stack_name) if direction == "in" else (stack_name, peer_name)
-        out.append(Message(time, src, dst, label))
+        out.append(Message(time, src, dst, label, broadcast=_is_broadcast(frame)))
     return out
 
 
@@ -139,10 +146,12 @@ def ladder(messages: list[Message], endpoints: list[str] | None = None, ax: Any 
             x1, y1 = (x0 + x1) / 2, (y0 + y1) / 2
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops={"arrowstyle": "-|>" if not m.lost else "-", "lw": 1.2,
-                                "color": "#c0392b" if m.lost else "#1f4e79"})
+                                "color": "#c0392b" if m.lost else "#1f4e79",
+                                "linestyle": "--" if m.broadcast else "-"})
         if m.lost:
             ax.plot([x1], [y1], marker="x", color="#c0392b", markersize=8)
-        ax.text((x0 + x1) / 2, (y0 + y1) / 2, m.label, ha="center", va="bottom", fontsize=7.5,
+        label = m.label + (" (broadcast)" if m.broadcast else "")
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, label, ha="center", va="bottom", fontsize=7.5,
                 rotation=0, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         if by == "order":
             ax.text(-0.35, y0, f"{m.time:.3f}s", ha="right", va="center", fontsize=7,

@@ -63,9 +63,11 @@ def test_ladder_from_a_harness_arp_exchange():
     messages = viz.messages_from_harness(h, "netstack", "kernel")
     assert [(m.src, m.dst) for m in messages] == [("kernel", "netstack"), ("netstack", "kernel")]
     assert messages[0].label == "ARP who-has 192.0.2.2"
+    assert messages[0].broadcast and not messages[1].broadcast
     assert messages[1].label.startswith("ARP 192.0.2.2 is-at")
     ax = viz.ladder(messages)
-    assert {t.get_text() for t in ax.texts} >= {"kernel", "netstack", messages[0].label}
+    assert {t.get_text() for t in ax.texts} >= {"kernel", "netstack",
+                                                 "ARP who-has 192.0.2.2 (broadcast)"}
 
 
 def connected_pair(transfer: bytes = b""):

@@ -76,7 +76,7 @@ class StackConfig:
     udp_port_unreachable: bool = True  # answer datagrams to closed ports (RFC 1122 §4.1.3.1)
     tcp: TcpConfig = field(default_factory=TcpConfig)  # TCP's own tunables (stages/tcp/config.py)
     ephemeral_port_first: int = 49152  # RFC 6335 §6 dynamic ports (Linux: ip_local_port_range)
-    ephemeral_port_last: int = 65535
+    ephemeral_port_last: int = 65535  # the last port of that range
     # Replacement units by name (units.py): {"arp": "pkg.module:ArpStage"} or an object.
     impl: Mapping[str, Any] = field(default_factory=dict)
     # One seed drives every random choice of the stack (None: fresh randomness each run).

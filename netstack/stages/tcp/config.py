@@ -63,9 +63,9 @@ class TcpConfig:
     rcvbuf_autotune: bool = True  # Linux: net.ipv4.tcp_moderate_rcvbuf
     congestion_control: str = DEFAULT_ALGORITHM  # net.ipv4.tcp_congestion_control
     sndbuf: int = DEFAULT_BUFFER  # default SO_SNDBUF
-    keepalive_idle: float = 7200.0
-    keepalive_interval: float = 75.0
-    keepalive_count: int = 9
+    keepalive_idle: float = 7200.0  # default TCP_KEEPIDLE, seconds (tcp_keepalive_time)
+    keepalive_interval: float = 75.0  # default TCP_KEEPINTVL, seconds (tcp_keepalive_intvl)
+    keepalive_count: int = 9  # default TCP_KEEPCNT (tcp_keepalive_probes)
 
     def __post_init__(self) -> None:
         positive = ("msl", "initial_rto", "min_rto", "max_rto", "delayed_ack",

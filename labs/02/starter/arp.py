@@ -97,6 +97,10 @@ class ArpStage:
     def remove(self, ip: IPv4Address) -> bool:
         return self.table.remove(IPv4Address(ip))
 
+    def resolving(self) -> list[IPv4Address]:
+        """Next hops we have asked about and not heard from yet (`ip neigh`'s INCOMPLETE)."""
+        return list(self._resolving)
+
     def pending_count(self, next_hop: IPv4Address | None = None) -> int:
         """Packets waiting for resolution (for one next hop, or overall)."""
         if next_hop is None:

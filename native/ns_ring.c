@@ -78,15 +78,20 @@ static bool is_power_of_two(uint32_t x)
     return x != 0 && (x & (x - 1)) == 0;
 }
 
-ns_ring *ns_ring_create(uint32_t size, unsigned flags)
+size_t ns_ring_memsize(uint32_t size)
 {
     if (size < 2 || size > NS_RING_MAX_SIZE || !is_power_of_two(size))
-        return NULL;
+        return 0;
     size_t bytes = sizeof(ns_ring) + (size_t)size * sizeof(uintptr_t);
-    bytes = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE; /* aligned_alloc wants this */
-    ns_ring *r = aligned_alloc(CACHE_LINE, bytes);
-    if (r == NULL)
+    return (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE; /* aligned_alloc wants this */
+}
+
+ns_ring *ns_ring_init(void *mem, uint32_t size, unsigned flags)
+{
+    size_t bytes = ns_ring_memsize(size);
+    if (bytes == 0 || mem == NULL || (uintptr_t)mem % CACHE_LINE != 0)
         return NULL;
+    ns_ring *r = mem;
     memset(r, 0, bytes);
     r->size = size;
     r->mask = size - 1;
@@ -97,6 +102,28 @@ ns_ring *ns_ring_create(uint32_t size, unsigned flags)
     r->prod.single = (flags & NS_RING_SP) != 0;
     r->cons.single = (flags & NS_RING_SC) != 0;
     return r;
+}
+
+ns_ring *ns_ring_attach(void *mem, uint32_t size, unsigned flags)
+{
+    ns_ring *r = mem;
+    if (ns_ring_memsize(size) == 0 || mem == NULL || (uintptr_t)mem % CACHE_LINE != 0)
+        return NULL;
+    if (r->size != size || r->mask != size - 1 || r->prod.single != ((flags & NS_RING_SP) != 0)
+        || r->cons.single != ((flags & NS_RING_SC) != 0))
+        return NULL;
+    return r;
+}
+
+ns_ring *ns_ring_create(uint32_t size, unsigned flags)
+{
+    size_t bytes = ns_ring_memsize(size);
+    if (bytes == 0)
+        return NULL;
+    void *mem = aligned_alloc(CACHE_LINE, bytes);
+    if (mem == NULL)
+        return NULL;
+    return ns_ring_init(mem, size, flags);
 }
 
 void ns_ring_free(ns_ring *r)

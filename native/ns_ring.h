@@ -16,6 +16,7 @@
 #ifndef NS_RING_H
 #define NS_RING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NS_RING_SP 1u             /* single producer: only one thread enqueues */
@@ -27,6 +28,17 @@ typedef struct ns_ring ns_ring;
 /* Returns NULL if size is not a power of two in [2, NS_RING_MAX_SIZE] or memory is short. */
 ns_ring *ns_ring_create(uint32_t size, unsigned flags);
 void ns_ring_free(ns_ring *r);
+
+/* A ring in memory the caller owns (as rte_ring_init): shared memory mapped by several
+ * processes, at any address (the ring holds no pointers). ns_ring_memsize says how many
+ * bytes it needs (0 for a bad size); the memory must be 64-byte aligned. ns_ring_init
+ * lays an empty ring there and returns it (NULL for a bad size or alignment). */
+size_t ns_ring_memsize(uint32_t size);
+ns_ring *ns_ring_init(void *mem, uint32_t size, unsigned flags);
+/* The ring in `mem` if its size and mode are exactly those given, else NULL: a process
+ * attaching to a ring another one laid out, or checking that nobody scribbled over the
+ * fields that keep accesses in bounds, before trusting it. */
+ns_ring *ns_ring_attach(void *mem, uint32_t size, unsigned flags);
 
 unsigned ns_ring_enqueue_bulk(ns_ring *r, const uintptr_t *objs, unsigned n);
 unsigned ns_ring_enqueue_burst(ns_ring *r, const uintptr_t *objs, unsigned n);

@@ -9,6 +9,8 @@ The engine passes mbuf indices between threads through rings; values are ints in
 - `*_bulk` moves all entries or none; `*_burst` moves as many as it can.
 """
 
+from __future__ import annotations
+
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -50,7 +52,7 @@ class _Holder:
 class Ring:
     """Bounded FIFO of unsigned machine words, safe across threads (see module doc)."""
 
-    __slots__ = ("_ring", "_capacity", "_producer", "_consumer")
+    __slots__ = ("_ring", "_capacity", "_producer", "_consumer", "_memory", "_flags")
 
     def __init__(
         self, size: int, *, single_producer: bool = False, single_consumer: bool = False
@@ -67,6 +69,46 @@ class Ring:
         self._capacity = size
         self._producer = _Scratch(single_producer, size)
         self._consumer = _Scratch(single_consumer, size)
+        self._memory = None
+        self._flags = flags
+
+    @classmethod
+    def in_buffer(cls, buffer, offset: int, size: int, *, single_producer: bool = False,
+                  single_consumer: bool = False, create: bool = False) -> Ring:
+        """A ring laid out in `buffer` (a writable mmap of shared memory, say) at `offset`:
+        made there, empty, with `create`, or else attached to the ring another process made
+        with the same size and modes. The ring holds no pointers, so each process may map
+        the memory at its own address; `buffer` must outlive the ring. `offset` must be a
+        multiple of 64 from a 64-byte aligned buffer (an mmap is page aligned), and the ring
+        takes `memory_size(size)` bytes. ValueError if the memory holds no such ring."""
+        flags = (lib.NS_RING_SP if single_producer else 0) | (
+            lib.NS_RING_SC if single_consumer else 0)
+        needed = memory_size(size)
+        memory = ffi.from_buffer("char[]", buffer, require_writable=True)
+        if offset < 0 or offset + needed > len(memory):
+            raise ValueError(f"a ring of {size} entries needs {needed} bytes at {offset}, "
+                             f"past the end of a {len(memory)}-byte buffer")
+        at = memory + offset
+        handle = lib.ns_ring_init(at, size, flags) if create else lib.ns_ring_attach(at, size, flags)
+        if handle == ffi.NULL:
+            raise ValueError(f"no ring of {size} entries with these modes at offset {offset}"
+                             if not create else f"cannot lay a ring out at offset {offset}")
+        ring = cls.__new__(cls)
+        ring._ring = handle  # not ours to free: it lives in `buffer`
+        ring._capacity = size
+        ring._producer = _Scratch(single_producer, size)
+        ring._consumer = _Scratch(single_consumer, size)
+        ring._memory = memory  # keeps the buffer's memory alive as long as the ring
+        ring._flags = flags
+        return ring
+
+    def still_sound(self) -> bool:
+        """For a ring in shared memory: are the fields that keep accesses in bounds (size,
+        mask, modes) still what they were? Check before trusting a ring another process
+        can write to. True for a ring in private memory."""
+        if self._memory is None:
+            return True
+        return lib.ns_ring_attach(self._ring, self._capacity, self._flags) != ffi.NULL
 
     @property
     def handle(self):
@@ -150,6 +192,14 @@ class Ring:
 
     def __repr__(self) -> str:
         return f"<Ring {self.count()}/{self._capacity}>"
+
+
+def memory_size(size: int) -> int:
+    """Bytes a ring of `size` entries takes when laid out in memory of one's own."""
+    needed = lib.ns_ring_memsize(size) if isinstance(size, int) and size >= 0 else 0
+    if needed == 0:
+        raise ValueError(f"ring size must be a power of two in [2, {MAX_SIZE}], got {size!r}")
+    return needed
 
 
 def _as_sequence(values: Iterable[int]) -> Sequence[int]:

@@ -10,6 +10,7 @@ Bad input never produces a traceback: it is one `netstack: error: ...` line and 
 """
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", metavar="KINDS",
                      help="print trace events to stderr, one line each: tcp, all, or a comma "
                      "list of state,cwnd,rtt,retransmit,rto,segment,drop,highwater")
+    run.add_argument("--name", metavar="NAME",
+                     help="the name tools reach this stack by (netstack ps, -n NAME); "
+                     "default: from the port, e.g. tap0 or memory-lab")
     run.add_argument("--print-config", action="store_true",
                      help="print the effective settings as TOML and exit")
     run.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
@@ -111,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("demo", "watch the stack answer the Linux kernel's pings"),
                        ("bench", "run the benchmarks"),
                        ("sim", "experiments in virtual time: run, sweep, plot"),
-                       ("lab", "the labs: start, check and grade your own units (labs/README.md)")):
+                       ("lab", "the labs: start, check and grade your own units (labs/README.md)"),
+                       ("ps", "list the running stacks"),
+                       ("stat", "a running stack's counters, as nstat shows them"),
+                       ("ss", "a running stack's sockets, as ss shows them (-i: TCP internals)"),
+                       ("ip", "a running stack's address, routes and ARP table (ip -j keys)"),
+                       ("sysctl", "read or change a running stack's tunables")):
         sub = commands.add_parser(name, help=text, add_help=False,
                                   description=f"{text} (options: netstack {name} --help)")
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -121,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if argv and argv[0] in CONTROL_TOOLS:
+        from netstack.ctl.tools import run_tool
+
+        return run_tool(argv[0], argv[1:])
     if argv and argv[0] in DELEGATED:
         # Their own parsers handle everything after the subcommand, --help included.
         return delegate(argv[0], argv[1:])
@@ -142,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# The tools that talk to a running stack over shared memory (netstack/ctl/, docs/CONTROL.md).
+CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
              "lab": "labs.cli"}
 
@@ -191,7 +206,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(options.describe())
         return 0
     _configure_logging(args.verbose)
-    return serve(options, trace_kinds)
+    return serve(options, trace_kinds, name=args.name)
 
 
 def _trace_kinds(text: str | None) -> frozenset[str] | None:
@@ -217,8 +232,9 @@ def _print_trace(stack, kinds: frozenset[str]) -> None:
     stack.trace.subscribe(show, kinds)
 
 
-def serve(options, trace_kinds: frozenset[str] | None = None) -> int:
-    """Open everything, run until a signal, close everything, print the counters."""
+def serve(options, trace_kinds: frozenset[str] | None = None, name: str | None = None) -> int:
+    """Open everything, run until a signal, close everything, print the counters. The
+    stack is reachable by the tools (netstack ps, stat, ss...) under `name`."""
     from netstack.config import format_mac
 
     try:
@@ -233,7 +249,17 @@ def serve(options, trace_kinds: frozenset[str] | None = None) -> int:
     if trace_kinds is not None:
         _print_trace(engine.stack, trace_kinds)
     try:
+        control = open_control(engine, options.port, str(options.address), name)
+    except BaseException:
+        engine.close()
+        raise
+    try:
         def ready() -> None:
+            if control is not None:
+                control.mark_ready()
+                logging.getLogger("netstack").info(
+                    "tools reach this stack as %s (netstack ps; netstack stat -n %s)",
+                    control.name, control.name)
             print(f"ready {options.address} on {engine.port.name} mac {format_mac(options.mac)}",
                   flush=True)
 
@@ -247,12 +273,29 @@ def serve(options, trace_kinds: frozenset[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, stop)
             engine.run(on_ready=ready)
     finally:
+        if control is not None:
+            control.close()  # the loop has stopped: tools no longer find this stack
         engine.close()  # closes the port, KNI and capture it was given
     print("counters:")
     for name, value in counters.snapshot().items():
         print(f"  {name} {value}")
     sys.stdout.flush()
     return 0
+
+
+def open_control(engine, port: str, address: str, name: str | None):
+    """The control plane's server (netstack/ctl/), or None where it cannot run (no
+    /dev/shm, no native build): the stack runs anyway, and says why tools cannot reach it.
+    An explicit --name already taken is an error; the default name takes a free suffix."""
+    from netstack.ctl.segment import default_name, free_name
+    from netstack.ctl.server import ControlServer
+
+    chosen = name if name is not None else free_name(default_name(port))
+    try:
+        return ControlServer(engine, chosen, port, address)
+    except (OSError, ImportError, AttributeError, ValueError) as e:
+        print(f"netstack: tools cannot reach this stack ({e})", file=sys.stderr)
+        return None
 
 
 def run_with_services(engine, services, ready) -> None:

@@ -1,0 +1,61 @@
+"""What a running stack answers: request type -> handler(server, args) -> JSON-able.
+
+Each runs on the loop thread (server.py), reads the stack through netstack/ctl/views.py or
+the tunables tree, and returns plain data; the tools (tools.py) print it. To add a tool, add
+a handler here and a command there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from netstack.ctl import tunables, views
+from netstack.ctl.segment import PROTOCOL_VERSION
+
+
+def hello(server, args: dict) -> dict[str, Any]:
+    return {"version": PROTOCOL_VERSION, "name": server.name}
+
+
+def info(server, args: dict) -> dict[str, Any]:
+    """What `netstack ps` shows of one stack."""
+    stack = server.stack
+    return {"name": server.name, "pid": os.getpid(), "port": server.engine.port.name,
+            "address": str(stack.config.address), "mac": stack.config.mac.hex(":"),
+            "passes": getattr(server.engine, "passes", 0), "time": time.time()}
+
+
+def counters(server, args: dict) -> dict[str, int]:
+    """Every named counter, taken between two packets (`netstack stat`)."""
+    return server.stack.counters.snapshot()
+
+
+def sockets(server, args: dict) -> list[dict[str, Any]]:
+    return views.sockets(server.stack, server.now, tcp=bool(args.get("tcp", True)),
+                         udp=bool(args.get("udp", True)), info=bool(args.get("info", False)))
+
+
+def ip(server, args: dict) -> list[dict[str, Any]]:
+    what, ifname = args.get("object", "addr"), server.engine.port.name
+    if what == "addr":
+        return views.ip_addr(server.stack, ifname)
+    if what == "route":
+        return views.ip_route(server.stack, ifname)
+    if what == "neigh":
+        return views.ip_neigh(server.stack, ifname, server.now)
+    raise ValueError(f"ip {what}: expected addr, route or neigh")
+
+
+def sysctl(server, args: dict) -> list[dict[str, Any]]:
+    """Get every tunable (no name), one, or set one (`value`)."""
+    stack, name = server.stack, args.get("name")
+    chosen = [tunables.find(name)] if name else list(tunables.TUNABLES.values())
+    if name and "value" in args:
+        tunables.set_value(stack, chosen[0], args["value"])
+    return [t.as_dict() | {"value": tunables.get_value(stack, t)} for t in chosen]
+
+
+HANDLERS = {"hello": hello, "info": info, "counters": counters, "sockets": sockets, "ip": ip,
+            "sysctl": sysctl}

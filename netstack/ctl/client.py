@@ -78,12 +78,12 @@ def choose_stack(name: str | None) -> str:
     running = [n for n, _ in running_stacks(others)]
     if name is not None and name in others:
         return name  # connecting says "permission denied", which is the truth
-    listed = ", ".join(running) if running else "none is running (start one with netstack run)"
+    listed = ", ".join(running) if running else "none; start one with netstack run"
     if name is None:
         if len(running) == 1:
             return running[0]
         if not running:
-            raise NoSuchStack(f"no netstack stack is running ({listed[5:]})")
+            raise NoSuchStack("no netstack stack is running (start one with netstack run)")
         raise NoSuchStack(f"several stacks are running ({listed}): choose one with -n NAME")
     if name not in running:
         raise NoSuchStack(f"no stack named {name!r} (running: {listed})")

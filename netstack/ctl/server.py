@@ -86,8 +86,10 @@ class ControlServer:
     def _serve_new_clients(self) -> None:
         for slot in range(self.layout.slots):
             generation, _served = self.segment.generations(slot)
-            if generation != self.served[slot] or not all(r.still_sound()
-                                                          for r in self.rings[slot]):
+            sound = all(ring.still_sound() for ring in self.rings[slot])
+            if not sound:
+                self._count_garbage()  # someone wrote over a ring's size or modes
+            if generation != self.served[slot] or not sound:
                 self.rings[slot] = self.segment.reset_slot(slot)
                 self.pages = {k: v for k, v in self.pages.items() if k[0] != slot}
                 self.served[slot] = generation

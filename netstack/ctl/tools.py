@@ -219,6 +219,9 @@ COMMANDS = {"ps": ps, "stat": stat, "ss": ss, "ip": ip, "sysctl": sysctl}
 def run_tool(tool: str, argv: Sequence[str]) -> int:
     try:
         return COMMANDS[tool](list(argv))
+    except BrokenPipeError:  # `netstack sysctl -a | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ControlError as e:
         print(f"netstack {tool}: {e}", file=sys.stderr)
         return EXIT_FAILED

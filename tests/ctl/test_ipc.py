@@ -249,3 +249,14 @@ def test_netstack_run_is_reachable_by_name_and_leaves_nothing_behind(shm_dir):
         stack.send_signal(signal.SIGTERM)
         stack.wait(20)
     assert not list(shm_dir.glob("netstack-*")), "the stack removed its segment on exit"
+
+
+def test_with_no_stack_running_the_tools_say_how_to_start_one(shm_dir):
+    env = {**os.environ, "NETSTACK_SHM_DIR": str(shm_dir)}
+    done = subprocess.run([sys.executable, "-m", "netstack", "stat"], env=env,
+                          capture_output=True, text=True, timeout=20)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "netstack stat: no netstack stack is running (start one with netstack run)")
+    ps = subprocess.run([sys.executable, "-m", "netstack", "ps"], env=env,
+                        capture_output=True, text=True, timeout=20)
+    assert ps.returncode == 0 and ps.stdout.splitlines() == [ps.stdout.splitlines()[0]]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import time
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from netstack.ctl import tunables, views
 from netstack.ctl.segment import PROTOCOL_VERSION
+from netstack.stack import MIN_MTU
+from netstack.wire.ethernet import parse_mac
 
 
 def hello(server, args: dict) -> dict[str, Any]:
@@ -39,6 +42,9 @@ def sockets(server, args: dict) -> list[dict[str, Any]]:
 
 def ip(server, args: dict) -> list[dict[str, Any]]:
     what, ifname = args.get("object", "addr"), server.engine.port.name
+    action = args.get("action", "show")
+    if action != "show":
+        _change(server.stack, what, action, args)
     if what == "addr":
         return views.ip_addr(server.stack, ifname)
     if what == "route":
@@ -46,6 +52,29 @@ def ip(server, args: dict) -> list[dict[str, Any]]:
     if what == "neigh":
         return views.ip_neigh(server.stack, ifname, server.now)
     raise ValueError(f"ip {what}: expected addr, route or neigh")
+
+
+def _change(stack, what: str, action: str, args: dict) -> None:
+    """`ip route add|del`, `ip neigh add|del`: live, as Linux's; ValueError says what is wrong."""
+    if what == "route" and action == "add":
+        network = IPv4Network(args["dst"])
+        via = IPv4Address(args["via"]) if args.get("via") else None
+        if via is not None and via not in stack.config.address.network:
+            raise ValueError(f"gateway {via} is not on {stack.config.address.network}")
+        mtu = int(args["mtu"]) if args.get("mtu") else None
+        if mtu is not None and not MIN_MTU <= mtu <= stack.config.mtu:
+            raise ValueError(f"mtu {mtu} is outside {MIN_MTU}..{stack.config.mtu}")
+        stack.routes.add(network, via, mtu=mtu)
+    elif what == "route" and action == "del":
+        if not stack.routes.remove(IPv4Network(args["dst"])):
+            raise ValueError(f"no route to {args['dst']}")
+    elif what == "neigh" and action == "add":
+        stack.arp.add_static(IPv4Address(args["dst"]), parse_mac(args["lladdr"]))
+    elif what == "neigh" and action == "del":
+        if not stack.arp.remove(IPv4Address(args["dst"])):
+            raise ValueError(f"no neighbour {args['dst']}")
+    else:
+        raise ValueError(f"ip {what} {action}: expected route or neigh, add or del")
 
 
 def sysctl(server, args: dict) -> list[dict[str, Any]]:

@@ -160,8 +160,14 @@ def ip(argv: Sequence[str]) -> int:
                                                  "table, with ip -j's JSON keys.")
     _common(parser)
     parser.add_argument("object", choices=("addr", "route", "neigh"))
+    parser.add_argument("change", nargs="*", metavar="add|del ...",
+                        help="route add PREFIX [via GATEWAY] [mtu N] | route del PREFIX | "
+                             "neigh add ADDRESS lladdr MAC | neigh del ADDRESS")
     args = parser.parse_args(argv)
-    rows = _ask(args, "ip", {"object": args.object})
+    request: dict[str, Any] = {"object": args.object}
+    if args.change:
+        request.update(_parse_change(parser, args.object, args.change))
+    rows = _ask(args, "ip", request)
     if args.json:
         _print_json(rows)
     elif args.object == "addr":
@@ -177,12 +183,30 @@ def ip(argv: Sequence[str]) -> int:
             via = f" via {r['gateway']}" if "gateway" in r else ""
             extra = f" proto {r['protocol']} scope {r['scope']} src {r['prefsrc']}" \
                 if "prefsrc" in r else ""
-            print(f"{r['dst']}{via} dev {r['dev']}{extra}")
+            mtu = "".join(f" mtu {m['mtu']}" for m in r.get("metrics", []))
+            print(f"{r['dst']}{via} dev {r['dev']}{extra}{mtu}")
     else:
         for r in rows:
             mac = f" lladdr {r['lladdr']}" if "lladdr" in r else ""
             print(f"{r['dst']} dev {r['dev']}{mac} {' '.join(r['state'])}")
     return 0
+
+
+def _parse_change(parser: argparse.ArgumentParser, what: str, words: list[str]) -> dict:
+    """`add 198.51.100.0/24 via 192.0.2.1 mtu 1400` -> {"action": "add", "dst": ...}."""
+    action, *rest = words
+    if what == "addr" or action not in ("add", "del") or not rest:
+        parser.error(f"ip {what} {' '.join(words)}: expected route|neigh add|del ADDRESS ...")
+    change = {"action": action, "dst": rest[0]}
+    options = rest[1:]
+    if len(options) % 2:
+        parser.error(f"'{options[-1]}' needs a value")
+    allowed = {"route": {"via", "mtu"}, "neigh": {"lladdr"}}[what]
+    for key, value in zip(options[::2], options[1::2], strict=True):
+        if key not in allowed:
+            parser.error(f"ip {what}: unknown option {key!r} (expected {', '.join(sorted(allowed))})")
+        change[key] = value
+    return change
 
 
 # --- sysctl ------------------------------------------------------------------------------

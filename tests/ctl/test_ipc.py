@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from ipaddress import IPv4Interface
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +261,67 @@ def test_with_no_stack_running_the_tools_say_how_to_start_one(shm_dir):
     ps = subprocess.run([sys.executable, "-m", "netstack", "ps"], env=env,
                         capture_output=True, text=True, timeout=20)
     assert ps.returncode == 0 and ps.stdout.splitlines() == [ps.stdout.splitlines()[0]]
+
+
+def test_ip_route_and_neigh_changes_take_effect_live(shm_dir):
+    from netstack.engine.ports.memory import MemoryPort
+    from netstack.testing import decode, icmp_echo_frame
+
+    running = RunningStack("eta")
+    cable = running.engine.port.name.split(":", 1)[1]
+    wire = MemoryPort(cable)  # the other end: we are 192.0.2.1
+    try:
+        with ControlClient.connect("eta") as client:
+            routes = client.request("ip", {"object": "route", "action": "add",
+                                           "dst": "198.51.100.0/24", "via": "192.0.2.1"})
+            assert {"dst": "198.51.100.0/24", "gateway": "192.0.2.1", "dev": running.engine.port.name} in routes
+            with pytest.raises(RemoteError, match="gateway 203.0.113.1 is not on 192.0.2.0/24"):
+                client.request("ip", {"object": "route", "action": "add",
+                                      "dst": "198.51.100.0/24", "via": "203.0.113.1"})
+            neighbours = client.request("ip", {"object": "neigh", "action": "add",
+                                               "dst": "192.0.2.1", "lladdr": "02:00:00:00:00:77"})
+            assert neighbours == [{"dst": "192.0.2.1", "dev": running.engine.port.name,
+                                   "lladdr": "02:00:00:00:00:77", "state": ["PERMANENT"]}]
+        wire.take_frames()
+        wire.peer.deliver(icmp_echo_frame(bytes.fromhex("020000000002"),
+                                          bytes.fromhex("020000000077"), "192.0.2.1",
+                                          "192.0.2.2", 9, 1, b"ping"))
+        deadline = time.monotonic() + 2
+        while not wire.waiting and time.monotonic() < deadline:
+            time.sleep(0.005)
+        reply = decode(wire.take_frames()[0])
+        assert reply["eth.dst"] == bytes.fromhex("020000000077"), "no ARP: the entry we added"
+        assert reply["icmp.type"] == 0
+    finally:
+        wire.close()
+        running.close()
+
+
+SCHEMAS = Path(segment_module.__file__).parent / "schemas"
+TOOL_RUNS = {"ps": ["ps", "-j"], "stat": ["stat", "-aj"], "ss": ["ss", "-aij"],
+             "ip-addr": ["ip", "-j", "addr"], "ip-route": ["ip", "-j", "route"],
+             "ip-neigh": ["ip", "-j", "neigh"], "sysctl": ["sysctl", "-aj"]}
+
+
+def test_every_tools_json_matches_its_checked_in_schema(shm_dir):
+    import jsonschema
+
+    env = {**os.environ, "NETSTACK_SHM_DIR": str(shm_dir)}
+    stack = subprocess.Popen([sys.executable, "-m", "netstack", "run", "--port",
+                              f"memory:schema-{uuid.uuid4().hex[:6]}", "--ip", "192.0.2.2/24",
+                              "--gateway", "192.0.2.1", "--arp", "192.0.2.1=02:00:00:00:00:01",
+                              "--service", "tcp-echo:7", "--service", "udp-echo:7"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert stack.stdout.readline().startswith("ready")
+        assert sorted(p.stem for p in SCHEMAS.glob("*.json")) == sorted(TOOL_RUNS)
+        for name, argv in TOOL_RUNS.items():
+            done = subprocess.run([sys.executable, "-m", "netstack", *argv], env=env,
+                                  capture_output=True, text=True, timeout=20)
+            assert done.returncode == 0, done.stderr
+            data = json.loads(done.stdout)
+            assert data, f"netstack {' '.join(argv)} printed nothing to check"
+            jsonschema.validate(data, json.loads((SCHEMAS / f"{name}.json").read_text()))
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(20)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from netstack.wire.tcp import flags_text  # tcpdump's spelling: "S.", "P.", "."
+
 ETH_LEN, VLAN_TPIDS = 14, (0x8100, 0x88A8)
 
 
@@ -116,13 +118,11 @@ def _ipv4(frame: bytes, add, hexa, at: int) -> int:
         return at + 8
     if protocol == 6 and len(frame) >= at + 20:
         data_offset = (frame[at + 12] >> 4) * 4
-        names = "FSRPAUEC"
-        flag_text = lambda b: "".join(n for i, n in enumerate(names) if b[1] & (1 << i)) or "-"  # noqa: E731
         add("TCP", "src port", at, 2)
         add("TCP", "dst port", at + 2, 2)
         add("TCP", "seq", at + 4, 4)
         add("TCP", "ack", at + 8, 4)
-        add("TCP", "offset/flags", at + 12, 2, lambda b: f"{data_offset} {flag_text(b)}")
+        add("TCP", "offset/flags", at + 12, 2, lambda b: f"{data_offset} {flags_text(b[1])}")
         add("TCP", "window", at + 14, 2)
         add("TCP", "checksum", at + 16, 2, hexa)
         add("TCP", "urgent", at + 18, 2)

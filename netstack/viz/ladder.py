@@ -38,8 +38,8 @@ def _label(f: dict[str, str], frame_len: int, relative: dict) -> str:
         flags = f["TCP.offset/flags"].split()[1]
         seq = int(f["TCP.seq"])
         base = relative.setdefault(direction, seq)
-        text = f"[{_tcpdump_flags(flags)}] seq {(seq - base) % 2**32}"
-        if "A" in flags:
+        text = f"[{flags}] seq {(seq - base) % 2**32}"
+        if "." in flags:  # the ACK bit
             ack_base = relative.get(back)
             ack = int(f["TCP.ack"])
             text += f" ack {(ack - ack_base) % 2**32 if ack_base is not None else ack}"
@@ -54,12 +54,6 @@ def _label(f: dict[str, str], frame_len: int, relative: dict) -> str:
     if "UDP.src port" in f:
         return f"UDP {f['UDP.src port']} > {f['UDP.dst port']} len {int(f['UDP.length']) - 8}"
     return f"IPv4 {f.get('IPv4.flags/offset', '')}"
-
-
-def _tcpdump_flags(letters: str) -> str:
-    """Our letters (FSRPAUEC order) in tcpdump's spelling: S, F, R, P, then '.' for ACK."""
-    text = "".join(x for x in "SFRP" if x in letters)
-    return text + ("." if "A" in letters else "") or "none"
 
 
 def _is_broadcast(frame: bytes) -> bool:

@@ -126,3 +126,16 @@ def test_tcp_info_recorder_follows_the_congestion_window():
     assert times == sorted(times) and cwnd[-1] > cwnd[0], "slow start grew the window"
     axes = viz.tcp_info_series(recorder.samples[recorder.connections[0]], marks={"x": [0.05]})
     assert len(axes) == 2
+
+
+def test_tcp_ladder_labels_read_like_tcpdump_with_relative_numbers():
+    from netstack.testing import tcp_frame
+    from netstack.wire.tcp import FLAG_ACK, FLAG_SYN
+
+    syn = tcp_frame("192.0.2.1", "192.0.2.2", 40000, 80, seq=1000, flags=FLAG_SYN)
+    syn_ack = tcp_frame("192.0.2.2", "192.0.2.1", 80, 40000, seq=7, ack=1001,
+                        flags=FLAG_SYN | FLAG_ACK)
+    data = tcp_frame("192.0.2.1", "192.0.2.2", 40000, 80, seq=1001, ack=8, flags=FLAG_ACK,
+                     payload=b"hello")
+    labels = [m.label for m in viz.messages_from_frames([(0, syn), (0, syn_ack), (0, data)])]
+    assert labels == ["[S] seq 0", "[S.] seq 0 ack 1", "[.] seq 1 ack 1 len 5"]

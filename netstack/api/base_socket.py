@@ -34,6 +34,17 @@ _filenos = itertools.count(1)
 _live_sockets: weakref.WeakValueDictionary[int, StackSocket] = weakref.WeakValueDictionary()
 
 
+def live_sockets() -> list[StackSocket]:
+    """Every open socket of this process (for `netstack ss -e`). Another thread may open or
+    close one meanwhile: the copy is retried rather than failing the caller."""
+    for _ in range(10):
+        try:
+            return list(_live_sockets.values())
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return []
+
+
 class Waker(Protocol):
     """A poller, as a socket sees it. One may say it ignores the events it is woken with
     (a class attribute `needs_events = False`): a socket then need not work them out."""
@@ -90,6 +101,9 @@ class StackSocket:
         self.proto = proto
         self._fileno = next(_filenos)
         _live_sockets[self._fileno] = self
+        # Who uses it, for `netstack ss -e`: the thread that opened it, or the service that
+        # says so (services/listeners.py); an accepted socket takes its listener's.
+        self.owner = threading.current_thread().name
         # `with self._lock` where no waiting is involved: the Condition's own lock, taken
         # without the Condition's __enter__/__exit__, which are Python calls (readiness and
         # the TCP connection's guard take it for every segment).

@@ -144,6 +144,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             new.close()
             raise
         new._inherit_options(self)
+        new.owner = self.owner
         return new, _address(conn.remote)
 
     def _adopt(self, lst: Any) -> Any:

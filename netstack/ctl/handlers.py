@@ -37,7 +37,9 @@ def counters(server, args: dict) -> dict[str, int]:
 
 def sockets(server, args: dict) -> list[dict[str, Any]]:
     return views.sockets(server.stack, server.now, tcp=bool(args.get("tcp", True)),
-                         udp=bool(args.get("udp", True)), info=bool(args.get("info", False)))
+                         udp=bool(args.get("udp", True)), info=bool(args.get("info", False)),
+                         memory=bool(args.get("memory", False)),
+                         owners=bool(args.get("owners", False)))
 
 
 def ip(server, args: dict) -> list[dict[str, Any]]:

@@ -82,3 +82,10 @@ def ss_info_tokens(info: Any) -> list[str]:
 def ss_info_line(info: Any) -> str:
     """The indented line `ss -ti` prints under a connection."""
     return "\t " + " ".join(ss_info_tokens(info))
+
+
+def ss_memory_line(skmem: Mapping[str, int], mbufs: int) -> str:
+    """The line `ss -m` prints, `skmem:(r0,rb131072,t0,tb87040,d0)`, with the fields netstack
+    can fill truthfully, then the mbufs the socket holds (netstack's own token)."""
+    fields = ",".join(f"{key}{skmem[key]}" for key in ("r", "rb", "t", "tb", "d"))
+    return f"\t skmem:({fields}) mbufs:{mbufs}"

@@ -20,7 +20,7 @@ from typing import Any
 
 from netstack.ctl.client import ControlClient, ControlError
 from netstack.ctl.segment import STATE_NAMES, running_stacks
-from netstack.ctl.ss_format import ss_info_line
+from netstack.ctl.ss_format import ss_info_line, ss_memory_line
 from netstack.errors import NetstackError
 
 EXIT_FAILED = 2
@@ -132,10 +132,19 @@ def ss(argv: Sequence[str]) -> int:
     parser.add_argument("-a", "--all", action="store_true", help="listening and the others")
     parser.add_argument("-i", "--info", action="store_true",
                         help="TCP internals, as ss -i prints them (from TCP_INFO)")
+    parser.add_argument("-m", "--memory", action="store_true",
+                        help="buffer memory: skmem:(r held to read, rb its limit, t held to "
+                             "send, tb its limit, d drops) and the mbufs the socket holds")
+    parser.add_argument("-e", "--extended", action="store_true",
+                        help="who owns each socket: the service or thread that opened it, "
+                             "with the stack's pid and the socket's fd (ss's users:)")
+    parser.add_argument("-p", "--processes", dest="extended", action="store_true",
+                        help="the same as -e")
     args = parser.parse_args(argv)
     both = not (args.tcp or args.udp)
     rows = _ask(args, "sockets", {"tcp": args.tcp or both, "udp": args.udp or both,
-                                  "info": args.info})
+                                  "info": args.info, "memory": args.memory,
+                                  "owners": args.extended})
     if args.listening:
         rows = [r for r in rows if r["state"] in ("LISTEN", "UNCONN")]
     elif not args.all:
@@ -146,8 +155,12 @@ def ss(argv: Sequence[str]) -> int:
     print(f"{'Netid':6} {'State':11} {'Recv-Q':>7} {'Send-Q':>7} {'Local Address:Port':24} "
           f"Peer Address:Port")
     for r in rows:
+        users = "".join(f' users:(("{u["name"]}",pid={u["pid"]},fd={u["fd"]}))'
+                        for u in r.get("users", []))
         print(f"{r['netid']:6} {r['state']:11} {r['recv_q']:>7} {r['send_q']:>7} "
-              f"{r['local']:24} {r['peer']}")
+              f"{r['local']:24} {r['peer']:24}{users}".rstrip())
+        if "skmem" in r:
+            print(ss_memory_line(r["skmem"], r["mbufs"]))
         if "tcp_info" in r:
             print(ss_info_line(r["tcp_info"]))
     return 0

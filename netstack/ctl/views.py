@@ -8,8 +8,10 @@ forms are in the tools; these are the data.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from netstack.api.base_socket import live_sockets
 from netstack.stack import Stack
 from netstack.stages.tcp.info import tcp_info
 from netstack.stages.tcp.state import TcpState
@@ -34,17 +36,30 @@ def _address(endpoint: tuple[Any, int] | None) -> str:
 
 
 def sockets(stack: Stack, now: float, tcp: bool = True, udp: bool = True,
-            info: bool = False) -> list[dict[str, Any]]:
+            info: bool = False, memory: bool = False,
+            owners: bool = False) -> list[dict[str, Any]]:
     """One row per socket, as `ss -tuna` lists them: netid, state, Recv-Q, Send-Q, local and
     peer address. Recv-Q is what the application has not read (for a listener: connections
     waiting in accept()); Send-Q is what is sent and unacknowledged or not yet sent (for a
-    listener: the backlog). With `info`, each TCP connection carries its TCP_INFO."""
+    listener: the backlog). With `info`, each TCP connection carries its TCP_INFO; with
+    `memory`, its buffers (`skmem`, ss -m); with `owners`, who opened it (`users`, ss -e)."""
     rows: list[dict[str, Any]] = []
+    users = _users(stack) if owners else {}
+
+    def add(row: dict[str, Any], thing: Any, skmem: dict[str, int]) -> None:
+        if memory:
+            row["skmem"] = skmem
+            row["mbufs"] = getattr(thing, "mbufs_held", 0)  # payload is copied out today
+        if id(thing) in users:
+            row["users"] = [users[id(thing)]]
+        rows.append(row)
+
     if tcp:
         for listener in stack.tcp.listeners():
-            rows.append({"netid": "tcp", "state": "LISTEN", "recv_q": len(listener.accept_queue),
-                         "send_q": listener.backlog, "local": _address(listener.local),
-                         "peer": f"{WILDCARD}:*"})
+            add({"netid": "tcp", "state": "LISTEN", "recv_q": len(listener.accept_queue),
+                 "send_q": listener.backlog, "local": _address(listener.local),
+                 "peer": f"{WILDCARD}:*"},
+                listener, _skmem(0, listener.options.rcvbuf, 0, listener.options.sndbuf))
         for conn in stack.tcp.connections():
             row = {"netid": "tcp", "state": SS_STATE.get(conn.state, str(conn.state)),
                    "recv_q": len(conn.receiver.ready),
@@ -52,13 +67,40 @@ def sockets(stack: Stack, now: float, tcp: bool = True, udp: bool = True,
                    "local": _address(conn.local), "peer": _address(conn.remote)}
             if info:
                 row["tcp_info"] = tcp_info(conn, now).as_dict()
-            rows.append(row)
+            # Held for the application: what it has not read, with what arrived out of
+            # order (Linux counts its ofo queue in rmem_alloc too), and what it wrote that
+            # is not acknowledged yet.
+            held_in = len(conn.receiver.ready) + conn.receiver.out_of_order_bytes
+            add(row, conn, _skmem(held_in, conn.options.rcvbuf, len(conn.send_stream.data),
+                                  conn.options.sndbuf))
     if udp:
         for endpoint in stack.udp.endpoints():
-            rows.append({"netid": "udp", "state": "ESTAB" if endpoint.remote else "UNCONN",
-                         "recv_q": endpoint.queued_bytes, "send_q": 0,
-                         "local": _address(endpoint.local), "peer": _address(endpoint.remote)})
+            add({"netid": "udp", "state": "ESTAB" if endpoint.remote else "UNCONN",
+                 "recv_q": endpoint.queued_bytes, "send_q": 0,
+                 "local": _address(endpoint.local), "peer": _address(endpoint.remote)},
+                endpoint, _skmem(endpoint.queued_bytes, endpoint.rcvbuf, 0, endpoint.sndbuf,
+                                 endpoint.drops))
     return rows
+
+
+def _skmem(held_in: int, rcvbuf: int, held_out: int, sndbuf: int,
+           drops: int = 0) -> dict[str, int]:
+    """ss -m's skmem fields we can honestly fill: bytes held and allowed each way, drops."""
+    return {"r": held_in, "rb": rcvbuf, "t": held_out, "tb": sndbuf, "d": drops}
+
+
+def _users(stack: Stack) -> dict[int, dict[str, Any]]:
+    """id(connection, listener or endpoint) -> who holds the socket over it (ss's users:
+    name, pid, fd). Sockets of other stacks in this process are left out."""
+    pid, found = os.getpid(), {}
+    for sock in live_sockets():
+        if getattr(sock.host, "stack", None) is not stack:
+            continue
+        for attribute in ("_conn", "_listener", "_ep"):
+            thing = getattr(sock, attribute, None)
+            if thing is not None:
+                found[id(thing)] = {"name": sock.owner, "pid": pid, "fd": sock.fileno()}
+    return found
 
 
 def ip_addr(stack: Stack, ifname: str) -> list[dict[str, Any]]:

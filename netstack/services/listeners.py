@@ -11,10 +11,12 @@ from netstack import api
 ANY_ADDRESS = "0.0.0.0"
 
 
-def open_listener(host: Any, port: int, backlog: int) -> Any:
+def open_listener(host: Any, port: int, backlog: int, owner: str | None = None) -> Any:
     """A non-blocking TCP socket of `host` listening on `port`; closed again if that fails
-    (a port in use raises OSError EADDRINUSE)."""
+    (a port in use raises OSError EADDRINUSE). `owner` names the service (`ss -e`)."""
     sock = host.socket(api.AF_INET, api.SOCK_STREAM)
+    if owner is not None:
+        sock.owner = owner
     try:
         sock.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
         sock.bind((ANY_ADDRESS, port))

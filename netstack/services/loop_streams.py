@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from netstack import api
 from netstack.services.listeners import open_listener
 from netstack.services.loop_hook import PassHookService
+from netstack.services.registry import service_of
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class LoopStreams(PassHookService):
         self._accepting = True  # False while max_connections are open
 
     def _open(self, handler: LoopStreamHandler, port: int) -> None:
-        sock = open_listener(self.host, port, self.listen_backlog)
+        sock = open_listener(self.host, port, self.listen_backlog, owner=service_of(handler))
         self._listeners[sock.fileno()] = (sock, handler)
         self._poller.register(sock, api.EPOLLIN)
 

@@ -37,6 +37,15 @@ SERVICES: dict[str, ServiceInfo] = {
 }
 
 
+def service_of(handler: Any) -> str:
+    """The service a handler belongs to (`netstack ss -e` names a socket's owner by it)."""
+    module = type(handler).__module__.rpartition(".")[2]
+    for info in SERVICES.values():
+        if module in (info.module, info.tcp_module):
+            return info.name
+    return type(handler).__name__
+
+
 def make_handlers(name: str) -> list[Any]:
     """Fresh handlers for the service `name` (a key of SERVICES): UDP part first."""
     info = SERVICES[name]

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from netstack import api
 from netstack.services.loop_hook import PassHookService
+from netstack.services.registry import service_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def serve_datagrams(host: Any, bindings: Sequence[Binding], stop: threading.Even
     try:
         for handler, port in bindings:
             sock = host.socket(api.AF_INET, api.SOCK_DGRAM)
+            sock.owner = service_of(handler)
             sockets[sock.fileno()] = (sock, handler)  # recorded first: closed even if bind fails
             sock.bind((ANY_ADDRESS, port))
             # Level-triggered: a socket with datagrams left after DRAIN_LIMIT reads stays
@@ -178,6 +180,7 @@ class LoopServices(PassHookService):
 
     def _open(self, handler: DatagramHandler, port: int) -> None:
         sock = self.host.socket(api.AF_INET, api.SOCK_DGRAM)
+        sock.owner = service_of(handler)
         self._sockets[sock.fileno()] = (sock, handler)  # recorded first: closed if bind fails
         sock.bind((ANY_ADDRESS, port))
         sock.setblocking(False)  # a full send buffer drops, never blocks the loop

@@ -30,6 +30,7 @@ import netstack.services.runner as datagram_runner
 from netstack import api
 from netstack.services.listeners import open_listener
 from netstack.services.loop_streams import LoopStreams, is_loop_stream_handler
+from netstack.services.registry import service_of
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def serve_streams(host: Any, bindings: Sequence[StreamBinding], stop: threading.
     connections = _Connections(max_connections)
     try:
         for handler, port in bindings:
-            sock = open_listener(host, port, LISTEN_BACKLOG)
+            sock = open_listener(host, port, LISTEN_BACKLOG, owner=service_of(handler))
             listeners[sock.fileno()] = (sock, handler)
             poller.register(sock, api.EPOLLIN)
         if on_ready is not None:

@@ -49,7 +49,7 @@ class Handler:
         connections: dict[int, Any] = {}
         pending: dict[int, memoryview] = {}  # echo bytes the send buffer has not taken yet
         try:
-            listener = open_listener(host, port, LISTEN_BACKLOG)
+            listener = open_listener(host, port, LISTEN_BACKLOG, owner="tcp-hold")
             poller.register(listener, api.EPOLLIN)
             if on_ready is not None:
                 on_ready()

@@ -298,7 +298,7 @@ def test_ip_route_and_neigh_changes_take_effect_live(shm_dir):
 
 
 SCHEMAS = Path(segment_module.__file__).parent / "schemas"
-TOOL_RUNS = {"ps": ["ps", "-j"], "stat": ["stat", "-aj"], "ss": ["ss", "-aij"],
+TOOL_RUNS = {"ps": ["ps", "-j"], "stat": ["stat", "-aj"], "ss": ["ss", "-aimej"],
              "ip-addr": ["ip", "-j", "addr"], "ip-route": ["ip", "-j", "route"],
              "ip-neigh": ["ip", "-j", "neigh"], "sysctl": ["sysctl", "-aj"]}
 

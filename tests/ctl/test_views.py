@@ -1,5 +1,6 @@
 """What the tools show, from live stacks: ss's rows and ip -j's keys."""
 
+import os
 from ipaddress import IPv4Address
 
 from netstack.ctl.views import ip_addr, ip_neigh, ip_route, sockets
@@ -49,3 +50,51 @@ def test_ip_addr_route_and_neigh_use_ip_json_keys():
     assert ip_neigh(h.stack, "tap0", h.now) == [
         {"dst": "192.0.2.1", "dev": "tap0", "lladdr": "02:00:00:00:00:01",
          "state": ["PERMANENT"]}]
+
+
+def test_ss_memory_shows_the_bytes_each_side_holds_and_its_limits():
+    a, b = two_stacks()
+    link = Link(a, b)
+    b.tcp.listen(None, 80, backlog=8)
+    client = a.tcp.connect(None, 40000, B_IP, 80, link.now)
+    link.run(0.1)
+    client.write_app(b"x" * 3000)
+    client.app_did_write(link.now)
+    unacked = sockets(a, link.now, udp=False, memory=True)[0]
+    assert unacked["skmem"]["t"] == 3000, "written, not yet acknowledged: held to send"
+    assert unacked["skmem"]["tb"] == client.options.sndbuf
+    link.run(0.1)
+    acked = sockets(a, link.now, udp=False, memory=True)[0]
+    assert acked["skmem"]["t"] == 0, "acknowledged bytes are let go"
+    server = next(r for r in sockets(b, link.now, udp=False, memory=True) if r["state"] == "ESTAB")
+    assert server["skmem"]["r"] == 3000 and server["mbufs"] == 0
+
+
+def test_ss_owners_name_the_thread_or_service_that_opened_each_socket():
+    import threading
+
+    from netstack import api
+    from netstack.api.host import Host
+    from netstack.services.listeners import open_listener
+
+    with Host.open("memory:owners", "192.0.2.2/24") as host:
+        opened = {}
+
+        def worker() -> None:
+            sock = host.socket(api.AF_INET, api.SOCK_DGRAM)
+            sock.bind(("0.0.0.0", 5353))
+            opened["udp"] = sock
+
+        thread = threading.Thread(target=worker, name="resolver")
+        thread.start()
+        thread.join(5)
+        service = open_listener(host, 7, 8, owner="tcp-echo")
+        try:
+            rows = host.engine.call(lambda stack, now: sockets(stack, now, owners=True))
+            users = {r["netid"]: r["users"][0] for r in rows}
+            assert users["udp"] == {"name": "resolver", "pid": os.getpid(),
+                                    "fd": opened["udp"].fileno()}
+            assert users["tcp"]["name"] == "tcp-echo"
+        finally:
+            service.close()
+            opened["udp"].close()

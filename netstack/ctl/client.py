@@ -131,6 +131,7 @@ class ControlClient:
     def _wait_until_served(self, deadline: float) -> None:
         generation = (self.segment.generations(self.slot)[0] + 1) & 0xFFFFFFFF
         self.segment.set_generation(self.slot, generation)
+        self.segment.ring_doorbell()
         while self.segment.generations(self.slot)[1] != generation:
             self._check_deadline(deadline)
             time.sleep(_POLL)
@@ -174,6 +175,7 @@ class ControlClient:
             buffer.release()
             if not self.requests.enqueue(index):
                 raise ControlTimeout(f"stack {self.name!r}: the request ring is full")
+            self.segment.ring_doorbell()  # a busy loop answers in its next pass
             index = None  # the loop's until it answers, in this same buffer
             while True:
                 got = self.replies.dequeue()

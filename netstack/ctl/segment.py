@@ -7,6 +7,9 @@ and holds no pointers, so each process maps it wherever it likes:
     0        HEADER (268)    magic, protocol version, state, pid and its start time, sizes,
                              when the loop last made progress, garbage count, name, port,
                              addresses (the struct `_HEADER` below)
+    512      1               the doorbell: a client sets it after queueing a request, the
+                             loop looks at it once per pass (one byte read) and, when set,
+                             clears it and drains the request rings then
     4096     SLOT x slots    per client slot: a lease byte (a POSIX record lock on it, which
                              the kernel drops when the client dies), the client's generation
                              and the generation the loop has served, then the request ring
@@ -55,6 +58,7 @@ HEADER_SIZE = _HEADER.size
 _PROGRESS = struct.Struct("=dQQ")
 _PROGRESS_OFFSET = struct.calcsize("=8sIIIQIIIId")
 _STATE_OFFSET = 12
+DOORBELL_OFFSET = 512
 _SLOT_HEADER = struct.Struct("=II")  # generation (client), served (loop)
 SLOT_HEADER_SIZE = 64
 
@@ -249,6 +253,17 @@ class Segment:
         return index // self.layout.buffers_per_slot
 
     # --- the loop's bookkeeping -----------------------------------------------------------
+    def ring_doorbell(self) -> None:
+        self.memory[DOORBELL_OFFSET] = 1
+
+    def answer_doorbell(self) -> bool:
+        """True (and cleared) if a client rang since the last look. Cleared before the loop
+        drains, so a request queued meanwhile rings again rather than waiting."""
+        if self.memory[DOORBELL_OFFSET]:
+            self.memory[DOORBELL_OFFSET] = 0
+            return True
+        return False
+
     def set_state(self, state: int) -> None:
         struct.pack_into("=I", self.memory, _STATE_OFFSET, state)
 

@@ -1,8 +1,10 @@
 """The loop's side of the control plane: answer the tools, on the loop thread, a little per pass.
 
-`ControlServer(engine, name)` creates the segment (segment.py) and a timer on the stack's
-wheel that fires every POLL_INTERVAL while tools are talking to it, and every
-IDLE_POLL_INTERVAL otherwise (a stack nobody asks about must sleep). Each time it:
+`ControlServer(engine, name)` creates the segment (segment.py). The loop drains the request
+rings once per pass when a client has rung the segment's doorbell (a pass hook that reads one
+byte), so a busy stack answers in its next pass. An idle stack sleeps in poll(), which no
+tool can interrupt, so a timer on the stack's wheel also drains every POLL_INTERVAL while
+tools are talking to it, and every IDLE_POLL_INTERVAL otherwise. Each drain:
 
   1. notes the loop's progress in the segment's header (so a tool that times out can say
      when the loop last ran);
@@ -53,6 +55,9 @@ class ControlServer:
         self.now = 0.0
         self.quick_until = 0.0  # poll every POLL_INTERVAL until then
         self._timer = self.stack.timers.schedule(0.0, self.poll)
+        self._hooked = hasattr(engine, "add_pass_hook")
+        if self._hooked:
+            engine.add_pass_hook(self.on_pass)
 
     def mark_ready(self) -> None:
         """The stack is up: tools get answers from now on (before, they hear "starting")."""
@@ -63,14 +68,29 @@ class ControlServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._hooked:
+            self._hooked = False
+            try:
+                self.engine.remove_pass_hook(self.on_pass)
+            except ValueError:
+                pass  # already gone
         self.rings = []
         self.segment.close(remove=True)
 
     # --- one poll, on the loop thread -----------------------------------------------------
+    def on_pass(self, now: float) -> None:
+        """Every pass: drain only if a client rang (one byte read otherwise)."""
+        if self.rings and self.segment.answer_doorbell():
+            self.drain(now)
+
     def poll(self, now: float) -> None:
-        self.now = now
+        """The timer: an idle loop sleeps through doorbells, so look now and then anyway."""
         interval = POLL_INTERVAL if now < self.quick_until else IDLE_POLL_INTERVAL
         self._timer = self.stack.timers.schedule(now + interval, self.poll)
+        self.drain(now)
+
+    def drain(self, now: float) -> None:
+        self.now = now
         try:
             self._serve_new_clients()
             budget = MAX_REQUESTS_PER_POLL

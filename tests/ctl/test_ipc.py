@@ -325,3 +325,29 @@ def test_every_tools_json_matches_its_checked_in_schema(shm_dir):
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(20)
+
+
+def test_a_busy_stack_answers_in_its_next_pass_not_at_its_next_timer(monkeypatch):
+    from netstack.ctl import server as server_module
+
+    monkeypatch.setattr(server_module, "POLL_INTERVAL", 30.0)
+    monkeypatch.setattr(server_module, "IDLE_POLL_INTERVAL", 30.0)
+    running = RunningStack("busy")
+    busy = threading.Event()
+
+    def keep_the_loop_busy() -> None:  # a pass every millisecond, as traffic would cause
+        while not busy.is_set():
+            running.engine.call_soon_threadsafe(lambda stack, now: None)
+            time.sleep(0.001)
+
+    worker = threading.Thread(target=keep_the_loop_busy)
+    worker.start()
+    try:
+        started = time.monotonic()
+        with ControlClient.connect("busy") as client:
+            assert client.request("hello")["name"] == "busy"
+        assert time.monotonic() - started < 5, "answered by the doorbell, not the 30 s timer"
+    finally:
+        busy.set()
+        worker.join(5)
+        running.close()

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("bench", "run the benchmarks"),
                        ("sim", "experiments in virtual time: run, sweep, plot"),
                        ("lab", "the labs: start, check and grade your own units (labs/README.md)"),
+                       ("exec", "run an unmodified Python program with its sockets on a stack"),
                        ("ps", "list the running stacks"),
                        ("stat", "a running stack's counters, as nstat shows them"),
                        ("ss", "a running stack's sockets, as ss shows them (-i: TCP internals)"),
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # The tools that talk to a running stack over shared memory (netstack/ctl/, docs/CONTROL.md).
 CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
-             "lab": "labs.cli"}
+             "lab": "labs.cli", "exec": "netstack.exec"}
 
 
 def delegate(command: str, rest: list[str]) -> int:

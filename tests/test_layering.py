@@ -32,7 +32,7 @@ LAYERS = [
     ("netstack.testing", 5), ("netstack.api", 5),
     ("netstack.services", 6), ("netstack.bench", 6), ("netstack.sim", 6), ("netstack.ctl", 6),
     ("netstack.compat", 6), ("netstack.viz", 6), ("netstack.netns", 6),
-    ("netstack.config", 7), ("netstack.demo", 7), ("netstack.cli", 7),
+    ("netstack.config", 7), ("netstack.demo", 7), ("netstack.cli", 7), ("netstack.exec", 7),
     ("netstack.__main__", 7), ("netstack", 8),
 ]
 # Known exceptions, each with its reason. Keep this empty: a new entry needs a good reason.

@@ -28,9 +28,12 @@ from typing import Any, Protocol
 from netstack.api.constants import POLLERR, POLLHUP, POLLNVAL, SO_ERROR, SO_TYPE, SOL_SOCKET
 from netstack.stages.ports import os_error
 
-# File numbers are unique in the whole process (so a poller may mix sockets of two hosts),
-# small, and never OS file descriptors.
-_filenos = itertools.count(1)
+# File numbers are unique in the whole process (so a poller may mix sockets of two hosts)
+# and can never be OS file descriptors: those are C ints, below 2**31, and these start
+# there. A real selector mixing both (netstack/compat/selector.py) tells them apart by that,
+# and an os.* call handed one fails (OverflowError) instead of touching some real file.
+FIRST_FILENO = 2**31
+_filenos = itertools.count(FIRST_FILENO)
 _live_sockets: weakref.WeakValueDictionary[int, StackSocket] = weakref.WeakValueDictionary()
 
 
@@ -119,7 +122,7 @@ class StackSocket:
     # --- identity and modes ---------------------------------------------------------------
 
     def fileno(self) -> int:
-        """A small number unique in this process (not an OS file descriptor); -1 once closed."""
+        """A number unique in this process, never an OS file descriptor; -1 once closed."""
         return -1 if self._closed else self._fileno
 
     def settimeout(self, timeout: float | None) -> None:
@@ -217,14 +220,21 @@ class StackSocket:
         if self._closed:
             raise os_error(errno.EBADF)
 
-    def _wait_locked(self, ready: Callable[[], bool], nonblocking: bool = False) -> None:
+    def _wait_locked(self, ready: Callable[[], bool], nonblocking: bool = False,
+                     deadline: float | None = None) -> None:
         """Return once `ready()` is true; the caller holds the lock.
 
         `ready` may raise (a pending error). Raises EBADF if the socket is or gets closed,
         ENETDOWN if the host stops, BlockingIOError(EAGAIN) instead of waiting when
-        non-blocking, TimeoutError when the socket's timeout passes first.
+        non-blocking, TimeoutError when the socket's timeout passes first, or `deadline`
+        (time.monotonic()) when a call's timeout covers several waits (sendall).
         """
         timeout = 0.0 if nonblocking else self._timeout
+        if deadline is not None and not nonblocking:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0 and not ready():
+                raise TimeoutError("timed out")
+            timeout = max(timeout, 1e-6)  # a wait, however short: never the EAGAIN path
         if timeout == 0.0:
             # Non-blocking (an asyncio reader tries once per wait): one look, no clock.
             self._check_open_locked()

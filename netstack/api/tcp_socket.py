@@ -22,6 +22,7 @@ receives return b"" (end of file).
 from __future__ import annotations
 
 import errno
+import time
 from contextlib import nullcontext
 from typing import Any
 
@@ -275,10 +276,12 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
     def send(self, data: Any, flags: int = 0) -> int:
         """Copy as much of `data` as the send buffer takes (waiting for room if blocking);
         returns how many bytes that was."""
-        view = memoryview(data).cast("B")
+        return self._send(memoryview(data).cast("B"), flags)
+
+    def _send(self, view: memoryview, flags: int, deadline: float | None = None) -> int:
         nonblocking = self._is_nonblocking(flags, MSG_DONTWAIT)
         with self._lock:
-            self._wait_locked(lambda: self._can_send_locked(len(view)), nonblocking)
+            self._wait_locked(lambda: self._can_send_locked(len(view)), nonblocking, deadline)
             if not view:
                 return 0
             sent = self._conn.write_app(view[: self._conn.writable])
@@ -290,10 +293,14 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         return sent
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        """Send every byte of `data`, or raise (the timeout applies to each wait)."""
+        """Send every byte of `data`, or raise. The socket's timeout covers the whole call,
+        as CPython's has since 3.5, not each wait for room: a slow reader cannot stretch
+        it by taking a little at a time."""
         view = memoryview(data).cast("B")
+        timeout = self._timeout
+        deadline = time.monotonic() + timeout if timeout else None
         while view:
-            view = view[self.send(view, flags):]
+            view = view[self._send(view, flags, deadline):]
 
     def _can_send_locked(self, wanted: int) -> bool:
         conn = self._conn

@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(ours)
     if args.module is None and not command:
         parser.error("give -m MODULE or SCRIPT: the program to run")
+    problem = _missing_program(args.module, command)
+    if problem:
+        print(f"netstack exec: {problem}", file=sys.stderr)
+        return 1
     try:
         return _run(args, command)
     except ConfigError as e:
@@ -96,6 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetstackError as e:
         print(f"netstack exec: {e}", file=sys.stderr)
         return 1
+
+
+def _missing_program(module: str | None, command: list[str]) -> str | None:
+    """What python would refuse before running anything (said before a stack is opened)."""
+    if module is None:
+        return None if os.path.isfile(command[0]) else f"can't open file {command[0]!r}"
+    import importlib.util
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    finally:
+        sys.path.pop(0)
+    return None if found is not None else f"no module named {module}"
 
 
 def _run(args: argparse.Namespace, command: list[str]) -> int:

@@ -30,7 +30,7 @@ class MbufError(NetstackError):
 class Mbuf:
     """One packet buffer. `index` is its identity inside its pool."""
 
-    __slots__ = ("index", "buf", "data_off", "data_len", "port")
+    __slots__ = ("index", "buf", "data_off", "data_len", "port", "refcnt")
 
     def __init__(self, index: int = -1, size: int = BUFFER_SIZE,
                  buf: bytearray | memoryview | None = None) -> None:
@@ -39,6 +39,10 @@ class Mbuf:
         self.data_off = HEADROOM
         self.data_len = 0
         self.port = 0  # which port it arrived on (0 = the main port, 1 = KNI)
+        # Holders beyond the first, as rte_mbuf's refcnt: a zero-copy payload is held by the
+        # send buffer until acknowledged *and* by the port while a copy of it is in flight.
+        # `free` returns it to the pool only when the last holder lets go.
+        self.refcnt = 1
 
     @classmethod
     def from_bytes(cls, data: bytes, headroom: int = HEADROOM) -> "Mbuf":
@@ -128,7 +132,14 @@ class MbufPool:
         return m
 
     def free(self, m: Mbuf) -> None:
+        if m.refcnt > 1:  # someone else still holds it (see Mbuf.refcnt)
+            m.refcnt -= 1
+            return
         self._free.append(m.index)
+
+    def retain(self, m: Mbuf) -> None:
+        """One more holder for `m`: the next `free` only drops that hold."""
+        m.refcnt += 1
 
     def get(self, index: int) -> Mbuf:
         """The mbuf a ring entry refers to."""

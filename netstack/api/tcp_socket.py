@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import deque
 from contextlib import nullcontext
 from typing import Any
 
@@ -44,7 +45,10 @@ from netstack.api.constants import (
 from netstack.api.tcp_options import TcpOptionsMixin
 from netstack.api.tcp_ports import PortReservation, reserved_port, restore_reservation
 from netstack.api.udp_socket import parse_address
+from netstack.api.zero_copy import ZeroCopyBuffer, ZeroCopySend, allocate, merge_completions
+from netstack.mbuf import HEADROOM
 from netstack.stages.ports import os_error
+from netstack.stages.tcp.collaborators import ZeroCopyExtent
 from netstack.stages.tcp.connection import SEND_LOW_WATER_SHARE
 from netstack.stages.tcp.info import TcpInfo, tcp_info
 from netstack.stages.tcp.state import TcpState
@@ -77,6 +81,12 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
         self._shut_wr = False
         self._write_scheduled = False  # an app_did_write callback is queued on the loop
         self._read_scheduled = False  # an app_did_read callback is queued on the loop
+        # The copy ledger's counts from this thread, handed to the loop's counters by the
+        # callbacks above (only the loop thread writes the stack's counters).
+        self._copied_in = 0  # application -> send buffer
+        self._copied_out = 0  # receive buffer -> application
+        self._zc_sends = 0  # numbers zc_send gives, from 0 as MSG_ZEROCOPY's
+        self._zc_done: deque = deque()  # (number, copied) of acknowledged zero-copy sends
 
     # --- binding, listening, accepting ----------------------------------------------------
 
@@ -285,6 +295,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             if not view:
                 return 0
             sent = self._conn.write_app(view[: self._conn.writable])
+            self._copied_in += sent
         if sent and not self._write_scheduled:
             # Cleared by the loop before it runs app_did_write, so a send that finds it set
             # is covered by the callback already queued.
@@ -316,9 +327,58 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
 
     def _did_write(self, stack: Any, now: float) -> None:
         self._write_scheduled = False
+        if self._copied_in:
+            with self._lock:
+                copied, self._copied_in = self._copied_in, 0
+            stack.counters.bump("copy.app_to_sndbuf", copied)
         conn = self._conn
         if conn is not None and not self._closed:
             conn.app_did_write(now)
+
+    # --- zero-copy send (api/zero_copy.py) -------------------------------------------------
+
+    def zc_alloc(self, size: int) -> ZeroCopyBuffer:
+        """Pool mbufs for `size` bytes of payload, one segment each, to fill in place."""
+        with self._lock:
+            self._check_usable_locked()
+            conn = self._conn
+            if conn is None or conn.state != TcpState.ESTABLISHED:
+                raise os_error(errno.ENOTCONN, "zc_alloc sizes its mbufs to the connection's "
+                                               "segments: connect first")
+            segment = conn.sender.segment_limit()
+        return allocate(self.host.stack.pool, size, segment)
+
+    def zc_send(self, buf: ZeroCopyBuffer) -> int:
+        """Hand the filled buffer to the stack, all of it or nothing; returns its send
+        number (zc_completions reports it acknowledged). See api/zero_copy.py."""
+        buf._check()
+        if buf._still_exported():
+            raise BufferError("a view of this zero-copy buffer is still exported: release "
+                              "it before zc_send (the stack would send bytes you can change)")
+        total = len(buf)
+        if total > self._options.sndbuf:
+            raise os_error(errno.EMSGSIZE, f"{total} bytes never fit a {self._options.sndbuf}"
+                                           "-byte send buffer: allocate less per zc_send")
+        with self._lock:
+            self._wait_locked(lambda: self._can_send_locked(total)
+                              and self._conn.writable >= total, self._timeout == 0.0)
+            conn = self._conn
+            if conn.stage.stack.pool is not buf._pool:
+                raise ValueError("this buffer came from another stack's pool")
+            number, self._zc_sends = self._zc_sends, self._zc_sends + 1
+            parts = buf._take()
+            owner = ZeroCopySend(number, len(parts), self._zc_done)
+            for mbuf, size in parts:
+                conn.send_stream.add_zero_copy(ZeroCopyExtent(mbuf, HEADROOM, size, owner))
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            self.host.engine.call_soon_threadsafe(self._did_write)
+        return number
+
+    def zc_completions(self) -> list[tuple[int, int, bool]]:
+        """Zero-copy sends acknowledged since the last call: [(first, last, copied)], as
+        MSG_ZEROCOPY's notifications; `copied` if any segment of them had to be copied."""
+        return merge_completions(self._zc_done)
 
     # --- receiving ------------------------------------------------------------------------
 
@@ -338,6 +398,7 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
             if not bufsize or not conn.readable:
                 return b""
             data = conn.read_app(bufsize)
+            self._copied_out += len(data)
         if not self._read_scheduled:
             self._read_scheduled = True
             self.host.engine.call_soon_threadsafe(self._did_read)
@@ -370,6 +431,10 @@ class TcpSocket(TcpOptionsMixin, StackSocket):
 
     def _did_read(self, stack: Any, now: float) -> None:
         self._read_scheduled = False
+        if self._copied_out:
+            with self._lock:
+                copied, self._copied_out = self._copied_out, 0
+            stack.counters.bump("copy.rcvbuf_to_app", copied)
         conn = self._conn
         if conn is not None and not self._closed:
             if self._write_scheduled:

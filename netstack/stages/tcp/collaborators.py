@@ -34,13 +34,87 @@ class SendBuffer:
     """Every byte from SND.UNA on (sent or not), and the lock that guards them: the
     application thread appends under `guard`, the loop thread deletes what is acked.
     `data` stays one bytearray for the stream's life (the sender keeps a reference to it):
-    append and delete in place, never replace it."""
+    append and delete in place, never replace it.
 
-    __slots__ = ("data", "guard")
+    Zero-copy sends (api zc_send) add `ZeroCopyExtent`s: the payload stays in the pool
+    mbufs the application filled, and `data` holds a placeholder of the same length, so
+    the sender's arithmetic (a lab unit's) is unchanged. emit.py sends an extent's mbuf
+    itself instead of copying. Positions in `extents` count from the stream's start;
+    `released` is how many bytes were acknowledged and deleted from `data`."""
+
+    __slots__ = ("data", "guard", "extents", "released")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.guard: AbstractContextManager = NO_LOCK  # the socket layer swaps in its own
+        self.extents: list[ZeroCopyExtent] | None = None  # None until a zero-copy send
+        self.released = 0
+
+    def add_zero_copy(self, extent: ZeroCopyExtent) -> None:
+        """Take an mbuf's payload into the stream (the caller holds `guard`)."""
+        extent.start = self.released + len(self.data)
+        self.data += bytes(extent.length)  # the placeholder: zeros, never the payload
+        if self.extents is None:
+            self.extents = []
+        self.extents.append(extent)
+
+    def extent_at(self, offset: int, length: int) -> ZeroCopyExtent | None:
+        """The extent holding exactly bytes [offset, offset + length) of `data`, if any."""
+        at = self.released + offset
+        for extent in self.extents or ():
+            if extent.start == at and extent.length == length:
+                return extent
+            if extent.start > at:
+                break
+        return None
+
+    def overlaps_zero_copy(self, offset: int, length: int) -> bool:
+        at = self.released + offset
+        return any(e.start < at + length and at < e.start + e.length for e in self.extents or ())
+
+    def gather(self, offset: int, length: int) -> bytes:
+        """Bytes [offset, offset + length) with zero-copy payloads read from their mbufs:
+        a segment that does not match one extent (re-segmentation) is a copy."""
+        out = bytearray(self.data[offset:offset + length])
+        at = self.released + offset
+        for extent in self.extents or ():
+            lo, hi = max(at, extent.start), min(at + length, extent.start + extent.length)
+            if lo < hi:
+                out[lo - at:hi - at] = extent.payload()[lo - extent.start:hi - extent.start]
+        return bytes(out)
+
+    def release_acked(self, freed: int) -> list[ZeroCopyExtent] | tuple[()]:
+        """`freed` bytes were acknowledged and deleted: the extents now wholly behind."""
+        self.released += freed
+        if not self.extents:
+            return ()
+        done = [e for e in self.extents if e.start + e.length <= self.released]
+        if done:
+            self.extents = [e for e in self.extents if e.start + e.length > self.released]
+        return done
+
+    def release_all(self) -> list[ZeroCopyExtent]:
+        done, self.extents = self.extents or [], None
+        return done
+
+
+class ZeroCopyExtent:
+    """One application-filled mbuf in the send stream: its payload is
+    `mbuf.buf[payload_off : payload_off + length]`. `sent_copied` notes whether any
+    (re)transmission of it had to copy (reported with the completion)."""
+
+    __slots__ = ("mbuf", "payload_off", "length", "start", "owner", "sent_copied")
+
+    def __init__(self, mbuf: object, payload_off: int, length: int, owner: object) -> None:
+        self.mbuf = mbuf
+        self.payload_off = payload_off
+        self.length = length
+        self.start = 0  # set by SendBuffer.add_zero_copy
+        self.owner = owner  # whoever is told when it is acknowledged (api/zero_copy.py)
+        self.sent_copied = False
+
+    def payload(self) -> memoryview:
+        return memoryview(self.mbuf.buf)[self.payload_off:self.payload_off + self.length]
 
 
 class ReceiveBuffer:

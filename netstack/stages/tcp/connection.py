@@ -406,6 +406,9 @@ class TcpConnection(SegmentEmitter):
         if self.state == TcpState.CLOSED and not self.stage.knows(self):
             return
         self.state = TcpState.CLOSED
+        if self.send_stream.extents:
+            with self.send_stream.guard:
+                self._let_go(self.send_stream.release_all())
         self.sender.cancel_timers()
         self.receiver.cancel_timers()
         self.keepalive.cancel()
@@ -454,9 +457,21 @@ class TcpConnection(SegmentEmitter):
     def send_space_freed(self, freed: int) -> None:
         """Wake a writer once there is a useful amount of room, not on every ACK: a writer
         (or poller) waits for at least this much (the socket layer's rule)."""
+        done = self.send_stream.release_acked(freed)  # keeps count even without extents
+        if done:
+            self._let_go(done)
         room_now = self.writable
         if max(room_now - freed, 0) < self.send_low_water <= room_now:
             self.event()
+
+    def _let_go(self, extents: list) -> None:
+        """Zero-copy payloads nobody needs any more (acknowledged, or the connection is
+        gone): back to the pool once the port lets go too (Mbuf.refcnt), and the sender
+        told (api zero_copy.py's completions)."""
+        pool = self.stage.stack.pool
+        for extent in extents:
+            pool.free(extent.mbuf)
+            extent.owner.completed(extent)
 
     def sack_block_count(self) -> int:
         return self.receiver.sack_block_count()

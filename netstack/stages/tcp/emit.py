@@ -31,7 +31,7 @@ from netstack.wire.tcp import (
 
 if TYPE_CHECKING:
     from netstack.counters import Counters
-    from netstack.stages.tcp.collaborators import SendBuffer
+    from netstack.stages.tcp.collaborators import SendBuffer, ZeroCopyExtent
     from netstack.stages.tcp.config import TcpConfig
     from netstack.stages.tcp.receiver import ReceiverUnit
     from netstack.stages.tcp.sender import SenderUnit
@@ -46,6 +46,11 @@ class SegmentWriter(Protocol):
                     src_port: int, dst_port: int, seq: int, ack: int, flags: int,
                     window: int, options: bytes, now: float,
                     payload: bytes | memoryview | None = None) -> bool: ...
+
+    def send_zero_copy(self, src: IPv4Address, dst: IPv4Address, pseudo_base: int,
+                       src_port: int, dst_port: int, seq: int, ack: int, flags: int,
+                       window: int, options: bytes, now: float,
+                       extent: ZeroCopyExtent) -> bool | None: ...
 
     def allow_challenge_ack(self, now: float) -> bool: ...
 
@@ -115,7 +120,10 @@ class SegmentEmitter:
         if pseudo[0] is not local_ip or pseudo[1] is not remote_ip:
             pseudo = (local_ip, remote_ip, wire_tcp.pseudo_header_base(local_ip, remote_ip))
             self._pseudo_header = pseudo
-        if length:
+        if length and self.send_stream.extents:
+            self._emit_zero_copy(offset, length, pseudo[2], seq.value, ack, flags, window,
+                                 option_bytes, now)
+        elif length:
             stream = self.send_stream
             # Both views are released on the way out, the slice too: a frame that outlives
             # this call (a profiler thread sampling frames, a traceback) would otherwise
@@ -138,6 +146,31 @@ class SegmentEmitter:
             stats.segment_sent(self.sender, flags, seq.value, ack, length, window, now)
         if flags & FLAG_ACK:
             receiver.ack_sent()
+
+    def _emit_zero_copy(self, offset: int, length: int, pseudo_base: int, seq: int, ack: int,
+                        flags: int, window: int, option_bytes: bytes, now: float) -> None:
+        """A segment of a stream holding zero-copy payloads (api zc_send): exactly one
+        extent goes out in its own mbuf, headers in its headroom; anything else (the window
+        cut a segment short, a retransmission while the last copy is still in flight) is
+        gathered into a fresh mbuf, a copy the ledger counts (`copy.resegment`)."""
+        (local_ip, local_port), (remote_ip, remote_port) = self.local, self.remote
+        stream = self.send_stream
+        extent = stream.extent_at(offset, length)
+        if extent is not None:
+            sent = self.stage.send_zero_copy(local_ip, remote_ip, pseudo_base, local_port,
+                                             remote_port, seq, ack, flags, window,
+                                             option_bytes, now, extent)
+            if sent is not None:
+                return
+        with stream.guard:
+            payload = stream.gather(offset, length)
+            for other in stream.extents or ():
+                if other.start < stream.released + offset + length and \
+                        stream.released + offset < other.start + other.length:
+                    other.sent_copied = True
+        self.counters.bump("copy.resegment", length)
+        self.stage.send_fields(local_ip, remote_ip, pseudo_base, local_port, remote_port, seq,
+                               ack, flags, window, option_bytes, now, payload)
 
     def _segment_option_bytes(self, flags: int, now: float) -> bytes:
         """NOP NOP TS on every segment once timestamps are on (RFC 7323 §3.2, a RST too);

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netstack.mbuf import Mbuf
 from netstack.wire import tcp as wire_tcp
@@ -66,6 +66,8 @@ class SegmentOutput:
             self.stack.pool.free(mbuf)
             raise
         counters.bump("tcp.tx.segments")
+        if payload_len:
+            counters.bump("copy.sndbuf_to_mbuf", payload_len)  # the copy ledger
         if flags & FLAG_RST:
             counters.bump("tcp.tx.rst")
         template = self._tx_template
@@ -79,6 +81,28 @@ class SegmentOutput:
         ):
             self._tx_template = (dst, src, mbuf)  # it went out whole, as one frame
         return sent
+
+    def send_zero_copy(self, src: IPv4Address, dst: IPv4Address, pseudo_base: int,
+                       src_port: int, dst_port: int, seq: int, ack: int, flags: int,
+                       window: int, options: bytes, now: float, extent: Any) -> bool | None:
+        """Send a zero-copy extent's own mbuf: the TCP header goes into its headroom, in
+        front of the payload the application wrote, and the port gets a second hold on it
+        (Mbuf.refcnt); the send buffer keeps the first until the bytes are acknowledged.
+        None when its last transmission still holds it (the caller copies instead):
+        rewriting the header under a frame in flight would corrupt it."""
+        mbuf = extent.mbuf
+        if mbuf.refcnt > 1:
+            self.stack.counters.bump("tcp.tx.zero_copy_busy")
+            return None
+        mbuf.data_off, mbuf.data_len = extent.payload_off, extent.length
+        offset = mbuf.prepend(wire_tcp.MIN_HEADER_LEN + len(options))
+        self._write_header_fields(mbuf.buf, offset, src_port, dst_port, seq, ack, flags,
+                                  window, options, extent.length, pseudo_base)
+        self.stack.pool.retain(mbuf)
+        counters = self.stack.counters
+        counters.bump("tcp.tx.segments")
+        counters.bump("tcp.tx.zero_copy_bytes", extent.length)
+        return self.stack.ipv4.send(dst, PROTO_TCP, mbuf, now)
 
     def forget_tx_template(self) -> None:
         """The engine is sending the queued frames now (Stack.alloc_mbuf), the template

@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The tools that talk to a running stack over shared memory (netstack/ctl/, docs/CONTROL.md).
-CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl")
+CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "rings")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
              "lab": "labs.cli"}
 

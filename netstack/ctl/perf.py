@@ -44,7 +44,6 @@ def top(server, args: dict) -> dict[str, Any]:
         profile.start()
         profile.wrap_extra(server, "drain", "ctl")  # our own work, apart from the timers
         engine.profile = profile
-        profile.keep_until = 0.0
         server.stack.timers.schedule(server.now + WATCH_EVERY,
                                      lambda now: _watch(server, profile, now))
     profile.keep_until = max(profile.keep_until, server.now + max(OFF_AFTER, 2 * interval))
@@ -291,7 +290,7 @@ def top_command(argv: Sequence[str]) -> int:
     parser = _Parser(
         prog="netstack top",
         description="Where the stack's loop spends its time, per interval: passes per second "
-                    "and the share (%%) of wall time in each phase: ctrl (calls queued by "
+                    "and the share (%) of wall time in each phase: ctrl (calls queued by "
                     "application threads), rx (port receive), eth/arp/ipv4/icmp/udp/tcp "
                     "(each protocol stage, exclusive of the stages it calls), disp (the rest "
                     "of dispatch), tmrs (timers), ctl (answering tools, this one included), "

@@ -58,6 +58,7 @@ class PassProfile:
         self.started = 0.0
         self.passes_at_start = 0
         self.running = False
+        self.keep_until = 0.0  # loop time its watcher switches it off at (ctl/perf.py's top)
         self.unwrapped: list[str] = []  # phases we could not reach (a unit without them)
         self._wrapped: list[tuple[Any, str, bool]] = []  # (object, attribute, had its own)
 

@@ -7,6 +7,9 @@ figure and the state it describes are taken in one pass."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -410,3 +413,19 @@ def test_with_no_stack_the_tools_say_so_in_one_line(capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"netstack {tool}: no netstack stack is running (start one with "
                        "netstack run)"]
+
+
+def test_a_killed_top_leaves_profiling_off(pair, monkeypatch, shm_dir):
+    monkeypatch.setattr(perf, "OFF_AFTER", 0.3)  # the handler runs in this process
+    env = {**os.environ, "NETSTACK_SHM_DIR": str(shm_dir)}
+    top = subprocess.Popen([sys.executable, "-m", "netstack", "top", "-n", "perf", "-j",
+                            "-d", "0.1"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = json.loads(top.stdout.readline())
+        assert pair.server.engine.profile is not None and line["shares"]["idle"] > 0
+    finally:
+        top.kill()
+        top.wait(10)
+        top.stdout.close()
+    wait_for(lambda: pair.server.engine.profile is None, "profiling to switch off", timeout=5)
+    assert "_sleep" not in vars(pair.server.engine)

@@ -121,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("stat", "a running stack's counters, as nstat shows them"),
                        ("ss", "a running stack's sockets, as ss shows them (-i: TCP internals)"),
                        ("ip", "a running stack's address, routes and ARP table (ip -j keys)"),
-                       ("sysctl", "read or change a running stack's tunables")):
+                       ("sysctl", "read or change a running stack's tunables"),
+                       ("top", "where a running stack's loop spends its time, per interval"),
+                       ("traffic", "a running stack's packets, bytes and drops per interval"),
+                       ("pool", "a running stack's mbuf pool, and who holds each mbuf"),
+                       ("rings", "a running stack's rings and queues: depth, high-water, drops")):
         sub = commands.add_parser(name, help=text, add_help=False,
                                   description=f"{text} (options: netstack {name} --help)")
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -157,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The tools that talk to a running stack over shared memory (netstack/ctl/, docs/CONTROL.md).
-CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl")
+CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "rings")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
              "lab": "labs.cli", "exec": "netstack.exec"}
 

@@ -117,17 +117,27 @@ class MbufPool:
     `alloc` returns None when the pool is empty: the caller counts a drop, it never blocks.
     The free list is a deque because its append and pop are atomic in CPython, so
     application threads and the dispatch loop may both allocate.
+
+    `min_free` is the fewest free buffers there have been since the pool was made (its
+    low-water mark) and `alloc_failures` how many allocs found it empty (`netstack pool`).
     """
 
     def __init__(self, count: int = 4096, size: int = BUFFER_SIZE) -> None:
         self.mbufs = [Mbuf(i, size) for i in range(count)]
         self._free = deque(range(count))
+        self.min_free = count
+        self.alloc_failures = 0
 
     def alloc(self) -> Mbuf | None:
+        free = self._free
         try:
-            m = self.mbufs[self._free.pop()]
+            m = self.mbufs[free.pop()]
         except IndexError:
+            self.alloc_failures += 1
+            self.min_free = 0
             return None
+        if len(free) < self.min_free:  # a racing thread may lower it late: close enough
+            self.min_free = len(free)
         m.reset()
         return m
 

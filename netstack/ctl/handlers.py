@@ -12,7 +12,7 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from netstack.ctl import tunables, views
+from netstack.ctl import perf, tunables, views
 from netstack.ctl.segment import PROTOCOL_VERSION
 from netstack.stack import MIN_MTU
 from netstack.wire.ethernet import parse_mac
@@ -90,3 +90,4 @@ def sysctl(server, args: dict) -> list[dict[str, Any]]:
 
 HANDLERS = {"hello": hello, "info": info, "counters": counters, "sockets": sockets, "ip": ip,
             "sysctl": sysctl}
+HANDLERS.update(perf.HANDLERS)  # top, traffic, pool, rings

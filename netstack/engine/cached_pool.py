@@ -28,6 +28,12 @@ class CachedMbufPool(MbufPool):
         self._slots: list[Mbuf] | dict[int, Mbuf] = []
         self._cache: list[int] = []  # list.pop/append are atomic in CPython, as deque's are
         self._cache_max = 4 * self.cache_batch
+        # The low-water mark is taken when the cache runs empty (_refill): free buffers are
+        # then all on the C side, so one C call per cache_batch allocs measures it; a C
+        # thread's own allocs between two refills are not seen. alloc_failures counts
+        # Python's allocs that found the pool empty (the C thread counts its own).
+        self.min_free = 1 << 62  # set by the subclass once it knows its size
+        self.alloc_failures = 0
 
     def alloc(self) -> Mbuf | None:
         try:
@@ -35,6 +41,8 @@ class CachedMbufPool(MbufPool):
         except IndexError:
             key = self._refill()
             if key is None:
+                self.alloc_failures += 1
+                self.min_free = 0
                 return None
         m = self._slots[key]
         m.reset()
@@ -48,6 +56,9 @@ class CachedMbufPool(MbufPool):
 
     def _refill(self) -> int | None:
         """One key for alloc; the rest of a batch from the C side goes to the cache."""
+        free = self.available  # the cache is empty: this is the C side's count
+        if free < self.min_free:
+            self.min_free = free
         keys = self._take(self.cache_batch)
         if not keys:
             return None

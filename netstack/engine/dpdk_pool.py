@@ -48,6 +48,7 @@ class DpdkMbufPool(CachedMbufPool):
         listed = lib.ns_dpdk_pool_list(handle, addresses, count)
         self.mbufs = [self._wrap(address) for address in ffi.unpack(addresses, listed)]
         self._by_address = self._slots = {m.index: m for m in self.mbufs}
+        self.min_free = len(self.mbufs)
 
     @staticmethod
     def _wrap(address: int) -> Mbuf:

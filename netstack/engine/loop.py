@@ -67,6 +67,12 @@ class Engine:
         self._trace = getattr(stack, "trace", None) or Tracer()
         self._in_high_water = HighWaterMark(self._trace, "engine.in_ring", ring_size)
         self._out_high_water = HighWaterMark(self._trace, "engine.out_ring", ring_size)
+        # The deepest each queue has been since start (`netstack rings`), measured once per
+        # burst that fills it, not per packet.
+        self.peaks = {"in_ring": 0, "out_ring": 0, "outgoing": 0, "to_kni": 0}
+        # A PassProfile (profile.py) while `netstack top` watches; it times the pass by
+        # wrapping the phase methods, so the pass itself never looks at it.
+        self.profile = None
         # One set of counters for the whole run: ports and KNI count into the stack's.
         for part in (port, kni):
             if part is not None and hasattr(part, "counters"):
@@ -250,12 +256,7 @@ class Engine:
             self._in_high_water.check(self._received_waiting(), now)
         self._dispatch(now)
         self.stack.advance(now)
-        for hook in self._pass_hooks:
-            try:
-                hook(now)
-            except Exception:
-                self.counters.bump("engine.hook_error")
-                log.exception("pass hook failed")
+        self._run_pass_hooks(now)
         if self._control:
             # A hook may have queued work (a service on the loop answering the datagrams of
             # this burst): run it now, so the answers leave in this pass, not the next.
@@ -265,6 +266,14 @@ class Engine:
         if self._trace.active:
             self._out_high_water.check(self.out_ring.count(), now)
         self._transmit(now)
+
+    def _run_pass_hooks(self, now: float) -> None:
+        for hook in self._pass_hooks:
+            try:
+                hook(now)
+            except Exception:
+                self.counters.bump("engine.hook_error")
+                log.exception("pass hook failed")
 
     def _end_pass(self, now: float) -> None:
         # ACKs decided in this pass leave now, unless an answer sent meanwhile carried them.
@@ -290,6 +299,7 @@ class Engine:
         if self.kni is not None:
             from_kernel = self.kni.from_kernel(self.pool, self.burst)
             if from_kernel:
+                self.counters.bump("kni.from_kernel_bytes", sum(m.data_len for m in from_kernel))
                 self._enqueue(self.out_ring, from_kernel, "ring.drop.out_full")
 
     def _dispatch(self, now: float) -> None:
@@ -318,17 +328,27 @@ class Engine:
                 log.exception("stack.end_burst failed")
 
     def _collect(self) -> None:
-        outgoing = self.stack.outgoing
+        outgoing, peaks = self.stack.outgoing, self.peaks
+        if len(outgoing) > peaks["outgoing"]:
+            peaks["outgoing"] = len(outgoing)
         while outgoing:
             batch = [outgoing.popleft() for _ in range(min(len(outgoing), self.burst))]
             self._enqueue_out(batch)
         to_kni = self.stack.to_kni
+        if not to_kni:
+            return
+        if len(to_kni) > peaks["to_kni"]:
+            peaks["to_kni"] = len(to_kni)
+        handed = 0
         while to_kni:
             frame = to_kni.popleft()
             if self.kni is not None:
                 self.kni.to_kernel(frame)
+                handed += len(frame)
             else:
                 self.counters.bump("kni.drop.no_device")
+        if handed:
+            self.counters.bump("kni.to_kernel_bytes", handed)
 
     # ----------------------------------------------------------------- port I/O (Python engine)
     def _open_io(self) -> int | None:
@@ -342,6 +362,7 @@ class Engine:
         mbufs = self.port.rx_burst(self.pool, self.burst)
         if mbufs:
             self.counters.bump("port.rx", len(mbufs))
+            self.counters.bump("port.rx_bytes", sum(m.data_len for m in mbufs))
             if self.capture is not None:
                 for m in mbufs:
                     self.capture.record(m.data(), now)
@@ -364,7 +385,11 @@ class Engine:
             if self.capture is not None:
                 for m in mbufs:
                     self.capture.record(m.data(), now)
-            self.counters.bump("port.tx", self.port.tx_burst(mbufs))
+            lengths = [m.data_len for m in mbufs]  # before tx_burst frees them
+            sent = self.port.tx_burst(mbufs)
+            self.counters.bump("port.tx", sent)
+            self.counters.bump("port.tx_bytes", sum(lengths if sent == len(lengths)
+                                                    else lengths[:sent]))
 
     def _enqueue_out(self, mbufs: list[Mbuf]) -> None:
         """Queue frames for the port. A full out ring is back-pressure, not a reason to drop:
@@ -372,9 +397,11 @@ class Engine:
         could not take anything)."""
         while True:
             mbufs = mbufs[self.out_ring.enqueue_burst([m.index for m in mbufs]):]
+            queued = self.out_ring.count()
+            if queued > self.peaks["out_ring"]:
+                self.peaks["out_ring"] = queued
             if not mbufs:
                 return
-            queued = self.out_ring.count()
             self._transmit(self.clock.now())
             if self.out_ring.count() >= queued:
                 break  # the port took nothing
@@ -390,6 +417,9 @@ class Engine:
 
     def _enqueue(self, ring: Ring, mbufs: list[Mbuf], drop_counter: str) -> None:
         accepted = ring.enqueue_burst([m.index for m in mbufs])
+        depth, which = ring.count(), "in_ring" if ring is self.in_ring else "out_ring"
+        if depth > self.peaks[which]:
+            self.peaks[which] = depth
         for m in mbufs[accepted:]:
             self.counters.bump(drop_counter)
             self.pool.free(m)

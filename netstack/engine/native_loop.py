@@ -121,19 +121,27 @@ class NativeEngine(Engine):
         pass  # the C thread reads the port and fills the in ring
 
     def _take_received(self, now: float) -> list[Mbuf]:
+        if not self.passes & 1023:
+            self._sync_counters()  # a busy loop seldom sleeps, where they are synced too
         mbufs = self.pool.mbufs
-        received = []
-        for word in self.in_ring.dequeue_burst(self.burst):
+        received: list[Mbuf] = []
+        words = self.in_ring.dequeue_burst(self.burst)
+        if not words:
+            return received
+        for word in words:
             m = mbufs[word & INDEX_MASK]
             m.data_off = (word >> OFF_SHIFT) & FIELD_MASK
             m.data_len = word >> LEN_SHIFT
             m.port = 0
             received.append(m)
+        # The C thread counts frames (port.rx); bytes are counted here, as they reach us.
+        self.counters.bump("port.rx_bytes", sum(m.data_len for m in received))
+        depth = len(words) + self.in_ring.count()
+        if depth > self.peaks["in_ring"]:
+            self.peaks["in_ring"] = depth
         if self.capture is not None:
             for m in received:
                 self.capture.record(m.data(), now)
-        if not self.passes & 1023:
-            self._sync_counters()  # a busy loop seldom sleeps, where they are synced too
         return received
 
     def _received_waiting(self) -> int:
@@ -160,6 +168,12 @@ class NativeEngine(Engine):
             os.sched_yield()
             rest = words[accepted:]
             accepted += lib.ns_engine_send(self._io, ffi.new("uintptr_t[]", rest), len(rest))
+        # Bytes handed to the C thread (it counts the frames it writes, port.tx, and the
+        # writes that fail, port.drop.tx_*).
+        self.counters.bump("port.tx_bytes", sum(m.data_len for m in mbufs[:accepted]))
+        depth = self.out_ring.count()
+        if depth > self.peaks["out_ring"]:
+            self.peaks["out_ring"] = depth
         for m in mbufs[accepted:]:
             self.counters.bump(drop_counter)
             self.pool.free(m)

@@ -71,6 +71,7 @@ class NativeMbufPool(CachedMbufPool):
         arena = memoryview(ffi.buffer(self._memory))
         self.mbufs = self._slots = [Mbuf(i, buf=arena[i * size : (i + 1) * size])
                                     for i in range(count)]
+        self.min_free = count
 
     @property
     def available(self) -> int:

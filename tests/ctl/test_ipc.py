@@ -300,7 +300,9 @@ def test_ip_route_and_neigh_changes_take_effect_live(shm_dir):
 SCHEMAS = Path(segment_module.__file__).parent / "schemas"
 TOOL_RUNS = {"ps": ["ps", "-j"], "stat": ["stat", "-aj"], "ss": ["ss", "-aimej"],
              "ip-addr": ["ip", "-j", "addr"], "ip-route": ["ip", "-j", "route"],
-             "ip-neigh": ["ip", "-j", "neigh"], "sysctl": ["sysctl", "-aj"]}
+             "ip-neigh": ["ip", "-j", "neigh"], "sysctl": ["sysctl", "-aj"],
+             "top": ["top", "-j", "-d", "0.1", "-c", "1"], "pool": ["pool", "-j"],
+             "traffic": ["traffic", "-j", "-d", "0.1", "-c", "1"], "rings": ["rings", "-j"]}
 
 
 def test_every_tools_json_matches_its_checked_in_schema(shm_dir):

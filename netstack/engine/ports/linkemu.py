@@ -146,6 +146,11 @@ class LinkEmulator:
     def tx_burst(self, mbufs: list[Mbuf]) -> int:
         return self.inner.tx_burst(mbufs)
 
+    @property
+    def held_mbufs(self) -> int:
+        """Received frames held back (delay, reordering), each in a pool mbuf (netstack pool)."""
+        return len(self._held)
+
     def close(self) -> None:
         for _, _, m in self._held:
             if self.inner.pool is not None:

@@ -30,11 +30,28 @@ Rules, each with its error:
 from __future__ import annotations
 
 import errno
+import weakref
 from collections import deque
 from typing import Any
 
 from netstack.mbuf import HEADROOM, Mbuf
 from netstack.stages.ports import os_error
+
+# Buffers the application holds, not yet sent or released (`netstack pool` counts them).
+_lent: weakref.WeakSet[ZeroCopyBuffer] = weakref.WeakSet()
+
+
+def lent_mbufs(pool: Any) -> int:
+    """How many of `pool`'s mbufs applications hold in zero-copy buffers right now."""
+    for _ in range(10):
+        try:
+            buffers = list(_lent)
+            break
+        except RuntimeError:  # another thread changed the set meanwhile: look again
+            continue
+    else:
+        return 0
+    return sum(len(b._mbufs) for b in buffers if b._pool is pool and b._state == "filling")
 
 
 class ZeroCopyBuffer:
@@ -48,6 +65,7 @@ class ZeroCopyBuffer:
         self._mbufs = mbufs
         self._sizes = sizes
         self._state = "filling"  # then "sent" or "released"
+        _lent.add(self)
 
     def __len__(self) -> int:
         return sum(self._sizes)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from netstack.api.zero_copy import lent_mbufs
 from netstack.ctl.client import ControlClient
 from netstack.engine.profile import BUCKETS, STAGES, PassProfile
 
@@ -132,6 +133,8 @@ def _mbuf_owners(engine, stack) -> list[dict[str, Any]]:
     resolving = getattr(arp, "_resolving", {})
     tcp_template = getattr(stack.tcp, "_tx_template", None)
     port_held = getattr(engine.port, "held_mbufs", 0)
+    zero_copy = [extent.mbuf for conn in stack.tcp.connections()
+                 for extent in conn.send_stream.extents or ()]
     return [
         {"owner": "in_ring", "mbufs": engine.in_ring.count(),
          "what": "received, waiting for dispatch"},
@@ -149,8 +152,13 @@ def _mbuf_owners(engine, stack) -> list[dict[str, Any]]:
          "what": "held by the port (a link emulator's delayed frames)"},
         {"owner": "kni", "mbufs": 0,
          "what": "KNI frames are copied in and out within the pass"},
-        {"owner": "application", "mbufs": 0,
-         "what": "zero-copy buffers lent to the application (none yet: sockets copy)"},
+        {"owner": "application", "mbufs": lent_mbufs(engine.pool),
+         "what": "zero-copy buffers lent to applications (zc_alloc), not yet sent"},
+        # A zero-copy payload waiting for its ACK; while a copy of it is also on its way
+        # out (refcnt > 1) the ring or queue it is in counts it instead.
+        {"owner": "tcp.zero_copy", "mbufs": sum(1 for m in zero_copy if m.refcnt == 1),
+         "references": sum(1 for m in zero_copy if m.refcnt > 1),
+         "what": "zc_send payloads in TCP send buffers, not yet acknowledged"},
     ]
 
 
@@ -158,7 +166,8 @@ def _copies(stack) -> list[dict[str, Any]]:
     """Payload bytes the stack holds as copies, not mbufs: where the data lives."""
     sent = received = out_of_order = 0
     for conn in stack.tcp.connections():
-        sent += len(conn.send_stream.data)
+        stream = conn.send_stream  # zero-copy payloads stay in their mbufs (counted above)
+        sent += len(stream.data) - sum(extent.length for extent in stream.extents or ())
         received += len(conn.receiver.ready)
         out_of_order += conn.receiver.out_of_order_bytes
     udp = sum(endpoint.queued_bytes for endpoint in stack.udp.endpoints())

@@ -60,6 +60,9 @@ class Engine:
         self.burst = burst
         self.busy_poll = busy_poll
         self.counters = stack.counters
+        # Does a frame's every byte get copied on its way in or out (a TAP write is one
+        # kernel copy; a DPDK port hands over the mbuf itself)? For the copy ledger.
+        self.port_copies = getattr(port, "copies_frames", True)
         self.in_ring = Ring(ring_size, single_producer=True, single_consumer=True)
         self.out_ring = Ring(ring_size, single_producer=True, single_consumer=True)
         # Trace events (netstack/trace.py): ring high-water marks; events raised where no
@@ -362,7 +365,10 @@ class Engine:
         mbufs = self.port.rx_burst(self.pool, self.burst)
         if mbufs:
             self.counters.bump("port.rx", len(mbufs))
-            self.counters.bump("port.rx_bytes", sum(m.data_len for m in mbufs))
+            nbytes = sum(m.data_len for m in mbufs)
+            self.counters.bump("port.rx_bytes", nbytes)
+            if self.port_copies:  # the copy ledger: a TAP read, a memory cable's bytes
+                self.counters.bump("copy.port_rx", nbytes)
             if self.capture is not None:
                 for m in mbufs:
                     self.capture.record(m.data(), now)
@@ -388,8 +394,10 @@ class Engine:
             lengths = [m.data_len for m in mbufs]  # before tx_burst frees them
             sent = self.port.tx_burst(mbufs)
             self.counters.bump("port.tx", sent)
-            self.counters.bump("port.tx_bytes", sum(lengths if sent == len(lengths)
-                                                    else lengths[:sent]))
+            nbytes = sum(lengths if sent == len(lengths) else lengths[:sent])
+            self.counters.bump("port.tx_bytes", nbytes)
+            if self.port_copies:
+                self.counters.bump("copy.port_tx", nbytes)
 
     def _enqueue_out(self, mbufs: list[Mbuf]) -> None:
         """Queue frames for the port. A full out ring is back-pressure, not a reason to drop:

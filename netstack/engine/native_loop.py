@@ -135,7 +135,9 @@ class NativeEngine(Engine):
             m.port = 0
             received.append(m)
         # The C thread counts frames (port.rx); bytes are counted here, as they reach us.
-        self.counters.bump("port.rx_bytes", sum(m.data_len for m in received))
+        nbytes = sum(m.data_len for m in received)
+        self.counters.bump("port.rx_bytes", nbytes)
+        self.counters.bump("copy.port_rx", nbytes)  # the C thread's reads from the TAP
         depth = len(words) + self.in_ring.count()
         if depth > self.peaks["in_ring"]:
             self.peaks["in_ring"] = depth
@@ -170,7 +172,9 @@ class NativeEngine(Engine):
             accepted += lib.ns_engine_send(self._io, ffi.new("uintptr_t[]", rest), len(rest))
         # Bytes handed to the C thread (it counts the frames it writes, port.tx, and the
         # writes that fail, port.drop.tx_*).
-        self.counters.bump("port.tx_bytes", sum(m.data_len for m in mbufs[:accepted]))
+        nbytes = sum(m.data_len for m in mbufs[:accepted])
+        self.counters.bump("port.tx_bytes", nbytes)
+        self.counters.bump("copy.port_tx", nbytes)  # its writes to the TAP
         depth = self.out_ring.count()
         if depth > self.peaks["out_ring"]:
             self.peaks["out_ring"] = depth

@@ -98,6 +98,8 @@ def test_a_mebibyte_by_zc_send_arrives_intact_and_the_sender_copies_nothing():
         wait_for(lambda: client.stack.pool.available >= baseline, "the mbufs back in the pool")
         assert sender.zc_completions() == [(0, sends - 1, False)]
         assert copies(server)["copy.rcvbuf_to_app"] == MIB
+        assert copies(server)["copy.mbuf_to_rcvbuf"] == MIB, "each byte received copied once"
+        assert copies(client)["copy.port_tx"] >= MIB, "the memory cable copies every frame"
 
         # The same transfer with send(): the ledger counts each copy.
         sender2, receiver2 = connected(client, server, 5002)
@@ -170,6 +172,39 @@ def test_back_pressure_keeps_the_buffer_intact_and_an_abort_returns_every_mbuf()
         sender.close()  # abortive: RST, and the unacknowledged mbufs go back
         wait_for(lambda: client.stack.pool.available >= baseline, "every mbuf back after the abort")
         receiver.close()
+    finally:
+        client.close()
+        server.close()
+
+
+def test_netstack_pool_counts_zero_copy_mbufs_where_they_are():
+    from types import SimpleNamespace
+
+    from netstack.ctl.perf import pool
+
+    client, server = open_hosts()
+    try:
+        sender, receiver = connected(client, server)
+        server_view = SimpleNamespace(engine=client.engine, stack=client.stack)
+
+        def owners() -> dict:
+            answer = client.engine.call(lambda stack, now: pool(server_view, {}))
+            return {o["owner"]: o["mbufs"] for o in answer["owners"]} | {"in_use": answer["in_use"]}
+
+        buf = sender.zc_alloc(buf_size := sender.zc_alloc(1).segment * 8)
+        assert len(buf) == buf_size
+        lent = owners()
+        assert lent["application"] == 8 and lent["unaccounted"] == 0
+        for view in buf.views():
+            view[:] = bytes(len(view))
+            view.release()
+        sender.zc_send(buf)
+        wait_for(lambda: owners()["application"] == 0, "the buffer handed over")
+        after = owners()
+        assert after["unaccounted"] == 0 and after["application"] == 0
+        assert sum(v for k, v in after.items() if k != "in_use") == after["in_use"]
+        receiver.close()
+        sender.close()
     finally:
         client.close()
         server.close()

@@ -41,6 +41,7 @@ TX_DESCRIPTORS = 1024
 
 
 class DpdkPort:
+    copies_frames = False  # the NIC (or PMD) takes the mbuf itself: no copy to count
     """A started DPDK port. `mac` is None: the stack keeps its own address, as on tap:."""
 
     def __init__(self, vdev_args: str, *, pool: DpdkMbufPool, counters: Counters | None = None,

@@ -301,6 +301,9 @@ class TcpStage(SegmentOutput):
         if conn is not None:
             if conn.state == TcpState.TIME_WAIT and self._new_syn_ends_time_wait(conn, header):
                 conn.release(now)
+            elif data:
+                self._deliver(conn, header, data, now)
+                return
             else:
                 conn.segment_arrives(header, data, now)
                 return
@@ -352,10 +355,12 @@ class TcpStage(SegmentOutput):
         if held is not None:
             if mergeable_now and held.extends(conn, header, len(data)):
                 held.add(header, data)
+                self.stack.counters.bump("copy.gro", len(data))  # merged: a copy
                 return True
             self._release_held(now)  # anything else goes after it, in arrival order
         if mergeable_now:
             self._held = HeldSegment(conn, header, data)
+            self.stack.counters.bump("copy.gro", len(data))  # held back: a copy
             return True
         return False
 
@@ -367,7 +372,21 @@ class TcpStage(SegmentOutput):
         if held.segments > 1:
             self.stack.counters.bump("tcp.rx.coalesced", held.segments - 1)
             held.conn.stats.segs_in += held.segments - 1  # TCP_INFO counts each, as Linux
-        held.conn.segment_arrives(held.merged_header(), memoryview(held.data), now)
+        self._deliver(held.conn, held.merged_header(), memoryview(held.data), now)
+
+    def _deliver(self, conn: TcpConnection, header: TcpHeader, data: memoryview,
+                 now: float) -> None:
+        """A data segment to its connection, counting what the receiver copied for the
+        copy ledger: bytes now in order (some may have moved from the out-of-order queue,
+        a copy too) plus bytes newly held out of order. Duplicates copy nothing."""
+        receiver = conn.receiver
+        in_order, fin = receiver.rcv_nxt_offset, receiver.fin_received
+        held_out = getattr(receiver, "out_of_order_bytes", 0)  # a lab's receiver may not say
+        conn.segment_arrives(header, data, now)
+        copied = (receiver.rcv_nxt_offset - in_order - (receiver.fin_received and not fin)
+                  + max(getattr(receiver, "out_of_order_bytes", 0) - held_out, 0))
+        if copied > 0:
+            self.stack.counters.bump("copy.mbuf_to_rcvbuf", copied)
 
     def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:
         """RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN above the old connection's

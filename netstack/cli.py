@@ -125,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("top", "where a running stack's loop spends its time, per interval"),
                        ("traffic", "a running stack's packets, bytes and drops per interval"),
                        ("pool", "a running stack's mbuf pool, and who holds each mbuf"),
-                       ("rings", "a running stack's rings and queues: depth, high-water, drops")):
+                       ("rings", "a running stack's rings and queues: depth, high-water, drops"),
+                       ("capture", "a live capture from a running stack into a pcap file"),
+                       ("events", "a running stack's trace events as they happen"),
+                       ("kni", "show or set a running stack's KNI steering (knictl)")):
         sub = commands.add_parser(name, help=text, add_help=False,
                                   description=f"{text} (options: netstack {name} --help)")
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -161,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The tools that talk to a running stack over shared memory (netstack/ctl/, docs/CONTROL.md).
-CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "rings")
+CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "rings",
+                 "capture", "events", "kni")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
              "lab": "labs.cli", "exec": "netstack.exec"}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
@@ -42,6 +42,12 @@ MAX_MTU = 9000  # jumbo frames; beyond that an mbuf would need chaining, which w
 FLUSH_AT = 256  # frames queued in one pass before the engine sends them mid-pass (alloc_mbuf)
 
 
+# What goes to the kernel behind KNI (F-Stack's knictl): the stack's ports and protocols
+# decide ("default"), everything but ARP goes to the kernel, or nothing does (the stack
+# handles or drops it all, as with no KNI device).
+KNI_MODES = ("default", "all-to-kernel", "all-to-stack")
+
+
 @dataclass(frozen=True)
 class StackConfig:
     mac: bytes
@@ -56,6 +62,7 @@ class StackConfig:
     kni_tcp_ports: frozenset[int] = frozenset()
     kni_udp_ports: frozenset[int] = frozenset()
     # --- tunables ---
+    kni_mode: str = "default"  # KNI steering: default, all-to-kernel or all-to-stack (knictl)
     arp_reachable_time: float = 60.0  # seconds a learned entry lives without confirmation
     arp_retry_interval: float = 1.0  # seconds between requests for an unresolved next hop
     arp_retries: int = 3  # requests sent before giving up
@@ -130,6 +137,8 @@ class StackConfig:
             if not 0 < port < 65536:
                 raise ConfigError(f"port {port} is not a TCP/UDP port number")
         check_seed(self.random_seed)
+        if self.kni_mode not in KNI_MODES:
+            raise ConfigError(f"kni_mode {self.kni_mode!r}: expected {', '.join(KNI_MODES)}")
         if self.arp_retry_jitter < 0:
             raise ConfigError("arp_retry_jitter cannot be negative")
         positive = ("arp_reachable_time", "arp_retry_interval", "reassembly_timeout")
@@ -163,6 +172,9 @@ class StackConfig:
 class Stack:
     def __init__(self, config: StackConfig, pool: MbufPool, counters: Counters | None = None):
         self.config = config
+        self.kni_device = config.kni  # built with a KNI device: kni_mode may steer to it
+        if config.kni_mode == "all-to-stack":
+            self.config = config = replace(config, kni=False)  # as with no device
         self.units = resolve_units(config.impl)  # each replaceable unit: reference or impl
         self.random = StackRandom(config.random_seed)  # every random choice draws from it
         self.pool = pool

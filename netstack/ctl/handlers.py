@@ -12,7 +12,7 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from netstack.ctl import perf, tunables, views
+from netstack.ctl import live, perf, tunables, views
 from netstack.ctl.segment import PROTOCOL_VERSION
 from netstack.stack import MIN_MTU
 from netstack.wire.ethernet import parse_mac
@@ -91,3 +91,4 @@ def sysctl(server, args: dict) -> list[dict[str, Any]]:
 HANDLERS = {"hello": hello, "info": info, "counters": counters, "sockets": sockets, "ip": ip,
             "sysctl": sysctl}
 HANDLERS.update(perf.HANDLERS)  # top, traffic, pool, rings
+HANDLERS.update(live.HANDLERS)  # capture, events, kni

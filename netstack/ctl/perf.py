@@ -27,6 +27,7 @@ from typing import Any
 
 from netstack.api.zero_copy import lent_mbufs
 from netstack.ctl.client import ControlClient
+from netstack.ctl.options import ToolParser, add_common
 from netstack.engine.profile import BUCKETS, STAGES, PassProfile
 
 OFF_AFTER = 3.0  # seconds without a top request before profiling switches off
@@ -227,19 +228,8 @@ HANDLERS = {"top": top, "traffic": traffic, "pool": pool, "rings": rings}
 
 
 # ========================================================================= commands
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one line (`netstack top: error: ...`) and exit status 2, no usage."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", "--name", metavar="NAME",
-                        help="the stack to ask (netstack ps lists them; default: the only "
-                             "one running)")
-    parser.add_argument("-j", "--json", action="store_true",
-                        help="JSON (top and traffic: one object per line, NDJSON)")
+    add_common(parser, json_help="JSON (top and traffic: one object per line, NDJSON)")
 
 
 def _interval_options(parser: argparse.ArgumentParser) -> None:
@@ -296,7 +286,7 @@ assert [b for b, _ in TOP_COLUMNS] == list(BUCKETS)
 
 
 def top_command(argv: Sequence[str]) -> int:
-    parser = _Parser(
+    parser = ToolParser(
         prog="netstack top",
         description="Where the stack's loop spends its time, per interval: passes per second "
                     "and the share (%) of wall time in each phase: ctrl (calls queued by "
@@ -352,7 +342,7 @@ TRAFFIC_FIELDS = ("rx_pps", "rx_mbps", "tx_pps", "tx_mbps", "drops")
 
 
 def traffic_command(argv: Sequence[str]) -> int:
-    parser = _Parser(
+    parser = ToolParser(
         prog="netstack traffic",
         description="Packets, bytes and drops per interval, of the port and the KNI device "
                     "(KNI rx: from the kernel; tx: to the kernel). Drops: the port's, its "
@@ -408,7 +398,7 @@ def _traffic_rows(before: dict, after: dict) -> list[dict[str, Any]]:
 
 # --- pool --------------------------------------------------------------------------------
 def pool_command(argv: Sequence[str]) -> int:
-    parser = _Parser(
+    parser = ToolParser(
         prog="netstack pool",
         description="The mbuf pool: size, in use, minimum free since start, allocation "
                     "failures, and who holds every mbuf in use (the owners add up to in use; "
@@ -437,7 +427,7 @@ def pool_command(argv: Sequence[str]) -> int:
 
 # --- rings -------------------------------------------------------------------------------
 def rings_command(argv: Sequence[str]) -> int:
-    parser = _Parser(
+    parser = ToolParser(
         prog="netstack rings",
         description="Every queue between the loop's phases: its size (- for an unbounded "
                     "queue), how full it is now, the most it has held since start "

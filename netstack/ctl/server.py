@@ -29,6 +29,7 @@ from netstack.ctl import messages
 from netstack.ctl.handlers import HANDLERS
 from netstack.ctl.messages import MORE, REPLY, REQUEST, BadMessage, Message
 from netstack.ctl.segment import DEFAULT_LAYOUT, READY, Layout, Segment
+from netstack.ctl.streams import StreamTable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class ControlServer:
         self.pages: dict[tuple[int, int], tuple[bytes, float]] = {}  # (slot, id) -> answer
         self.garbage = 0
         self.handlers = dict(HANDLERS)
+        self.streams = StreamTable()  # capture and events (streams.py)
+        self.current_slot = -1  # the slot whose request a handler is answering
         self.now = 0.0
         self.quick_until = 0.0  # poll every POLL_INTERVAL until then
         self._timer = self.stack.timers.schedule(0.0, self.poll)
@@ -75,6 +78,7 @@ class ControlServer:
             except ValueError:
                 pass  # already gone
         self.rings = []
+        self.streams.close_all()  # every tap off: the stack runs on without tools
         self.segment.close(remove=True)
 
     # --- one poll, on the loop thread -----------------------------------------------------
@@ -98,6 +102,7 @@ class ControlServer:
                 while budget > 0 and self._answer_one(slot):
                     budget -= 1
             self._forget_old_pages(now)
+            self.streams.close_idle(now)
         except Exception:  # a bug here must not stop the stack: count it, say it, go on
             self.stack.counters.bump("ctl.error")
             log.exception("control request failed")
@@ -112,6 +117,7 @@ class ControlServer:
             if generation != self.served[slot] or not sound:
                 self.rings[slot] = self.segment.reset_slot(slot)
                 self.pages = {k: v for k, v in self.pages.items() if k[0] != slot}
+                self.streams.close_slot(slot)  # a new client: the last one's streams end
                 self.served[slot] = generation
                 self.segment.set_served(slot, generation)
                 self.quick_until = self.now + STAY_QUICK
@@ -135,6 +141,7 @@ class ControlServer:
             reply = Message(REPLY, 0, "error", json.dumps(f"bad request: {exc}").encode(),
                             status=messages.BAD_REQUEST)
         else:
+            self.current_slot = slot
             reply = self._reply_to(slot, request)
         reply.write(buffer)
         buffer.release()

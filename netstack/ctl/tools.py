@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from netstack.ctl import perf
+from netstack.ctl import live, perf
 from netstack.ctl.client import ControlClient, ControlError
 from netstack.ctl.segment import STATE_NAMES, running_stacks
 from netstack.ctl.ss_format import ss_info_line, ss_memory_line
 from netstack.errors import NetstackError
 
 EXIT_FAILED = 2
-TOOLS = ("ps", "stat", "ss", "ip", "sysctl", *perf.TOOLS)
+TOOLS = ("ps", "stat", "ss", "ip", "sysctl", *perf.TOOLS, *live.TOOLS)
 
 
 def _common(parser: argparse.ArgumentParser, named: bool = True) -> None:
@@ -251,7 +251,8 @@ def sysctl(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"ps": ps, "stat": stat, "ss": ss, "ip": ip, "sysctl": sysctl, **perf.COMMANDS}
+COMMANDS = {"ps": ps, "stat": stat, "ss": ss, "ip": ip, "sysctl": sysctl, **perf.COMMANDS,
+            **live.COMMANDS}
 
 
 def run_tool(tool: str, argv: Sequence[str]) -> int:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netstack.errors import ConfigError
-from netstack.stack import Stack, StackConfig
+from netstack.stack import KNI_MODES, Stack, StackConfig
 from netstack.stages.tcp.config import TcpConfig
 from netstack.stages.tcp.congestion import ALGORITHMS
 
@@ -48,7 +48,15 @@ PUSHED: dict[str, Callable[[Stack, Any], None]] = {
     "icmp_error_rate": lambda s, v: setattr(s.icmp.rate_limiter, "rate", v),
     "icmp_error_burst": lambda s, v: setattr(s.icmp.rate_limiter, "burst", v),
     "arp_reachable_time": lambda s, v: setattr(s.arp.table, "reachable_time", v),
+    "kni_mode": lambda s, v: steer_kni(s, v),
 }
+
+
+def steer_kni(stack: Stack, mode: str) -> None:
+    """all-to-stack is "as if there were no KNI device": the stages' own `kni` switch goes
+    off (and back on with the other modes, when the stack has a device at all)."""
+    has_device = bool(getattr(stack, "kni_device", stack.config.kni))
+    stack.config = dataclasses.replace(stack.config, kni=has_device and mode != "all-to-stack")
 # Read once when the port tables are built: a change would need a new table.
 AT_START = {"ephemeral_port_first", "ephemeral_port_last"}
 # Read when a socket is opened: sockets already open keep theirs.
@@ -132,7 +140,8 @@ def _tunables_of(cls: type, section: str, prefix: str, skip: set[str]) -> list[T
         positive = kind is float and f.name not in RANGES
         if kind is int and f.name not in RANGES:
             low = 1
-        choices = ALGORITHMS if f.name == "congestion_control" else ()
+        choices = ALGORITHMS if f.name == "congestion_control" else (
+            KNI_MODES if f.name == "kni_mode" else ())
         out.append(Tunable(prefix + f.name, f.name, section, kind, comments.get(f.name, ""),
                            applies, low, high, choices, positive))
     return out

@@ -18,6 +18,7 @@ MAGIC_NANOSECONDS = 0xA1B23C4D
 VERSION_MAJOR = 2
 VERSION_MINOR = 4
 LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101  # raw IPv4 packets, no link header (a capture at the ipv4 or tcp stage)
 DEFAULT_SNAPLEN = 65535
 
 GLOBAL_HEADER = struct.Struct("<IHHiIII")  # magic, major, minor, thiszone, sigfigs, snaplen, linktype
@@ -27,10 +28,11 @@ WRITE_BUFFER = 256 * 1024  # bytes
 
 
 class PcapWriter:
-    """Appends Ethernet frames with timestamps to a pcap file."""
+    """Appends frames with timestamps to a pcap file (Ethernet frames, or raw IPv4 packets
+    with `linktype=LINKTYPE_RAW`)."""
 
     def __init__(self, path: str, snaplen: int = DEFAULT_SNAPLEN,
-                 nanoseconds: bool = False) -> None:
+                 nanoseconds: bool = False, linktype: int = LINKTYPE_ETHERNET) -> None:
         """`nanoseconds`: nanosecond timestamps (pcap's other magic number), for virtual
         time, where events microseconds apart must stay apart."""
         self.path = path
@@ -44,7 +46,7 @@ class PcapWriter:
             raise ConfigError(f"cannot write capture file {path}: {e.strerror}") from None
         self._file.write(
             GLOBAL_HEADER.pack(
-                MAGIC_NANOSECONDS if nanoseconds else MAGIC_MICROSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, LINKTYPE_ETHERNET
+                MAGIC_NANOSECONDS if nanoseconds else MAGIC_MICROSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, linktype
             )
         )
         self.frames_written = 0
@@ -70,10 +72,11 @@ class PcapWriter:
             self._file.close()
 
 
-def read_pcap(path: str) -> Iterator[tuple[float, bytes]]:
+def read_pcap(path: str, linktype: int = LINKTYPE_ETHERNET) -> Iterator[tuple[float, bytes]]:
     """Yield (timestamp, frame) for every record of a classic pcap file.
 
-    Raises ConfigError for a file that is missing, not pcap, or not Ethernet, so the CLI can
+    Raises ConfigError for a file that is missing, not pcap, or not of `linktype`
+    (Ethernet unless asked for another), so the CLI can
     report it on one line. A truncated last record ends the iteration quietly, as tcpdump does.
     """
     try:
@@ -85,9 +88,10 @@ def read_pcap(path: str) -> Iterator[tuple[float, bytes]]:
         if len(header) < GLOBAL_HEADER.size:
             raise ConfigError(f"{path}: not a pcap file (too short)")
         record_header, divisor = _byte_order_and_resolution(path, header[:4])
-        linktype = struct.unpack(record_header.format[0] + "I", header[20:24])[0]
-        if linktype != LINKTYPE_ETHERNET:
-            raise ConfigError(f"{path}: link type {linktype} is not Ethernet (1)")
+        found = struct.unpack(record_header.format[0] + "I", header[20:24])[0]
+        if found != linktype:
+            what = "Ethernet (1)" if linktype == LINKTYPE_ETHERNET else f"{linktype}"
+            raise ConfigError(f"{path}: link type {found} is not {what}")
         while True:
             raw = f.read(record_header.size)
             if len(raw) < record_header.size:

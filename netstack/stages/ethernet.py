@@ -71,12 +71,20 @@ class EthernetStage:
 
         if header.ethertype == ETHERTYPE_IPV4:
             counters.bump("eth.rx.ipv4")
+            config = self.stack.config
+            if config.kni and config.kni_mode == "all-to-kernel":
+                self.stack.send_to_kni(frame)  # `netstack kni all-to-kernel` (F-Stack's knictl)
+                return
             self.stack.ipv4.receive(payload, frame, now)
         elif header.ethertype == ETHERTYPE_ARP:
             counters.bump("eth.rx.arp")
-            if self.stack.config.kni and payload[6:8] == ARP_REPLY_OP:
+            config = self.stack.config
+            if config.kni and (payload[6:8] == ARP_REPLY_OP or config.kni_mode == "all-to-kernel"):
                 # The kernel behind KNI shares our MAC, so the answers to its own ARP
                 # requests come here: it gets a copy, or it could never resolve a neighbour.
+                # With everything steered to it, it sees every ARP frame; the stack still
+                # answers and learns too (both answer with one MAC: harmless), so its table
+                # is current when the mode changes back.
                 self.stack.send_to_kni(frame)
             self.stack.arp.receive(payload, now)
         else:

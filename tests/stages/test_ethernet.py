@@ -140,3 +140,52 @@ def test_short_frames_are_padded_to_60_bytes():
     h.start()
     frame = h.expect(gratuitous_arp(OUR_IP))
     assert len(frame) == 60
+
+
+def ssh_frame():
+    from scapy.layers.inet import TCP
+
+    return bytes(Ether(dst=OUR_MAC_STR, src=PEER_MAC_STR)
+                 / IP(src=str(PEER_IP), dst=str(OUR_IP)) / TCP(sport=40000, dport=22, flags="S"))
+
+
+def test_kni_modes_steer_each_kind_of_frame(tmp_path=None):
+    """netstack kni (F-Stack's knictl): default leaves port 22 to the kernel and answers
+    pings; all-to-kernel gives it every IPv4 frame and a copy of all ARP; all-to-stack
+    sends it nothing, as if there were no KNI device (port 22 is then the stack's: RST)."""
+    import dataclasses
+
+    from netstack.ctl.tunables import steer_kni
+
+    h = make_harness(kni=True, kni_tcp_ports=frozenset({22}), peer_known=True)
+    h.receive(ssh_frame())
+    h.expect_kni(ssh_frame())
+    h.expect_nothing()
+    h.receive(ping_frame())
+    h.expect(icmp_echo_reply(dst=PEER_IP, sequence=1))
+    h.expect_no_kni()
+
+    h.stack.config = dataclasses.replace(h.stack.config, kni_mode="all-to-kernel")
+    steer_kni(h.stack, "all-to-kernel")
+    h.receive(ping_frame(seq=2))
+    h.expect_kni(ping_frame(seq=2))
+    h.expect_nothing()
+    request = bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC_STR)
+                    / ARP(op=1, hwsrc=PEER_MAC_STR, psrc=str(PEER_IP), pdst=str(OUR_IP)))
+    h.receive(request)
+    h.expect_kni(request)
+    h.expect(arp_reply())  # and the stack still answers for its address
+
+    h.stack.config = dataclasses.replace(h.stack.config, kni_mode="all-to-stack")
+    steer_kni(h.stack, "all-to-stack")
+    h.receive(ssh_frame())
+    h.expect_no_kni()
+    h.expect_counter("tcp.drop.no_socket", 1)  # the stack's now: answered with a RST
+    h.receive(ipv6_ns_frame())
+    h.expect_no_kni()
+    h.expect_counter("eth.drop.multicast", 1)
+
+    h.stack.config = dataclasses.replace(h.stack.config, kni_mode="default")
+    steer_kni(h.stack, "default")
+    h.receive(ssh_frame())
+    h.expect_kni(ssh_frame())

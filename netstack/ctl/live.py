@@ -73,11 +73,15 @@ class _Stopper:
 
 
 def _watch(client: ControlClient, kind: str, open_args: dict, on_item: Any,
-           count: int | None, duration: float | None) -> tuple[int, int]:
+           count: int | None, duration: float | None,
+           announce: str | None = None) -> tuple[int, int]:
     """Read the stream until `count` items, `duration` seconds or a signal; returns the
-    items taken and the number the stack had to drop."""
+    items taken and the number the stack had to drop. `announce` goes to stderr once the
+    stream is open, as tcpdump's "listening on ...": from then on nothing is missed."""
     stopper = _Stopper()
     stream = client.request(kind, {"action": "open", **open_args})["stream"]
+    if announce:
+        print(announce, file=sys.stderr, flush=True)
     taken = dropped = 0
     deadline = None if duration is None else time.monotonic() + duration
     try:
@@ -151,7 +155,8 @@ def capture_command(argv: Sequence[str]) -> int:
 
     with ControlClient.connect(args.name) as client:
         taken, dropped = _watch(client, "capture", {"at": args.at}, write, args.count,
-                                args.duration)
+                                args.duration, f"capturing on {client.name} at {args.at}, "
+                                               f"writing {args.write}")
     if not writer:  # nothing came: still a valid, empty file of the right kind
         writer.append(PcapWriter(args.write, linktype=101 if args.at in ("ipv4", "tcp") else 1))
     writer[0].close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +18,8 @@ import sys
 import pytest
 
 from netstack.engine.pcapfile import read_pcap
-from tests.interop.kernel_peer import STACK_IP, KernelPeer, requires_root
-from tests.netns import unique_name, wait_until
+from tests.interop.kernel_peer import STACK_IP, KernelPeer, ping_ok, requires_root
+from tests.netns import Namespace, unique_name, wait_until
 
 pytestmark = [requires_root, pytest.mark.root]
 
@@ -105,3 +107,71 @@ def test_ip_neigh_add_changes_where_the_stack_sends(tmp_path):
              and f[38:42] == bytes([192, 0, 2, 77])]
     assert asked, "after the delete the stack asked ARP for 192.0.2.77"
     assert sent.index(asked[0]) > sent.index(to_bogus[0]), "...and only after it"
+
+
+def test_a_live_capture_during_curl_holds_the_whole_exchange(tmp_path):
+    name = unique_name("ctl")
+    path = tmp_path / "live.pcap"
+    with KernelPeer(tmp_path, "--name", name, "--service", "http:80") as bench:
+        capture = subprocess.Popen([sys.executable, "-m", "netstack", "capture", "-n", name,
+                                    "-w", str(path)], stderr=subprocess.PIPE, text=True)
+        try:
+            assert capture.stderr.readline().startswith(f"capturing on {name} at port")
+            page = bench.run("curl", "-s", "-o", "/dev/null", "-w", "%{size_download}",
+                             "--max-time", "5", f"http://{STACK_IP}/bytes/3000", check=True)
+            assert page.stdout == "3000"
+            # The last ACK of the close may still be on its way: wait for the stack's side.
+            wait_until(lambda: not [r for r in tool_json("ss", "-t", "-n", name)
+                                    if r["state"] not in ("TIME-WAIT", "LISTEN")],
+                       timeout=5, what="the connection to close")
+            capture.send_signal(signal.SIGINT)
+            _out, err = capture.communicate(timeout=20)
+        finally:
+            if capture.poll() is None:
+                capture.kill()
+        assert capture.returncode == 0, err
+        bench.stop()
+    frames = [frame for _t, frame in read_pcap(str(path))]
+    tcp = [f for f in frames if f[12:14] == b"\x08\x00" and f[23] == 6]
+    flags = [f[14 + (f[14] & 0x0F) * 4 + 13] for f in tcp]
+    syn, fin, ack = 0x02, 0x01, 0x10
+    assert [fl & (syn | ack) for fl in flags[:2]] == [syn, syn | ack], "the handshake first"
+    assert sum(1 for fl in flags if fl & fin) == 2, "a FIN each way"
+    payload = b"".join(frames)
+    assert b"GET /bytes/3000 HTTP/1.1" in payload and b"HTTP/1.1 200" in payload
+    # The stack's own --capture (every frame of its run) holds each of these frames too.
+    whole = {frame for _t, frame in read_pcap(bench.capture)}
+    assert all(frame in whole for frame in frames)
+    if shutil.which("tshark"):
+        read = subprocess.run(["tshark", "-r", str(path), "-Y", "http"], capture_output=True,
+                              text=True, timeout=60)
+        assert read.returncode == 0 and "GET /bytes/3000" in read.stdout, read.stderr
+
+
+def test_kni_modes_steer_a_real_kernels_traffic(tmp_path):
+    name, kni = unique_name("ctl"), unique_name("kni")
+    with Namespace("nshost") as host, KernelPeer(tmp_path, "--name", name, "--kni",
+                                                 f"tap:{kni}") as peer:
+        peer.run("ip", "link", "set", "dev", kni, "netns", host.name, check=True)
+        host.run(["ip", "-6", "address", "add", "2001:db8::2/64", "dev", kni, "nodad"])
+        host.link_up(kni)
+        peer.run("ip", "-6", "address", "add", "2001:db8::1/64", "dev", peer.tap, "nodad",
+                 check=True)
+
+        def pings(target: str, *family: str) -> bool:
+            result = peer.run("ping", *family, "-n", "-c", "2", "-i", "0.05", "-W", "1", target)
+            return ping_ok(result, 2)
+
+        assert tool_json("kni", "-n", name)["mode"] == "default"
+        assert pings("2001:db8::2", "-6") and pings(STACK_IP), "default: IPv6 to the kernel"
+        assert tool("kni", "-n", name, "all-to-stack").returncode == 0
+        assert not pings("2001:db8::2", "-6"), "all-to-stack: the kernel gets nothing"
+        assert pings(STACK_IP), "...and the stack still answers"
+        assert tool("kni", "-n", name, "all-to-kernel").returncode == 0
+        to_kernel = tool_json("kni", "-n", name)["to_kernel"]
+        assert not pings(STACK_IP), "all-to-kernel: the host kernel has no 192.0.2.2"
+        assert tool_json("kni", "-n", name)["to_kernel"] >= to_kernel + 2
+        assert tool_json("sysctl", "-n", name, "net.ipv4.kni_mode")[0]["value"] == "all-to-kernel"
+        assert tool("kni", "-n", name, "default").returncode == 0
+        assert pings("2001:db8::2", "-6") and pings(STACK_IP)
+        peer.stop()

@@ -8,7 +8,6 @@ kni shows or sets the KNI steering mode, as F-Stack's knictl does.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import signal
@@ -19,7 +18,7 @@ from typing import Any
 
 from netstack.ctl import tunables
 from netstack.ctl.client import ControlClient
-from netstack.ctl.options import ToolParser, add_common
+from netstack.ctl.options import ToolParser, add_common, positive_int, positive_seconds
 from netstack.ctl.streams import POINTS
 from netstack.engine.pcapfile import PcapWriter
 from netstack.stack import KNI_MODES
@@ -106,26 +105,6 @@ def _watch(client: ControlClient, kind: str, open_args: dict, on_item: Any,
     return taken, dropped
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
 def capture_command(argv: Sequence[str]) -> int:
     parser = ToolParser(
         prog="netstack capture",
@@ -138,9 +117,9 @@ def capture_command(argv: Sequence[str]) -> int:
     add_common(parser)
     parser.add_argument("-w", "--write", metavar="FILE", required=True, help="the pcap file")
     parser.add_argument("--at", choices=POINTS, default="port", help="where (default: port)")
-    parser.add_argument("-c", "--count", type=_positive, metavar="N",
+    parser.add_argument("-c", "--count", type=positive_int, metavar="N",
                         help="stop after N packets")
-    parser.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
     args = parser.parse_args(argv)
     writer: list[PcapWriter] = []
     progress = sys.stderr.isatty()
@@ -183,8 +162,8 @@ def events_command(argv: Sequence[str]) -> int:
     parser.add_argument("--kind", metavar="KINDS", default="all",
                         help="tcp, all (default), or a comma list of state, cwnd, rtt, "
                              "retransmit, rto, segment, drop, highwater")
-    parser.add_argument("-c", "--count", type=_positive, metavar="N", help="stop after N events")
-    parser.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    parser.add_argument("-c", "--count", type=positive_int, metavar="N", help="stop after N events")
+    parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
     args = parser.parse_args(argv)
 
     def show(event: dict, page: dict) -> None:

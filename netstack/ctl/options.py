@@ -18,3 +18,25 @@ def add_common(parser: argparse.ArgumentParser, named: bool = True, json_help: s
                             help="the stack to ask (netstack ps lists them; default: the only "
                                  "one running)")
     parser.add_argument("-j", "--json", action="store_true", help=json_help)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number, at least 1 (`-c N`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a positive number of seconds (`--duration S`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value

@@ -27,7 +27,7 @@ from typing import Any
 
 from netstack.api.zero_copy import lent_mbufs
 from netstack.ctl.client import ControlClient
-from netstack.ctl.options import ToolParser, add_common
+from netstack.ctl.options import ToolParser, add_common, positive_int
 from netstack.engine.profile import BUCKETS, STAGES, PassProfile
 
 OFF_AFTER = 3.0  # seconds without a top request before profiling switches off
@@ -235,7 +235,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _interval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-d", "--delay", type=_positive_float, default=1.0, metavar="S",
                         help="seconds per interval (default 1)")
-    parser.add_argument("-c", "--count", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("-c", "--count", type=positive_int, default=None, metavar="N",
                         help="stop after N intervals (default: until Ctrl-C). F-Stack's "
                              "top calls this -n; here -n is the stack's name, in every tool")
 
@@ -247,16 +247,6 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value <= MAX_INTERVAL:
         raise argparse.ArgumentTypeError(f"{text} is outside (0, {MAX_INTERVAL:g}]")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
     return value
 
 

@@ -97,14 +97,10 @@ class RawStack:
                                 bytes(seq % 200)) for seq in range(count)]
 
     def deliver_at_once(self, frames: list[bytes]) -> None:
-        """Every frame arrives while the loop is held in one control call: the next pass
-        finds them all waiting, a burst the size of the list."""
-        held, release = threading.Event(), threading.Event()
-        self.engine.call_soon_threadsafe(lambda stack, now: (held.set(), release.wait(5)))
-        assert held.wait(5), "the loop never took the call"
-        for frame in frames:
-            self.wire.peer.deliver(frame)
-        release.set()
+        """Every frame arrives in one control call on the loop thread: the next pass finds
+        them all waiting, a burst the size of the list."""
+        port = self.wire.peer
+        self.engine.call(lambda stack, now: [port.deliver(frame) for frame in frames])
 
     def close(self) -> None:
         self.engine.call(lambda stack, now: self.server.close())

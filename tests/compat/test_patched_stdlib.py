@@ -248,3 +248,30 @@ def test_http_server_lists_a_directory(patched, tmp_path):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_sendmsg_sendfile_and_recvmsg_into(patched, tmp_path):
+    listener = peer_listener(patched, 9003)
+    source = tmp_path / "lesson.bin"
+    source.write_bytes(bytes(range(256)) * 100)
+    try:
+        sock = socket.create_connection((PEER_IP, 9003), timeout=5)
+        far, _ = listener.accept()
+        far.settimeout(5)
+        assert sock.sendmsg([b"head:", memoryview(b"body")]) == 9
+        with open(source, "rb") as file:
+            assert sock.sendfile(file, offset=100, count=1000) == 1000
+            assert file.tell() == 1100, "the file is left after what was sent, as CPython's"
+        got = b""
+        while len(got) < 1009:
+            got += far.recv(4096)
+        assert got == b"head:body" + source.read_bytes()[100:1100]
+        far.sendall(b"0123456789")
+        first, second = bytearray(4), bytearray(10)
+        n, ancillary, flags, _addr = sock.recvmsg_into([first, second])  # one segment
+        assert (n, ancillary, flags) == (10, [], 0)
+        assert bytes(first) + bytes(second[:6]) == b"0123456789"
+        sock.close()
+        far.close()
+    finally:
+        listener.close()

@@ -234,6 +234,11 @@ print([describe_frame(f) for f in replies])
 #   (`ipv4.tx.packets`) and Ethernet (`eth.tx.frames`) into `stack.outgoing`.
 # * **collect** moves the reply to the out ring; **transmit** sends it (`port.tx`).
 #
+# Beside the packet counts, the port counts bytes (`port.rx_bytes`, `port.tx_bytes`: one
+# frame each way, the request and its reply, same length). The copy ledger counts them
+# again: a memory cable, like a TAP device, copies every frame it carries
+# (`copy.port_rx`, `copy.port_tx`; a DPDK port would hand over the buffer itself).
+#
 # No `engine.*` counter moved: those count trouble (`engine.drop.stack_error` when a stage
 # raises, for instance), and there was none. Nothing counts `.drop.` either.
 
@@ -245,7 +250,11 @@ for _, moved, _, _ in steps:
 path = ["port.rx", "eth.rx.ipv4", "ipv4.rx.packets", "ipv4.rx.delivered",
         "icmp.rx.echo_request", "icmp.tx.echo_reply", "ipv4.tx.packets", "eth.tx.frames",
         "port.tx"]
-assert moved_total == dict.fromkeys(path, 1), f"the counters that moved: {moved_total}"
+frame_bytes = len(request)
+counted_in_bytes = {"port.rx_bytes": frame_bytes, "copy.port_rx": frame_bytes,
+                    "port.tx_bytes": frame_bytes, "copy.port_tx": frame_bytes}
+assert moved_total == dict.fromkeys(path, 1) | counted_in_bytes, \
+    f"the counters that moved: {moved_total}"
 assert [s[2] for s in steps] == [1, 0, 0, 0, 0], "the in ring held the request for one step"
 assert [s[3] for s in steps] == [0, 0, 0, 1, 0], "the out ring held the reply for one step"
 assert not [n for n in moved_total if n.startswith("engine.") or ".drop." in n], "no drops"

@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NATIVE := netstack/native/.built
 # Debian packages the interop tests and the demo use (installed only when running as root).
-DEB_PACKAGES := iproute2 iputils-ping arping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl dpdk libdpdk-dev pkg-config
+DEB_PACKAGES := iproute2 iputils-ping arping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl iperf3 dpdk libdpdk-dev pkg-config
 
 .PHONY: setup system-packages native demo test bench lint clean notebooks
 

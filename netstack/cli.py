@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("sim", "experiments in virtual time: run, sweep, plot"),
                        ("lab", "the labs: start, check and grade your own units (labs/README.md)"),
                        ("exec", "run an unmodified Python program with its sockets on a stack"),
+                       ("iperf3", "iperf3's client on a stack (the server: --service iperf3:5201)"),
                        ("ps", "list the running stacks"),
                        ("stat", "a running stack's counters, as nstat shows them"),
                        ("ss", "a running stack's sockets, as ss shows them (-i: TCP internals)"),
@@ -167,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "rings",
                  "capture", "events", "kni")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
-             "lab": "labs.cli", "exec": "netstack.exec"}
+             "lab": "labs.cli", "exec": "netstack.exec",
+             "iperf3": "netstack.services.iperf3.cli"}
 
 
 def delegate(command: str, rest: list[str]) -> int:

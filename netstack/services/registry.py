@@ -33,15 +33,17 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo("http", 80, None, "HTTP/1.1: /, /bytes/N, POST /echo", "http"),
         ServiceInfo("tcp-hold", 7, None, "echo, holding thousands of idle connections on "
                     "one thread", "tcp_hold"),
+        ServiceInfo("iperf3", 5201, None, "iperf3's server: TCP and UDP tests, -R, -P "
+                    "(the real iperf3 client accepts it)", "iperf3.server"),
     )
 }
 
 
 def service_of(handler: Any) -> str:
     """The service a handler belongs to (`netstack ss -e` names a socket's owner by it)."""
-    module = type(handler).__module__.rpartition(".")[2]
+    module = type(handler).__module__
     for info in SERVICES.values():
-        if module in (info.module, info.tcp_module):
+        if any(part and module.endswith("." + part) for part in (info.module, info.tcp_module)):
             return info.name
     return type(handler).__name__
 

@@ -22,7 +22,7 @@ def options(*services: str):
 def test_known_services_come_from_the_registry():
     assert KNOWN_SERVICES == {"udp-echo": 7, "udp-discard": 9, "daytime": 13, "tcp-echo": 7,
                               "tcp-discard": 9, "tcp-chargen": 19, "http": 80,
-                              "tcp-hold": 7}
+                              "tcp-hold": 7, "iperf3": 5201}
 
 
 def test_name_and_port_or_the_default_port():
@@ -30,7 +30,7 @@ def test_name_and_port_or_the_default_port():
 
 
 @pytest.mark.parametrize("spec, fragment", [
-    ("echo:7", "unknown service 'echo' (known: daytime, http, tcp-chargen, tcp-discard, tcp-echo, tcp-hold, udp-discard, udp-echo)"),
+    ("echo:7", "unknown service 'echo' (known: daytime, http, iperf3, tcp-chargen, tcp-discard, tcp-echo, tcp-hold, udp-discard, udp-echo)"),
     ("udp-echo:0", "bad service udp-echo port 0"),
     ("udp-echo:65536", "bad service udp-echo port 65536"),
     ("udp-echo:seven", "bad service udp-echo port 'seven'"),
@@ -61,7 +61,7 @@ def netstack(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("spec, fragment", [
-    ("nope:1", "unknown service 'nope' (known: daytime, http, tcp-chargen, tcp-discard, tcp-echo, tcp-hold, udp-discard, udp-echo)"),
+    ("nope:1", "unknown service 'nope' (known: daytime, http, iperf3, tcp-chargen, tcp-discard, tcp-echo, tcp-hold, udp-discard, udp-echo)"),
     ("udp-echo:99999", "expected a port from 1 to 65535"),
 ])
 def test_the_cli_reports_a_bad_service_in_one_line_with_status_2(spec, fragment):

@@ -14,6 +14,7 @@ from pathlib import Path
 from netstack.bench.chart import write_png
 from netstack.bench.common import DEFAULT, QUICK, BenchError, Result, Settings, Skipped, progress
 from netstack.bench.hold import bench_hold
+from netstack.bench.iperf3 import bench_iperf3
 from netstack.bench.micro import bench_checksum, bench_ring
 from netstack.bench.ping import bench_ping
 from netstack.bench.sim import bench_sim
@@ -30,6 +31,7 @@ RUNNERS: dict[str, Callable[[Settings], list[Result]]] = {
     "hold": bench_hold,
     "tcp-loss": bench_tcp_loss,
     "tcp-offload": bench_tcp_offload,
+    "iperf3": bench_iperf3,
     "sim": bench_sim,
 }
 BENCHMARKS = tuple(RUNNERS)

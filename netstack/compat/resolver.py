@@ -117,7 +117,7 @@ class Resolver:
         for name, known in self._hosts.items():
             if known == address:
                 return name
-        names = self._ask(reverse_name(address), TYPE_PTR)
+        names = self._ask(reverse_name(address), TYPE_PTR, tries=1)  # getfqdn: at most 1 s
         return names[0] if names else None
 
     def getfqdn(self, name: str = "") -> str:
@@ -131,7 +131,7 @@ class Resolver:
         return self.name_of(address) or name
 
     # --- DNS over the stack ---------------------------------------------------------------
-    def _ask(self, name: str, qtype: int) -> list[str]:
+    def _ask(self, name: str, qtype: int, tries: int = TRIES) -> list[str]:
         if self.dns is None or self.host is None:
             return []
         key = (name, qtype)
@@ -140,7 +140,7 @@ class Resolver:
         sock = self.host.socket(_stdlib_socket.AF_INET, _stdlib_socket.SOCK_DGRAM)
         try:
             sock.settimeout(TRY_TIMEOUT)
-            for _ in range(TRIES):
+            for _ in range(tries):
                 query_id = self._query_id()
                 try:
                     sock.sendto(build_query(query_id, name, qtype), (self.dns, DNS_PORT))

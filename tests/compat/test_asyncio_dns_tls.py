@@ -194,7 +194,7 @@ def test_names_come_from_numbers_hosts_then_dns_over_netstack(patched, tmp_path)
             socket.gethostbyname("nowhere.lab.example")
         started = time.monotonic()
         assert socket.getfqdn("198.51.100.200") == "198.51.100.200", "no PTR: the name itself"
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 1.5, "no PTR answer within 1 s: give up"
         with pytest.raises(socket.gaierror):
             socket.getaddrinfo("www.lab.example", 80, socket.AF_INET6)
     finally:

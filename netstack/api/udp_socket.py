@@ -61,6 +61,7 @@ class UdpSocket(StackSocket):
     def __init__(self, host: SocketHost, family: int, type: int, proto: int = 0) -> None:
         super().__init__(host, family, type, proto)
         config = host.stack.config
+        self._last_arrival: object = None  # the datagram the copy ledger counted last
         self._ep = UdpEndpoint(rcvbuf=config.udp_rcvbuf, sndbuf=config.udp_sndbuf)
         self._ep.guard = self._cond
         self._ep.on_event = self._on_event
@@ -170,6 +171,9 @@ class UdpSocket(StackSocket):
                     ep.error = exc.errno
                     self._notify_locked(POLLERR)
         self._sent += len(payload) + DATAGRAM_OVERHEAD
+        # The copy ledger: `_send` copied the caller's bytes, the stage copies them into an mbuf.
+        stack.counters.bump("copy.app_to_sndbuf", len(payload))
+        stack.counters.bump("copy.sndbuf_to_mbuf", len(payload))
         if self._writer_waiting:
             with self._cond:
                 self._writer_waiting = False
@@ -248,6 +252,10 @@ class UdpSocket(StackSocket):
 
     def _on_event(self) -> None:
         """On the loop thread, lock held: a datagram or an error arrived."""
+        queue = self._ep.queue
+        if queue and queue[-1] is not self._last_arrival:  # a datagram, not an error:
+            self._last_arrival = queue[-1]  # the stage copied it out of its mbuf (ledger)
+            self.host.stack.counters.bump("copy.mbuf_to_rcvbuf", len(queue[-1][0]))
         if not self.host._wake_later(self):
             self._wake_now_locked()
 

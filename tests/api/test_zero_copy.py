@@ -208,3 +208,25 @@ def test_netstack_pool_counts_zero_copy_mbufs_where_they_are():
     finally:
         client.close()
         server.close()
+
+
+def test_the_ledger_counts_udp_copies_each_way():
+    from netstack.api import SOCK_DGRAM
+
+    client, server = open_hosts()
+    try:
+        receiver = server.socket(AF_INET, SOCK_DGRAM)
+        receiver.bind(("0.0.0.0", 5300))
+        receiver.settimeout(TIMEOUT)
+        sender = client.socket(AF_INET, SOCK_DGRAM)
+        for size in (100, 1000):
+            sender.sendto(bytes(size), (SERVER_IP, 5300))
+            assert len(receiver.recv(2000)) == size
+        wait_for(lambda: copies(client).get("copy.sndbuf_to_mbuf") == 1100, "the sends counted")
+        assert copies(client)["copy.app_to_sndbuf"] == 1100
+        assert copies(server)["copy.mbuf_to_rcvbuf"] == 1100
+        sender.close()
+        receiver.close()
+    finally:
+        client.close()
+        server.close()

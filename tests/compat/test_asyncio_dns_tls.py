@@ -255,3 +255,37 @@ def test_tls_handshake_and_request_over_netstack(patched, certificate):
     finally:
         thread.join(10)
         listener.close()
+
+
+def test_asyncio_open_connection_with_ssl(patched, certificate):
+    cert, key = certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    listener = patched.peer.socket(api.AF_INET, api.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8443))
+    listener.listen(4)
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        raw.settimeout(5)
+        tls = NetstackSSLSocket(server_context, raw, server_side=True)
+        tls.sendall(b"over asyncio's TLS: " + tls.recv(100))
+        tls.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+
+    async def main() -> bytes:
+        context = ssl.create_default_context(cafile=str(cert))
+        reader, writer = await asyncio.open_connection(PEER_IP, 8443, ssl=context,
+                                                       server_hostname="lab.example")
+        writer.write(b"hello")
+        answer = await asyncio.wait_for(reader.read(100), 5)
+        writer.close()
+        return answer
+
+    try:
+        assert asyncio.run(main()) == b"over asyncio's TLS: hello"
+    finally:
+        thread.join(10)
+        listener.close()

@@ -25,7 +25,7 @@ IN_FLIGHT = 4 * 1024 * 1024  # bytes that may be in buffers when the sender stop
 
 
 def kernel_client(bench: KernelPeer, *options: str) -> dict:
-    done = bench.run("iperf3", "-c", STACK_IP, "-t", "2", "-J", *options, timeout=30)
+    done = bench.run("iperf3", "-c", STACK_IP, "-t", "3", "-J", *options, timeout=30)
     report = json.loads(done.stdout)
     assert "error" not in report, report.get("error")
     return report["end"]

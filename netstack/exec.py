@@ -24,10 +24,9 @@ import sys
 from collections.abc import Sequence
 
 from netstack.errors import ConfigError, NetstackError
+from netstack.stack_options import add_stack_arguments, open_engine_from
 
 EXIT_USAGE = 2
-STACK_OPTIONS = ("port", "ip", "gateway", "mac", "mtu", "capture", "routes", "arp", "engine",
-                 "tcp_congestion", "seed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,18 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  netstack exec --port tap:ns0 --ip 192.0.2.2/24 -m http.server "
                "--bind 192.0.2.2 8000\n  curl http://192.0.2.2:8000/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", metavar="SPEC", help="as netstack run: tap:NAME, memory:NAME...")
-    parser.add_argument("--ip", metavar="CIDR", help="the stack's address, e.g. 192.0.2.2/24")
-    parser.add_argument("--gateway", metavar="IP", help="default route next hop")
-    parser.add_argument("--mac", help="the stack's MAC (default: from the IP)")
-    parser.add_argument("--mtu", type=int, metavar="N", help="link MTU (default 1500)")
-    parser.add_argument("--capture", metavar="FILE", help="a pcap of every frame")
-    parser.add_argument("--route", action="append", dest="routes", metavar="CIDR=VIA")
-    parser.add_argument("--arp", action="append", metavar="IP=MAC")
-    parser.add_argument("--engine", choices=("python", "native"))
-    parser.add_argument("--tcp-congestion", metavar="NAME")
-    parser.add_argument("--seed", metavar="N")
-    parser.add_argument("--config", metavar="FILE", help="TOML file with these settings")
+    add_stack_arguments(parser)
     parser.add_argument("--dns", metavar="ADDRESS",
                         help="a DNS server to ask, over netstack UDP, for names that are "
                              "neither numeric nor in /etc/hosts")
@@ -122,14 +110,8 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
     from netstack.api import Host
     from netstack.cli import open_control
     from netstack.compat import patch
-    from netstack.config import build_run_options, load_toml
-    from netstack.engine.assemble import open_engine
 
-    file_settings = load_toml(args.config) if args.config else None
-    flags = {name: getattr(args, name, None) for name in STACK_OPTIONS}
-    options = build_run_options(flags, file_settings)
-    engine = open_engine(options.stack_config(), options.port, engine=options.engine,
-                         capture=options.capture)
+    engine, options = open_engine_from(args)
     control = open_control(engine, options.port, str(options.address), args.name)
     host = Host(engine, owns_engine=True)
     status = 0

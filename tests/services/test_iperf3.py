@@ -114,7 +114,8 @@ def test_client_and_server_agree_on_the_bytes(hosts, params):
         assert sent - in_flight <= received <= sent
         assert len(end["streams"]) == params.parallel
         if not params.reverse:
-            assert end["streams"][0]["sender"]["retransmits"] == 0, "from our TCP_INFO"
+            # Known (TCP_INFO's count), not iperf3's -1 for "this side cannot tell".
+            assert end["streams"][0]["sender"]["retransmits"] >= 0, "from our TCP_INFO"
             assert end["streams"][0]["sender"]["max_snd_cwnd"] > 0
     assert set(result) == {"start", "intervals", "end"} and result["intervals"]
     assert lines[-1] == "iperf Done." and any("receiver" in line for line in lines)

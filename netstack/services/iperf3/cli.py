@@ -17,9 +17,7 @@ from collections.abc import Sequence
 
 from netstack.errors import ConfigError, NetstackError
 from netstack.services.iperf3 import protocol as p
-
-STACK_OPTIONS = ("port", "ip", "gateway", "mac", "mtu", "capture", "routes", "arp", "engine",
-                 "tcp_congestion", "seed")
+from netstack.stack_options import add_stack_arguments, open_engine_from
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,19 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-l", "--length", type=_positive(int), metavar="BYTES",
                       help="bytes per write (TCP default 128K, UDP 1448)")
     test.add_argument("-J", "--json", action="store_true", help="iperf3's JSON report")
-    stack = parser.add_argument_group("the stack (netstack run's options)")
-    stack.add_argument("--port", metavar="SPEC", help="tap:NAME, memory:NAME...")
-    stack.add_argument("--ip", metavar="CIDR", help="the stack's address")
-    stack.add_argument("--gateway", metavar="IP")
-    stack.add_argument("--mac")
-    stack.add_argument("--mtu", type=int, metavar="N")
-    stack.add_argument("--capture", metavar="FILE")
-    stack.add_argument("--route", action="append", dest="routes", metavar="CIDR=VIA")
-    stack.add_argument("--arp", action="append", metavar="IP=MAC")
-    stack.add_argument("--engine", choices=("python", "native"))
-    stack.add_argument("--tcp-congestion", metavar="NAME")
-    stack.add_argument("--seed", metavar="N")
-    stack.add_argument("--config", metavar="FILE", help="TOML file with the stack's settings")
+    add_stack_arguments(parser.add_argument_group("the stack (netstack run's options)"))
     return parser
 
 
@@ -108,15 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, params: p.TestParams) -> int:
     from netstack.api import Host
-    from netstack.config import build_run_options, load_toml
-    from netstack.engine.assemble import open_engine
     from netstack.services.iperf3.client import Iperf3Error, run_client
 
-    file_settings = load_toml(args.config) if args.config else None
-    options = build_run_options({name: getattr(args, name, None) for name in STACK_OPTIONS},
-                                file_settings)
-    engine = open_engine(options.stack_config(), options.port, engine=options.engine,
-                         capture=options.capture)
+    engine, _options = open_engine_from(args)
     host = Host(engine, owns_engine=True)
     try:
         engine.start()

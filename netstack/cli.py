@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("lab", "the labs: start, check and grade your own units (labs/README.md)"),
                        ("exec", "run an unmodified Python program with its sockets on a stack"),
                        ("iperf3", "iperf3's client on a stack (the server: --service iperf3:5201)"),
+                       ("drill", "run packetdrill scripts against netstack in virtual time"),
                        ("ps", "list the running stacks"),
                        ("stat", "a running stack's counters, as nstat shows them"),
                        ("ss", "a running stack's sockets, as ss shows them (-i: TCP internals)"),
@@ -169,7 +170,7 @@ CONTROL_TOOLS = ("ps", "stat", "ss", "ip", "sysctl", "top", "traffic", "pool", "
                  "capture", "events", "kni")
 DELEGATED = {"demo": "netstack.demo", "bench": "netstack.bench", "sim": "netstack.sim.cli",
              "lab": "labs.cli", "exec": "netstack.exec",
-             "iperf3": "netstack.services.iperf3.cli"}
+             "iperf3": "netstack.services.iperf3.cli", "drill": "netstack.drill.cli"}
 
 
 def delegate(command: str, rest: list[str]) -> int:

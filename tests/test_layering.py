@@ -33,6 +33,7 @@ LAYERS = [
     ("netstack.services", 6), ("netstack.bench", 6), ("netstack.sim", 6), ("netstack.ctl", 6),
     ("netstack.compat", 6), ("netstack.viz", 6), ("netstack.netns", 6),
     ("netstack.config", 7), ("netstack.demo", 7), ("netstack.cli", 7), ("netstack.exec", 7),
+    ("netstack.drill", 7),  # it sets tunables (ctl) on a simulated host (sim)
     ("netstack.services.iperf3.cli", 7), ("netstack.stack_options", 7),  # a command line: it reads run's options (config)
     ("netstack.__main__", 7), ("netstack", 8),
 ]

@@ -285,7 +285,9 @@ class Conversation:
         if isinstance(decoded, Segment):
             h = decoded.header
             length = len(decoded.payload)
-            if outbound:
+            if outbound and self.iss is None and h.flags & wire_tcp.FLAG_SYN:
+                seq, ack = 0, h.ack  # its first SYN: the ISN it would teach us
+            elif outbound:
                 seq = self.relative(h.seq)
                 ack = h.ack
             else:

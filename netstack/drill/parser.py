@@ -191,7 +191,7 @@ def _packet(text: str, line: int) -> TcpSpec | UdpSpec | IcmpSpec:
         raise unsupported(f"IP-level field {text.split(']')[0]}]", line)
     if text.startswith("("):
         raise unsupported("IP header fields in parentheses", line)
-    word = text.split(" ", 1)[0]
+    word = text.split(" ", 1)[0].rstrip(":")
     if word == "udp":
         return _udp(text, line)
     if word == "icmp":

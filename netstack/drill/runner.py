@@ -15,7 +15,8 @@ Each event, in order:
   then its fields are compared in the script's profile (packets.py).
 
 Relative times (`+0.1`) count from the previous event's time: for a `>` line written with
-a time, that time; for a `*` line, when the packet came.
+a time, that time; for a `*` line, when the packet came; for a blocking call written with
+its end (`0.1...0.3 read(...)`), that end.
 """
 
 from __future__ import annotations
@@ -283,6 +284,8 @@ class DrillRun:
             raise ScriptError(str(exc), event.line, unsupported=exc.unsupported) from None
         if isinstance(outcome, Pending):
             self._log(at, event, "blocks")
+            if event.when.returns is not None:  # what follows it counts from its end
+                self.previous = self._point(event.when.returns)
             self.pending = (event, outcome, at)
             if outcome.deadline is not None:
                 self.sim.at(max(outcome.deadline, at), lambda: None)  # wake the poll then
@@ -301,9 +304,8 @@ class DrillRun:
     def _returned(self, event: SyscallEvent, outcome: Outcome, started: float,
                   now: float) -> None:
         if event.when.returns is not None:
-            previous, self.previous = self.previous, started
-            wanted = self._point(event.when.returns)
-            self.previous = previous
+            returns = event.when.returns
+            wanted = started + returns.value if returns.relative else returns.value
             if abs(now - wanted) > self.tolerance:
                 raise Mismatch(event.line, f"{event.name}() returned at {now:.4f}, wanted at "
                                f"{wanted:.4f} (within {self.tolerance:g} s)")

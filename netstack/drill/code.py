@@ -2,7 +2,8 @@
 
 packetdrill hands these blocks to a Python interpreter. A script is input, though, and input
 must not run code: here a block is parsed with `ast` and only a small subset is evaluated:
-`assert` statements (with an optional message), comparisons, `and`/`or`/`not`, arithmetic,
+`assert` statements (with an optional message) and `print(...)` (its text goes to the
+transcript), comparisons, `and`/`or`/`not`, arithmetic,
 numbers, strings and the names tcpi_* (the socket's TCP_INFO at the block's time). Anything
 else is "unsupported", with the construct named.
 """
@@ -29,22 +30,35 @@ class AssertionFailed(Exception):
     """An assert in the block was false (the message says which and the values)."""
 
 
-def run_block(source: str, names: Mapping[str, Any]) -> None:
-    """Evaluate every statement of the block; AssertionFailed for the first false one."""
+def run_block(source: str, names: Mapping[str, Any]) -> list[str]:
+    """Evaluate every statement of the block; AssertionFailed for the first false one.
+    Returns what its print() calls printed."""
     try:
         tree = ast.parse(_dedent(source), mode="exec")
     except SyntaxError as exc:
         raise CodeUnsupported(f"Python syntax in %{{ }}% ({exc.msg})") from None
+    printed = []
     for statement in tree.body:
+        if _is_print(statement):
+            call = statement.value  # type: ignore[attr-defined]
+            printed.append(" ".join(str(_evaluate(arg, names)) for arg in call.args))
+            continue
         if not isinstance(statement, ast.Assert):
             raise CodeUnsupported(f"{type(statement).__name__} statement in %{{ }}% "
-                                  "(only assert is allowed)")
+                                  "(only assert and print are allowed)")
         if not _evaluate(statement.test, names):
             message = ast.unparse(statement.test)
             detail = _values(statement.test, names)
             if statement.msg is not None:
                 detail = f"{detail}; {_evaluate(statement.msg, names)}"
             raise AssertionFailed(f"assert {message} is false ({detail})")
+    return printed
+
+
+def _is_print(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name) and statement.value.func.id == "print"
+            and not statement.value.keywords)
 
 
 def _dedent(source: str) -> str:

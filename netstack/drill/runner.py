@@ -44,7 +44,7 @@ from netstack.drill.script import (
     TcpSpec,
     Time,
 )
-from netstack.drill.syscalls import Outcome, Pending, SyscallProblem, Syscalls
+from netstack.drill.syscalls import TCP_STATES, Outcome, Pending, SyscallProblem, Syscalls
 from netstack.sim.events import Simulator
 from netstack.sim.node import SimHost
 from netstack.sim.packet import Packet
@@ -332,13 +332,14 @@ class DrillRun:
                                      if k.startswith("tcpi_")}
         except OSError as exc:
             raise Mismatch(event.line, f"%{{ }}%: no TCP_INFO ({exc})") from None
+        names.update(TCP_STATES)
         try:
-            code.run_block(event.source, names)
+            printed = code.run_block(event.source, names)
         except code.CodeUnsupported as exc:
             raise ScriptError(str(exc), event.line, unsupported=True) from None
         except code.AssertionFailed as exc:
             raise Mismatch(event.line, str(exc)) from None
-        self._log(at, event, "holds")
+        self._log(at, event, "; ".join(printed) if printed else "holds")
 
     def _command(self, event: CommandEvent, at: float) -> None:
         try:

@@ -45,6 +45,13 @@ CONSTANTS: dict[str, int] = {
     "POLLNVAL": c.POLLNVAL, "POLLPRI": c.POLLPRI, "POLLRDHUP": c.POLLRDHUP,
     "MSG_PEEK": c.MSG_PEEK, "MSG_DONTWAIT": c.MSG_DONTWAIT,
 }
+# Linux's numbers for tcpi_state and tcpi_ca_state, as scripts compare them.
+TCP_STATES = {"TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4,
+              "TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6, "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8,
+              "TCP_LAST_ACK": 9, "TCP_LISTEN": 10, "TCP_CLOSING": 11,
+              "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3,
+              "TCP_CA_Loss": 4}
+CONSTANTS.update(TCP_STATES)
 POLL_NAMES = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDHUP")
 
 

@@ -175,8 +175,10 @@ def test_poll_with_a_timeout_waits_in_virtual_time(tmp_path):
 
 
 def test_code_blocks_assert_tcp_info_values(tmp_path):
-    ok = run(tmp_path, HANDSHAKE + "+0 %{ assert tcpi_state == 1 and tcpi_snd_mss == 1000 }%\n")
+    ok = run(tmp_path, HANDSHAKE + "+0 %{ assert tcpi_state == TCP_ESTABLISHED and "
+             "tcpi_snd_mss == 1000\nprint(tcpi_snd_mss, 'bytes') }%\n")
     assert ok.passed, ok.explain()
+    assert ok.transcript[-1].endswith("[1000 bytes]")
     bad = run(tmp_path, HANDSHAKE + "+0 %{\nassert tcpi_snd_mss == 1460, 'mss'\n}%\n")
     assert bad.status == "fail"
     assert bad.message == "assert tcpi_snd_mss == 1460 is false (tcpi_snd_mss = 1000; mss)"
@@ -188,7 +190,8 @@ def test_the_expression_subset_refuses_everything_else():
     with pytest.raises(AssertionFailed):
         run_block("assert not tcpi_rto", names)
     for source in ("x = 1", "assert tcpi_rto.real", "assert [].__class__",
-                   "assert (lambda: 1)()", "assert open", "for i in 1: pass"):
+                   "assert (lambda: 1)()", "assert open", "for i in 1: pass",
+                   "print(open('x'))", "exec('1')", "print(x=1)"):
         with pytest.raises(CodeUnsupported):
             run_block(source, names)
 

@@ -26,6 +26,10 @@ class CodeUnsupported(Exception):
     """The block uses something outside the subset (the message names it)."""
 
 
+class CodeError(Exception):
+    """Evaluating the block failed (a division by zero, arithmetic on a string)."""
+
+
 class AssertionFailed(Exception):
     """An assert in the block was false (the message says which and the values)."""
 
@@ -79,7 +83,13 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
             raise CodeUnsupported(f"name {node.id!r} in %{{ }}% (tcpi_* names only)")
         return names[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-        return BINARY[type(node.op)](_evaluate(node.left, names), _evaluate(node.right, names))
+        left, right = _evaluate(node.left, names), _evaluate(node.right, names)
+        if not all(isinstance(v, (int, float)) for v in (left, right)):
+            raise CodeError(f"%{{ }}%: arithmetic on {left!r} and {right!r} (numbers only)")
+        try:
+            return BINARY[type(node.op)](left, right)
+        except ArithmeticError as exc:
+            raise CodeError(f"%{{ }}%: {ast.unparse(node)}: {exc}") from None
     if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
         return UNARY[type(node.op)](_evaluate(node.operand, names))
     if isinstance(node, ast.BoolOp):

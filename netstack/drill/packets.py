@@ -21,6 +21,7 @@ Two profiles compare an outbound packet with its line:
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -79,6 +80,18 @@ class Conversation:
 
     # --- inbound ----------------------------------------------------------------------
 
+    def frame(self, spec: TcpSpec | UdpSpec | IcmpSpec) -> bytes:
+        """The frame an inbound line describes; PacketProblem if no such frame can exist
+        (a field out of range, options that do not fit)."""
+        try:
+            if isinstance(spec, TcpSpec):
+                return self.tcp_frame(spec)
+            if isinstance(spec, IcmpSpec):
+                return self.icmp_frame(spec)
+            return self.udp_frame(spec)
+        except (ValueError, OverflowError, struct.error, MalformedPacket) as exc:
+            raise PacketProblem(f"cannot build the packet: {exc}") from None
+
     def tcp_frame(self, spec: TcpSpec) -> bytes:
         flags = flags_of(spec.flags)
         ack = 0
@@ -92,10 +105,7 @@ class Conversation:
             raise PacketProblem(f"win {window} does not fit in 16 bits")
         header = wire_tcp.TcpHeader(self.remote_port, self.local_port, spec.seq % SEQ_MOD, ack,
                                     flags, window, options=options)
-        try:
-            segment = wire_tcp.build(header, bytes(spec.length), self.remote_ip, self.local_ip)
-        except ValueError as exc:
-            raise PacketProblem(f"cannot build the segment: {exc}") from None
+        segment = wire_tcp.build(header, bytes(spec.length), self.remote_ip, self.local_ip)
         return self._ip_frame(wire_ipv4.PROTO_TCP, segment)
 
     def udp_frame(self, spec: UdpSpec) -> bytes:

@@ -50,6 +50,7 @@ KNOWN_OPTIONS = {"tolerance_usecs", "ip_version", "local_ip", "remote_ip", "bind
 NUMBER = r"\d+(?:\.\d*)?|\.\d+"
 TIME_POINT = re.compile(rf"(\+)?({NUMBER})")
 TCP_FLAG_LETTERS = set("SFRP.EWU")
+MAX_PAYLOAD = 65495  # what fits in one IPv4 packet with a TCP header (65535 - 20 - 20)
 ICMP_TYPES = {"echo_request", "echo_reply", "unreachable", "time_exceeded"}
 
 
@@ -205,7 +206,10 @@ def _udp(text: str, line: int) -> UdpSpec:
     match = re.fullmatch(r"udp\s*\((\d+)\)", text)
     if not match:
         raise ScriptError(f"bad UDP packet {text!r} (expected: udp (LENGTH))", line)
-    return UdpSpec(int(match.group(1)))
+    length = int(match.group(1))
+    if length > MAX_PAYLOAD:
+        raise ScriptError(f"udp ({length}): a datagram carries at most {MAX_PAYLOAD} bytes", line)
+    return UdpSpec(length)
 
 
 def _icmp(text: str, line: int) -> IcmpSpec:
@@ -252,6 +256,9 @@ def _tcp(text: str, line: int) -> TcpSpec:
     if not set(flags) <= TCP_FLAG_LETTERS:
         raise ScriptError(f"bad TCP flags {flags!r} (letters: S F R P . E W U)", line)
     seq_n, end_n, length_n = int(seq), int(end), int(length)
+    if max(seq_n, end_n) >= 2**32 or length_n > MAX_PAYLOAD:
+        raise ScriptError(f"{seq}:{end}({length}): out of range (sequence numbers are 32-bit, "
+                          f"a segment carries at most {MAX_PAYLOAD} bytes)", line)
     if (end_n - seq_n) % 2**32 != length_n:
         raise ScriptError(f"{seq}:{end}({length}): the length is not end - start", line)
     fields: dict[str, Any] = {}

@@ -36,15 +36,14 @@ from netstack.drill.script import (
     CodeEvent,
     CommandEvent,
     Event,
-    IcmpSpec,
     PacketEvent,
     Script,
     ScriptError,
     SyscallEvent,
-    TcpSpec,
     Time,
 )
 from netstack.drill.syscalls import TCP_STATES, Outcome, Pending, SyscallProblem, Syscalls
+from netstack.errors import ConfigError
 from netstack.sim.events import Simulator
 from netstack.sim.node import SimHost
 from netstack.sim.packet import Packet
@@ -98,10 +97,11 @@ def run_file(path: str | Path, profile: str = "strict", overrides: dict[str, str
     started = wall_clock.perf_counter()
     try:
         script = parse_file(path)
+        drill = DrillRun(script, profile, overrides or {}, seed)
     except ScriptError as exc:
         status = "unsupported" if exc.unsupported else "error"
         return Result(str(path), profile, status, str(exc).rsplit(" at line", 1)[0], exc.line)
-    result = DrillRun(script, profile, overrides or {}, seed).run()
+    result = drill.run()
     result.seconds = wall_clock.perf_counter() - started
     return result
 
@@ -123,8 +123,11 @@ class DrillRun:
             raise ScriptError(f"bad option value ({exc})", 1) from None
         self.sim = Simulator(seed)
         remote_mac = mac_from_ip(remote_ip)
-        self.node = SimHost(self.sim, "drill", f"{local_ip}/24", seed, mtu=mtu,
-                            static_arp={remote_ip: remote_mac})
+        try:
+            self.node = SimHost(self.sim, "drill", f"{local_ip}/24", seed, mtu=mtu,
+                                static_arp={remote_ip: remote_mac})
+        except (ValueError, ConfigError) as exc:
+            raise ScriptError(f"bad option value ({exc})", 1) from None
         self.node.transmit = self._sent
         self.conversation = Conversation(local_ip, remote_ip, self.node.mac, remote_mac,
                                          ports[0], ports[2])
@@ -212,13 +215,9 @@ class DrillRun:
 
     def _inject(self, event: PacketEvent, at: float) -> None:
         spec = event.packet
+        assert spec is not None
         try:
-            if isinstance(spec, TcpSpec):
-                frame = self.conversation.tcp_frame(spec)
-            elif isinstance(spec, IcmpSpec):
-                frame = self.conversation.icmp_frame(spec)
-            else:
-                frame = self.conversation.udp_frame(spec)
+            frame = self.conversation.frame(spec)
         except PacketProblem as exc:
             raise ScriptError(str(exc), event.line) from None
         self._log(at, event)
@@ -337,7 +336,7 @@ class DrillRun:
             printed = code.run_block(event.source, names)
         except code.CodeUnsupported as exc:
             raise ScriptError(str(exc), event.line, unsupported=True) from None
-        except code.AssertionFailed as exc:
+        except (code.AssertionFailed, code.CodeError) as exc:
             raise Mismatch(event.line, str(exc)) from None
         self._log(at, event, "; ".join(printed) if printed else "holds")
 

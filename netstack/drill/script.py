@@ -21,7 +21,7 @@ class ScriptError(Exception):
         self.message = message
         self.line = line
         self.unsupported = unsupported
-        prefix = "unsupported: " if unsupported else "syntax error: "
+        prefix = "unsupported: " if unsupported else "script error: "
         super().__init__(f"{prefix}{message} at line {line}")
 
 

@@ -22,6 +22,7 @@ from netstack.drill.packets import Conversation
 from netstack.drill.script import ELLIPSIS, Array, Call, Flags, Struct, Symbol
 
 FIRST_FD = 3
+MAX_BUFFER = 16 * 2**20  # the largest read or write a script may ask for
 O_RDWR = 0o2
 O_NONBLOCK = 0o4000
 F_GETFL, F_SETFL = 3, 4
@@ -159,6 +160,8 @@ class Syscalls:
             return Outcome(-1, errno_module.errorcode[exc.code])
         except OSError as exc:
             return failed(exc)
+        except (ValueError, OverflowError):  # a negative size, a value out of range
+            return Outcome(-1, "EINVAL")
 
     def _blocking(self, entry: OpenFile, attempt: Callable[[], Outcome], flags: int = 0,
                   now: float = 0.0) -> Outcome | Pending:
@@ -243,12 +246,21 @@ class Syscalls:
 
     # --- data ---------------------------------------------------------------------------
 
+    def _count(self, arg: Any) -> int:
+        count = self.value(arg)
+        if not isinstance(count, int) or count > MAX_BUFFER:
+            raise SyscallProblem(f"a buffer of {count} bytes (at most {MAX_BUFFER})",
+                                 unsupported=True)
+        if count < 0:
+            raise _Failed(errno_module.EFAULT)  # Linux: a size_t that large is a bad buffer
+        return count
+
     def sys_write(self, now: float, fd: Any, buffer: Any, count: Any) -> Outcome | Pending:
-        return self._send(self._file(fd), self.value(count), 0)
+        return self._send(self._file(fd), self._count(count), 0)
 
     def sys_send(self, now: float, fd: Any, buffer: Any, count: Any, flags: Any = 0
                  ) -> Outcome | Pending:
-        return self._send(self._file(fd), self.value(count), self.value(flags))
+        return self._send(self._file(fd), self._count(count), self.value(flags))
 
     def sys_sendto(self, now: float, fd: Any, buffer: Any, count: Any, flags: Any = 0,
                    address: Any = ELLIPSIS, length: Any = ELLIPSIS) -> Outcome | Pending:
@@ -256,9 +268,9 @@ class Syscalls:
         if entry.sock.type == c.SOCK_DGRAM:
             self._plain_address(address, "sendto")
             target = (str(self.conversation.remote_ip), self.conversation.remote_port)
-            sent = entry.sock.sendto(bytes(self.value(count)), target)
+            sent = entry.sock.sendto(bytes(self._count(count)), target)
             return Outcome(sent)
-        return self._send(entry, self.value(count), self.value(flags))
+        return self._send(entry, self._count(count), self.value(flags))
 
     def _send(self, entry: OpenFile, count: int, flags: int) -> Outcome | Pending:
         if entry.sock.type == c.SOCK_DGRAM:
@@ -280,15 +292,15 @@ class Syscalls:
         return self._blocking(entry, attempt, flags)
 
     def sys_read(self, now: float, fd: Any, buffer: Any, count: Any) -> Outcome | Pending:
-        return self._recv(self._file(fd), self.value(count), 0)
+        return self._recv(self._file(fd), self._count(count), 0)
 
     def sys_recv(self, now: float, fd: Any, buffer: Any, count: Any, flags: Any = 0
                  ) -> Outcome | Pending:
-        return self._recv(self._file(fd), self.value(count), self.value(flags))
+        return self._recv(self._file(fd), self._count(count), self.value(flags))
 
     def sys_recvfrom(self, now: float, fd: Any, buffer: Any, count: Any, flags: Any = 0,
                      address: Any = ELLIPSIS, length: Any = ELLIPSIS) -> Outcome | Pending:
-        return self._recv(self._file(fd), self.value(count), self.value(flags))
+        return self._recv(self._file(fd), self._count(count), self.value(flags))
 
     def _recv(self, entry: OpenFile, count: int, flags: int) -> Outcome | Pending:
         def attempt() -> Outcome:

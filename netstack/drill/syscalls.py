@@ -45,6 +45,9 @@ CONSTANTS: dict[str, int] = {
     "POLLNVAL": c.POLLNVAL, "POLLPRI": c.POLLPRI, "POLLRDHUP": c.POLLRDHUP,
     "MSG_PEEK": c.MSG_PEEK, "MSG_DONTWAIT": c.MSG_DONTWAIT,
 }
+# Errno names as values (getsockopt(..., SO_ERROR, [ECONNREFUSED], [4])), as packetdrill has.
+CONSTANTS.update({name: code for code, name in errno_module.errorcode.items()
+                  if name not in CONSTANTS})
 POLL_NAMES = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDHUP")
 
 

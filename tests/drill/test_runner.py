@@ -268,3 +268,16 @@ def test_the_parser_reads_packetdrill_times_and_comments():
         parse("0.x socket(..., SOCK_STREAM, IPPROTO_TCP) = 3")
     with pytest.raises(ScriptError, match="never closed"):
         parse("0 %{ assert 1\n")
+
+
+def test_an_errno_name_is_a_value_in_an_option(tmp_path):
+    # packetdrill writes SO_ERROR's value as an errno name; a wrong one fails.
+    script = ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+              "+0 > S 0:0(0) <...>\n"
+              "+.1 < R. 0:0(0) ack 1 win 0\n"
+              "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [{}], [4]) = 0\n")
+    assert run(tmp_path, script.format("ECONNREFUSED")).passed
+    wrong = run(tmp_path, script.format("ECONNRESET"))
+    assert wrong.status == "fail" and "wanted [104]" in wrong.message, wrong.message

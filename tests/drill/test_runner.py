@@ -281,3 +281,12 @@ def test_an_errno_name_is_a_value_in_an_option(tmp_path):
     assert run(tmp_path, script.format("ECONNREFUSED")).passed
     wrong = run(tmp_path, script.format("ECONNRESET"))
     assert wrong.status == "fail" and "wanted [104]" in wrong.message, wrong.message
+
+
+def test_errno_aliases_compare_by_number(tmp_path):
+    # EWOULDBLOCK is EAGAIN on Linux: a script may write either; a different errno fails.
+    script = HANDSHAKE + ("+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                          "+0 read(4, ..., 10) = -1 {} (Resource temporarily unavailable)\n")
+    assert run(tmp_path, script.format("EWOULDBLOCK")).passed
+    assert run(tmp_path, script.format("EAGAIN")).passed
+    assert run(tmp_path, script.format("EINTR")).status == "fail"

@@ -216,6 +216,9 @@ class Syscalls:
         self._plain_address(address, "connect")
         target = (str(self.conversation.remote_ip), self.connect_port)
         self.conversation.remote_port = self.connect_port
+        if entry.sock.type == c.SOCK_DGRAM:  # no handshake: it only sets the destination
+            entry.sock.connect(target)
+            return Outcome(0)
         code = entry.sock.connect_ex(target)
         if entry.sock.type == c.SOCK_STREAM:
             self.last_tcp = entry.sock

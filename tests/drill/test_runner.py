@@ -290,3 +290,12 @@ def test_errno_aliases_compare_by_number(tmp_path):
     assert run(tmp_path, script.format("EWOULDBLOCK")).passed
     assert run(tmp_path, script.format("EAGAIN")).passed
     assert run(tmp_path, script.format("EINTR")).status == "fail"
+
+
+def test_connect_on_a_udp_socket_sets_the_destination(tmp_path):
+    script = ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n"
+              "+0 connect(3, ..., ...) = 0\n"
+              "+0 write(3, ..., 25) = 25\n"
+              "+0 > udp (25)\n")
+    assert run(tmp_path, script).passed
+    assert run(tmp_path, script.replace("> udp (25)", "> udp (24)")).status == "fail"

@@ -299,3 +299,17 @@ def test_connect_on_a_udp_socket_sets_the_destination(tmp_path):
               "+0 > udp (25)\n")
     assert run(tmp_path, script).passed
     assert run(tmp_path, script.replace("> udp (25)", "> udp (24)")).status == "fail"
+
+
+def test_an_icmp_error_quotes_the_port_an_unbound_udp_socket_used(tmp_path):
+    # The stack picks the port of a connected, unbound UDP socket; the runner learns it from
+    # the datagram, so the error reaches the socket (without it recv() would say EAGAIN).
+    script = ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n"
+              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+              "+0 connect(3, ..., ...) = 0\n"
+              "+0 write(3, ..., 25) = 25\n"
+              "+0 > udp (25)\n"
+              "+0 < icmp unreachable port_unreachable [udp (25)]\n"
+              "+0 recv(3, ..., 100, 0) = -1 ECONNREFUSED (Connection refused)\n")
+    result = run(tmp_path, script)
+    assert result.passed, result.explain()

@@ -191,6 +191,9 @@ class Conversation:
                 return f"expected a UDP datagram, got {describe_frame(frame)}"
             if decoded.length != spec.length:
                 return f"UDP payload is {decoded.length} bytes, wanted {spec.length}"
+            # An unbound socket's port is the stack's choice: learn it, as from a SYN, so
+            # an ICMP error the script sends back quotes the right one.
+            self.local_port = decoded.src_port
             return None
         if not isinstance(decoded, IcmpMessage):
             return f"expected ICMP {spec.type_name}, got {describe_frame(frame)}"
@@ -334,6 +337,7 @@ class Segment:
 @dataclass(frozen=True)
 class Datagram:
     length: int
+    src_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -353,8 +357,8 @@ def decode(frame: bytes) -> Segment | Datagram | IcmpMessage | None:
             header, data = wire_tcp.parse(rest, ip.src, ip.dst)
             return Segment(header, bytes(data))
         if ip.protocol == wire_ipv4.PROTO_UDP:
-            _, data = wire_udp.parse(rest, ip.src, ip.dst)
-            return Datagram(len(data))
+            udp_header, data = wire_udp.parse(rest, ip.src, ip.dst)
+            return Datagram(len(data), udp_header.src_port)
         if ip.protocol == wire_ipv4.PROTO_ICMP:
             header, _ = wire_icmp.parse(rest)
             return IcmpMessage(header)

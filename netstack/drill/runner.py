@@ -21,6 +21,7 @@ its end (`0.1...0.3 read(...)`), that end.
 
 from __future__ import annotations
 
+import errno as errno_module
 import time as wall_clock
 from collections import deque
 from dataclasses import dataclass, field
@@ -55,6 +56,14 @@ LATE_LOOKAHEAD = 5.0  # how long after a missing packet's time the runner looks 
 ANY_TIME_LIMIT = 600.0  # how long a `*` line waits
 DEFAULTS = {"local_ip": "192.0.2.1", "remote_ip": "192.0.2.2", "bind_port": "8080",
             "connect_port": "8080", "remote_port": "40000", "mtu": "1500"}
+
+
+def same_errno(wanted: str, got: str | None) -> bool:
+    """Errno names compare by number: EOPNOTSUPP and ENOTSUP (EAGAIN and EWOULDBLOCK) are
+    one error on Linux, whichever name Python's errorcode table prints."""
+    if got is None:
+        return False
+    return wanted == got or getattr(errno_module, wanted, None) == getattr(errno_module, got, -1)
 
 
 class Mismatch(Exception):
@@ -310,7 +319,7 @@ class DrillRun:
                                f"{wanted:.4f} (within {self.tolerance:g} s)")
         got = f"{outcome.value}" + (f" {outcome.errno}" if outcome.errno else "")
         wanted_text = f"{event.result}" + (f" {event.errno}" if event.errno else "")
-        errno_differs = event.errno is not None and event.errno != outcome.errno
+        errno_differs = event.errno is not None and not same_errno(event.errno, outcome.errno)
         if event.result is not ELLIPSIS and (outcome.value != event.result or errno_differs):
             raise Mismatch(event.line, f"{event.name}() returned {got}, wanted {wanted_text}")
         if outcome.problem:

@@ -53,6 +53,9 @@ TCP_STATES = {"TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_F
               "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3,
               "TCP_CA_Loss": 4}
 CONSTANTS.update(TCP_STATES)
+# Errno names as values (getsockopt(..., SO_ERROR, [ECONNREFUSED], [4])), as packetdrill has.
+CONSTANTS.update({name: code for code, name in errno_module.errorcode.items()
+                  if name not in CONSTANTS})
 POLL_NAMES = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDHUP")
 
 
@@ -223,6 +226,9 @@ class Syscalls:
         self._plain_address(address, "connect")
         target = (str(self.conversation.remote_ip), self.connect_port)
         self.conversation.remote_port = self.connect_port
+        if entry.sock.type == c.SOCK_DGRAM:  # no handshake: it only sets the destination
+            entry.sock.connect(target)
+            return Outcome(0)
         code = entry.sock.connect_ex(target)
         if entry.sock.type == c.SOCK_STREAM:
             self.last_tcp = entry.sock

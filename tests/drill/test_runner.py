@@ -271,3 +271,48 @@ def test_the_parser_reads_packetdrill_times_and_comments():
         parse("0.x socket(..., SOCK_STREAM, IPPROTO_TCP) = 3")
     with pytest.raises(ScriptError, match="never closed"):
         parse("0 %{ assert 1\n")
+
+
+def test_an_errno_name_is_a_value_in_an_option(tmp_path):
+    # packetdrill writes SO_ERROR's value as an errno name; a wrong one fails.
+    script = ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+              "+0 > S 0:0(0) <...>\n"
+              "+.1 < R. 0:0(0) ack 1 win 0\n"
+              "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [{}], [4]) = 0\n")
+    assert run(tmp_path, script.format("ECONNREFUSED")).passed
+    wrong = run(tmp_path, script.format("ECONNRESET"))
+    assert wrong.status == "fail" and "wanted [104]" in wrong.message, wrong.message
+
+
+def test_errno_aliases_compare_by_number(tmp_path):
+    # EWOULDBLOCK is EAGAIN on Linux: a script may write either; a different errno fails.
+    script = HANDSHAKE + ("+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                          "+0 read(4, ..., 10) = -1 {} (Resource temporarily unavailable)\n")
+    assert run(tmp_path, script.format("EWOULDBLOCK")).passed
+    assert run(tmp_path, script.format("EAGAIN")).passed
+    assert run(tmp_path, script.format("EINTR")).status == "fail"
+
+
+def test_connect_on_a_udp_socket_sets_the_destination(tmp_path):
+    script = ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n"
+              "+0 connect(3, ..., ...) = 0\n"
+              "+0 write(3, ..., 25) = 25\n"
+              "+0 > udp (25)\n")
+    assert run(tmp_path, script).passed
+    assert run(tmp_path, script.replace("> udp (25)", "> udp (24)")).status == "fail"
+
+
+def test_an_icmp_error_quotes_the_port_an_unbound_udp_socket_used(tmp_path):
+    # The stack picks the port of a connected, unbound UDP socket; the runner learns it from
+    # the datagram, so the error reaches the socket (without it recv() would say EAGAIN).
+    script = ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n"
+              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+              "+0 connect(3, ..., ...) = 0\n"
+              "+0 write(3, ..., 25) = 25\n"
+              "+0 > udp (25)\n"
+              "+0 < icmp unreachable port_unreachable [udp (25)]\n"
+              "+0 recv(3, ..., 100, 0) = -1 ECONNREFUSED (Connection refused)\n")
+    result = run(tmp_path, script)
+    assert result.passed, result.explain()

@@ -31,6 +31,9 @@ MAX_WINDOW_SHIFT = 14  # RFC 7323 §2.3: larger shifts are used as 14
 MAX_UNSCALED_WINDOW = 0xFFFF
 IPV4_TCP_HEADERS = 40  # 20 bytes of IPv4 + 20 of TCP, both without options (RFC 9293 §3.7.1)
 TIMESTAMP_OPTION_BYTES = 12  # NOP NOP TS(10) on every segment once timestamps are on
+# The smallest send MSS we accept from a peer (Linux's TCP_MIN_MSS): an MSS option of 0 or 1
+# would have us cut every write into one-byte segments, each with its 40 bytes of headers.
+MIN_PEER_MSS = 88
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ def syn_options(
 
 def effective_send_mss(peer_mss: int | None, our_mss: int, default_mss: int) -> int:
     """RFC 9293 §3.7.1 / RFC 1122 §4.2.2.6: we send segments no larger than the peer's MSS
-    (or 536 without one), nor than what our route's MTU carries."""
-    announced = default_mss if peer_mss is None else peer_mss
+    (or 536 without one), nor than what our route's MTU carries. An absurdly small MSS
+    (a hostile or broken peer's 0 or 1) is raised to MIN_PEER_MSS."""
+    announced = default_mss if peer_mss is None else max(peer_mss, MIN_PEER_MSS)
     return max(1, min(announced, our_mss))

@@ -35,9 +35,10 @@ from netstack.stages.tcp.isn import SECRET_LEN, IsnGenerator
 from netstack.stages.tcp.listener import TcpListener
 from netstack.stages.tcp.options import mss_for_mtu, window_shift_for
 from netstack.stages.tcp.output import SegmentOutput
+from netstack.stages.tcp.pmtu import lower_path_mtu
 from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.seq import Seq
-from netstack.stages.tcp.state import TcpState
+from netstack.stages.tcp.state import SYNCHRONIZED_STATES, TcpState
 from netstack.wire import icmp as wire_icmp
 from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
 from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
@@ -421,6 +422,13 @@ class TcpStage(SegmentOutput):
             counters.bump("tcp.drop.icmp_error_no_connection")
             return
         counters.bump("tcp.rx.icmp_error")
+        if (report.type == wire_icmp.TYPE_DEST_UNREACHABLE
+                and report.code == wire_icmp.CODE_FRAGMENTATION_NEEDED):
+            # RFC 1191 §6.3: not an error to report but a smaller path (pmtu.py).
+            if conn.state in SYNCHRONIZED_STATES and lower_path_mtu(conn, report.rest, now):
+                counters.bump("tcp.rx.path_mtu_lowered")
+                conn.notify_if_needed()
+            return
         if report.type == wire_icmp.TYPE_DEST_UNREACHABLE:
             hard = report.code in (wire_icmp.CODE_PORT_UNREACHABLE,
                                    wire_icmp.CODE_PROTOCOL_UNREACHABLE)

@@ -10,6 +10,7 @@ from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
 from netstack.wire.tcp import (
     FLAG_ACK,
     FLAG_FIN,
+    FLAG_PSH,
     FLAG_RST,
     FLAG_SYN,
     MssOption,
@@ -289,3 +290,35 @@ def test_many_cycles_leave_nothing_behind():
     assert a.tcp.connection_count == b.tcp.connection_count == 0
     assert len(a.timers) == len(b.timers) == 0
     assert (a.pool.available, b.pool.available) == baseline_pool
+
+
+def _frag_needed(s, seq, mtu):
+    from netstack.stages.icmp import IcmpErrorReport
+
+    quoted = IPv4Header(IPv4Address("192.0.2.2"), s.peer.ip, PROTO_TCP)
+    payload = (80).to_bytes(2, "big") + PEER_PORT.to_bytes(2, "big") + seq.to_bytes(4, "big")
+    return IcmpErrorReport(s.peer.ip, wire_icmp.TYPE_DEST_UNREACHABLE,
+                           wire_icmp.CODE_FRAGMENTATION_NEEDED, mtu, quoted, payload)
+
+
+def test_icmp_fragmentation_needed_lowers_the_mss_and_resends():
+    # RFC 1191 §6.3: MTU 1000 on the path -> MSS 960; the dropped segment goes again in pieces.
+    s = established()
+    s.conn.write_app(bytes(1460))
+    s.conn.app_did_write(s.now)
+    first = s.peer.expect(ACK | FLAG_PSH, seq=s.peer_ack)
+    assert len(first.payload) == 1460
+    s.tcp._icmp_error(_frag_needed(s, s.peer_ack, 1000), s.now)
+    assert s.conn.sender.mss == 960 and s.conn.soft_error is None
+    assert len(s.peer.expect(ACK, seq=s.peer_ack).payload) == 960
+    assert len(s.peer.expect(ACK | FLAG_PSH, seq=s.peer_ack + 960).payload) == 500
+    assert s.tcp.stack.counters["tcp.rx.path_mtu_lowered"] == 1
+
+
+def test_icmp_fragmentation_needed_outside_the_flight_is_ignored():
+    # RFC 5927 §4.1: an error quoting a sequence number not in flight is dropped and counted.
+    s = established()
+    s.tcp._icmp_error(_frag_needed(s, s.peer_ack + 50_000, 600), s.now)
+    assert s.conn.sender.mss == 1460
+    assert s.tcp.stack.counters["tcp.drop.icmp_error_no_connection"] == 1
+    s.peer.expect_nothing()

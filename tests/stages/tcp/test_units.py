@@ -55,6 +55,13 @@ class TestOptions:
         assert effective_send_mss(None, 1460, 536) == 536
         assert effective_send_mss(9000, 1460, 536) == 1460  # clamped to our route
 
+    def test_tiny_peer_mss_is_raised_to_the_floor(self):
+        # A peer announcing MSS 0 or 1 must not make us send one-byte segments.
+        assert effective_send_mss(0, 1460, 536) == 88
+        assert effective_send_mss(1, 1460, 536) == 88
+        assert effective_send_mss(88, 1460, 536) == 88
+        assert effective_send_mss(500, 1460, 536) == 500
+
     def test_shift_from_buffer(self):
         assert window_shift_for(65535) == 0
         assert window_shift_for(65536) == 1

@@ -236,8 +236,9 @@ class DrillRun:
 
     def _expect(self, event: PacketEvent) -> None:
         when = event.when
-        if when.start is None:
-            nominal, low, high = self.previous, self.previous, self.previous + ANY_TIME_LIMIT
+        if when.start is None:  # from now on: a blocking call may still be waiting
+            nominal = low = min(self.previous, self.sim.now)
+            high = nominal + ANY_TIME_LIMIT
         else:
             nominal = self._point(when.start)
             end = self._point(when.end) if when.end is not None else nominal

@@ -316,3 +316,14 @@ def test_an_icmp_error_quotes_the_port_an_unbound_udp_socket_used(tmp_path):
               "+0 recv(3, ..., 100, 0) = -1 ECONNREFUSED (Connection refused)\n")
     result = run(tmp_path, script)
     assert result.passed, result.explain()
+
+
+def test_a_star_line_after_a_blocking_call_takes_what_the_call_sent(tmp_path):
+    script = ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+              "+0...0.1 connect(3, ..., ...) = 0\n"
+              "* > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>\n"
+              "0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 100,nop,wscale 7>\n"
+              "* > . 1:1(0) ack 1 <nop,nop,TS val 150 ecr 700>\n")
+    result = run(tmp_path, script)
+    assert result.passed, result.explain()
+    assert "...connect() returned 0" in result.transcript[4]

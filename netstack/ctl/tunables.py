@@ -48,6 +48,7 @@ PUSHED: dict[str, Callable[[Stack, Any], None]] = {
     "icmp_error_rate": lambda s, v: setattr(s.icmp.rate_limiter, "rate", v),
     "icmp_error_burst": lambda s, v: setattr(s.icmp.rate_limiter, "burst", v),
     "arp_reachable_time": lambda s, v: setattr(s.arp.table, "reachable_time", v),
+    "arp_table_limit": lambda s, v: setattr(s.arp.table, "limit", v),
     "kni_mode": lambda s, v: steer_kni(s, v),
 }
 

@@ -186,6 +186,11 @@ def test_out_of_order_data_of_all_connections_together_is_bounded_and_counted():
     assert s.tcp.out_of_order_held == limit
     assert [c.receiver.out_of_order_bytes for c in conns] == [1000] * 3 + [0] * 3
     s.harness.expect_counter("tcp.drop.out_of_order_memory", 3)
+    # Beyond the window, a segment is refused for that (RFC 9293), not for memory.
+    s.peer.send(ACK, seq=base + 70_000, ack=STACK_ISN + 1, data=island)
+    s.peer.expect(ACK, ack=base)
+    s.peer.expect_nothing()
+    s.harness.expect_counter("tcp.drop.out_of_order_memory", 3)
 
     # In-order data always goes through, even at the limit: it is what drains the queues.
     s.peer.port = conns[0].remote[1]

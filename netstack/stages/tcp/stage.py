@@ -45,6 +45,7 @@ from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
     from netstack.stages.context import StackContext
+    from netstack.stages.tcp.receiver import ReceiverUnit
 
 # (local ip, local port, remote ip, remote port), the addresses as ints: hashing an
 # IPv4Address formats it in hex, twice per segment when the tuple is a dict key.
@@ -401,7 +402,7 @@ class TcpStage(SegmentOutput):
         in_order, fin = receiver.rcv_nxt_offset, receiver.fin_received
         held_out = getattr(receiver, "out_of_order_bytes", 0)  # a lab's receiver may not say
         if (self.out_of_order_held + len(data) > self.config.max_out_of_order_total
-                and Seq(header.seq) > receiver.rcv_nxt):
+                and self._out_of_order(receiver, Seq(header.seq))):
             # All connections together hold as much out-of-order data as they may: drop
             # this segment's text (its sender will send it again), keep the rest of it
             # (its ACK, window and timestamp), and send the duplicate ACK out-of-order
@@ -419,6 +420,12 @@ class TcpStage(SegmentOutput):
                   + max(held_now - held_out, 0))
         if copied > 0:
             self.stack.counters.bump("copy.mbuf_to_rcvbuf", copied)
+
+    @staticmethod
+    def _out_of_order(receiver: ReceiverUnit, seq: Seq) -> bool:
+        """`seq` starts past RCV.NXT but inside the window: its text would be held."""
+        rcv_nxt = receiver.rcv_nxt
+        return seq != rcv_nxt and seq.in_window(rcv_nxt, receiver.rcv_wnd)
 
     def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:
         """RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN above the old connection's

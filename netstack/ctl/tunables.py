@@ -130,7 +130,8 @@ def _tunables_of(cls: type, section: str, prefix: str, skip: set[str]) -> list[T
         kind = {"bool": bool, "int": int, "float": float, "str": str}[f.type]
         if section == "tcp":
             applies = "live" if f.name in {"challenge_ack_limit", "backlog_limit",
-                                           "syn_queue_limit"} else "new connections"
+                                           "syn_queue_limit", "max_time_wait",
+                                           "max_out_of_order_total"} else "new connections"
         elif f.name == "arp_reachable_time":
             applies = "new entries"
         elif f.name in NEW_SOCKETS:

@@ -259,6 +259,7 @@ def test_the_new_tcp_bounds_are_validated_tunables():
             TcpConfig(**{name: 0})
         tunable = tunables.find(f"net.ipv4.tcp.{name}")
         assert tunable.kind is int and tunable.low == 1
+        assert tunable.applies == "live"  # stack-wide: the stage reads its config each time
 
 
 # --- IPv4 reassembly and ICMP errors, through the whole stack ------------------------------

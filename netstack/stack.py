@@ -64,6 +64,9 @@ class StackConfig:
     # --- tunables ---
     kni_mode: str = "default"  # KNI steering: default, all-to-kernel or all-to-stack (knictl)
     arp_reachable_time: float = 60.0  # seconds a learned entry lives without confirmation
+    # Most ARP table entries; learning past it evicts the oldest dynamic entry (Linux:
+    # neigh gc_thresh3, 1024).
+    arp_table_limit: int = 1024
     arp_retry_interval: float = 1.0  # seconds between requests for an unresolved next hop
     arp_retries: int = 3  # requests sent before giving up
     arp_retry_jitter: float = 0.1  # up to this many seconds (seeded) added to each retry interval
@@ -147,6 +150,7 @@ class StackConfig:
                 raise ConfigError(f"{name} must be positive")
         at_least_one = (
             "arp_retries",
+            "arp_table_limit",
             "arp_pending_limit",
             "arp_pending_total_limit",
             "reassembly_memory_limit",

@@ -90,6 +90,14 @@ class TimerWheel:
         """How many timers are pending."""
         return self._in_wheel + self._in_overflow
 
+    @property
+    def stored(self) -> int:
+        """How many timer objects the wheel holds: the pending ones, plus cancelled ones
+        still waiting in the overflow heap. `_forget` compacts the heap once they are half
+        of it, so this stays below twice the pending count (plus a small constant), however
+        many timers are scheduled and cancelled."""
+        return self._in_wheel + len(self._overflow)
+
     def _tick_of(self, t: float) -> int:
         return math.floor(t / self.tick)
 

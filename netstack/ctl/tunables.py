@@ -48,6 +48,7 @@ PUSHED: dict[str, Callable[[Stack, Any], None]] = {
     "icmp_error_rate": lambda s, v: setattr(s.icmp.rate_limiter, "rate", v),
     "icmp_error_burst": lambda s, v: setattr(s.icmp.rate_limiter, "burst", v),
     "arp_reachable_time": lambda s, v: setattr(s.arp.table, "reachable_time", v),
+    "arp_table_limit": lambda s, v: setattr(s.arp.table, "limit", v),
     "kni_mode": lambda s, v: steer_kni(s, v),
 }
 
@@ -129,7 +130,8 @@ def _tunables_of(cls: type, section: str, prefix: str, skip: set[str]) -> list[T
         kind = {"bool": bool, "int": int, "float": float, "str": str}[f.type]
         if section == "tcp":
             applies = "live" if f.name in {"challenge_ack_limit", "backlog_limit",
-                                           "syn_queue_limit"} else "new connections"
+                                           "syn_queue_limit", "max_time_wait",
+                                           "max_out_of_order_total"} else "new connections"
         elif f.name == "arp_reachable_time":
             applies = "new entries"
         elif f.name in NEW_SOCKETS:

@@ -70,7 +70,8 @@ class ArpStage:
         self.subnet_broadcast = config.address.network.broadcast_address
         self._subnet_broadcast_int = int(self.subnet_broadcast)
         units = stack.units
-        self.table = units.arp_table(stack.timers, config.arp_reachable_time)
+        self.table = units.arp_table(stack.timers, config.arp_reachable_time,
+                                     config.arp_table_limit)
         self._parse_ipv4 = with_checksum(units.ipv4_codec.parse, units.checksum)
         for ip, mac in config.static_arp.items():
             self.table.add_static(IPv4Address(ip), mac)
@@ -109,7 +110,7 @@ class ArpStage:
     # --- receiving ------------------------------------------------------------------------
 
     def receive(self, payload: memoryview, now: float) -> None:
-        # BEGIN SOLUTION: parse (count malformed as arp.drop.<reason>), count the op, refuse multicast senders and our own address, then RFC 826: merge, am I the target?, learn, reply to requests; release packets waiting on the sender
+        # BEGIN SOLUTION: parse (count malformed as arp.drop.<reason>), count the op, refuse multicast senders and our own address, then RFC 826: merge, am I the target?, learn (count arp.learned, and arp.evicted by how much the table's `evicted` grew), reply to requests; release packets waiting on the sender
         counters = self.stack.counters
         try:
             pkt = wire_arp.parse(payload)
@@ -142,8 +143,13 @@ class ArpStage:
             return
         if learnable:
             if not merged:
-                self.table.learn(pkt.sender_ip, pkt.sender_mac, now)
-                counters.bump("arp.learned")
+                evicted_before = self.table.evicted
+                if self.table.learn(pkt.sender_ip, pkt.sender_mac, now):
+                    counters.bump("arp.learned")
+                else:
+                    counters.bump("arp.drop.table_full")  # only static entries left
+                if self.table.evicted != evicted_before:
+                    counters.bump("arp.evicted", self.table.evicted - evicted_before)
             self._send_waiting(pkt.sender_ip, pkt.sender_mac)
         if pkt.op == wire_arp.OP_REQUEST:
             reply = wire_arp.ArpPacket(

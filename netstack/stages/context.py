@@ -217,6 +217,7 @@ class StageConfig(Protocol):
     kni_tcp_ports: frozenset[int]
     kni_udp_ports: frozenset[int]
     arp_reachable_time: float
+    arp_table_limit: int
     arp_retry_interval: float
     arp_retries: int
     arp_pending_limit: int
@@ -244,7 +245,7 @@ class Units(Protocol):
     udp_codec: UdpCodec
     tcp_codec: TcpCodec
     arp: Callable[[StackContext], ArpUnit]
-    arp_table: Callable[[TimerWheel, float], ArpTableUnit]
+    arp_table: Callable[[TimerWheel, float, int], ArpTableUnit]
     ipv4: Callable[[StackContext], Ipv4Unit]
     fragmentation: FragmentationUnit
     reassembly: Callable[..., ReassemblyUnit]

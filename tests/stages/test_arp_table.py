@@ -96,3 +96,49 @@ def test_a_mac_that_is_not_six_bytes_is_refused(table) -> None:
     t, _ = table
     with pytest.raises(ValueError):
         t.add_static(A, b"\x02\x00")
+
+
+# --- the size limit: a flood of made-up senders evicts, never grows the table --------------
+
+
+def limited(units, limit: int):
+    wheel = TimerWheel()
+    wheel.advance(0.0)
+    return units.arp_table(wheel, REACHABLE, limit), wheel
+
+
+def neighbour(n: int) -> tuple[IPv4Address, bytes]:
+    return IPv4Address(0xC6336400 + n), bytes.fromhex("02aa") + n.to_bytes(4, "big")
+
+
+def test_a_full_table_evicts_the_entry_least_recently_learned(units) -> None:
+    t, wheel = limited(units, 3)
+    for n in range(3):
+        t.learn(*neighbour(n), float(n))
+    t.learn(*neighbour(0), 5.0)  # refreshed: now the most recent of the three
+    assert t.learn(*neighbour(3), 6.0) is True
+    assert len(t.entries()) == 3 and t.evicted == 1
+    assert t.lookup(neighbour(1)[0]) is None  # learned at 1.0 and never since: the oldest
+    assert {e.ip for e in t.entries()} == {neighbour(n)[0] for n in (0, 2, 3)}
+
+
+def test_a_flood_of_new_senders_never_grows_the_table_past_its_limit(units) -> None:
+    t, wheel = limited(units, 16)
+    for n in range(1000):
+        t.learn(*neighbour(n), n * 0.001)
+        assert len(t.entries()) <= 16
+    assert t.evicted == 1000 - 16
+    assert [e.ip for e in t.entries()] == [neighbour(n)[0] for n in range(1000 - 16, 1000)]
+    assert len(wheel) <= 16  # an evicted entry's aging timer went with it
+
+
+def test_static_entries_are_never_evicted(units) -> None:
+    t, wheel = limited(units, 2)
+    t.add_static(C, MAC_C)
+    for n in range(10):
+        t.learn(*neighbour(n), 0.0)
+    assert t.lookup(C) == MAC_C and len(t.entries()) == 2
+    t.add_static(A, MAC_A)  # an administrator's entry goes in whatever the limit says...
+    assert not t.learn(*neighbour(99), 1.0)  # ...and then nothing dynamic is left to evict
+    assert t.lookup(neighbour(99)[0]) is None
+    assert {e.ip for e in t.entries()} == {A, C}

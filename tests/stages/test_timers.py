@@ -173,3 +173,18 @@ def test_behaves_like_a_sorted_list(deadlines, steps, seed):
         assert wheel.next_deadline() == (min(pending) if pending else None)
     expected = sorted(t.deadline for t in timers if id(t) not in cancelled and t.deadline <= now)
     assert sorted(d for d, _ in fired) == expected
+
+
+def test_scheduling_and_cancelling_far_timers_forever_keeps_storage_bounded():
+    # Far timers wait in the overflow heap, where a cancelled one lingers until compaction:
+    # a peer that makes us schedule and cancel them without end (ARP entries evicted from
+    # a full table, say) must not grow the heap without end.
+    wheel = TimerWheel()
+    wheel.advance(0.0)
+    live = [wheel.schedule(60.0 + i, lambda now: None) for i in range(10)]
+    for i in range(10_000):
+        wheel.schedule(120.0 + i, lambda now: None).cancel()
+        assert wheel.stored <= 2 * len(wheel) + 65
+    assert len(wheel) == len(live) == 10
+    wheel.advance(10_000.0)
+    assert len(wheel) == 0 and wheel.stored == 0

@@ -72,7 +72,8 @@ class ArpStage:
         self.subnet_broadcast = config.address.network.broadcast_address
         self._subnet_broadcast_int = int(self.subnet_broadcast)
         units = stack.units
-        self.table = units.arp_table(stack.timers, config.arp_reachable_time)
+        self.table = units.arp_table(stack.timers, config.arp_reachable_time,
+                                     config.arp_table_limit)
         self._parse_ipv4 = with_checksum(units.ipv4_codec.parse, units.checksum)
         for ip, mac in config.static_arp.items():
             self.table.add_static(IPv4Address(ip), mac)
@@ -111,7 +112,7 @@ class ArpStage:
     # --- receiving ------------------------------------------------------------------------
 
     def receive(self, payload: memoryview, now: float) -> None:
-        # TODO(lab 2): parse (count malformed as arp.drop.<reason>), count the op, refuse multicast senders and our own address, then RFC 826: merge, am I the target?, learn, reply to requests; release packets waiting on the sender
+        # TODO(lab 2): parse (count malformed as arp.drop.<reason>), count the op, refuse multicast senders and our own address, then RFC 826: merge, am I the target?, learn (count arp.learned, and arp.evicted by how much the table's `evicted` grew), reply to requests; release packets waiting on the sender
         raise NotImplementedError("lab 2: ArpStage.receive")
 
     # --- sending --------------------------------------------------------------------------

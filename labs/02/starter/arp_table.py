@@ -12,8 +12,14 @@ Dynamic entries expire `reachable_time` seconds after they were last confirmed b
 packet from their owner (RFC 1122 §2.3.2.1 asks for a timeout so a moved address is
 relearned). Static entries never expire and are never overwritten by what the wire says.
 
+The table holds at most `limit` entries, whatever arrives: a flood of ARP requests from
+made-up senders would otherwise grow it without end. Learning a new address in a full table
+evicts the dynamic entry least recently learned (`evicted` counts them); static entries are
+never evicted, and when nothing else is left the new address is not learned.
+
 `ArpTableUnit` is the interface of this unit (netstack/units.py); `ArpTable` is the reference.
-The ARP stage builds its table as `units.arp_table(stack.timers, config.arp_reachable_time)`.
+The ARP stage builds its table as
+`units.arp_table(stack.timers, config.arp_reachable_time, config.arp_table_limit)`.
 """
 
 from __future__ import annotations
@@ -35,9 +41,12 @@ class ArpEntry:
 
 
 class ArpTableUnit(Protocol):
-    """The neighbour table. Constructed as `Cls(timers, reachable_time)`: it ages dynamic
-    entries with timers from that wheel. Reads may come from any thread; writes and
-    `lookup_on_loop` come from the dispatch loop only."""
+    """The neighbour table. Constructed as `Cls(timers, reachable_time, limit)`: it ages
+    dynamic entries with timers from that wheel and holds at most `limit` entries. Reads
+    may come from any thread; writes and `lookup_on_loop` come from the dispatch loop only."""
+
+    limit: int  # the most entries held (static ones included); a tunable may change it
+    evicted: int  # dynamic entries evicted so far to make room for new ones
 
     def lookup(self, ip: IPv4Address) -> bytes | None:
         """The MAC for `ip`, or None: static entries, and dynamic ones not yet expired."""
@@ -63,15 +72,25 @@ class ArpTableUnit(Protocol):
     def learn(self, ip: IPv4Address, mac: bytes, now: float, create: bool = True) -> bool:
         """`ip` is at `mac` as of `now`: the entry lives until now + reachable_time unless
         learned again. With `create=False` only an existing entry is refreshed. A static
-        entry is left as it is. Returns True when the table has an entry for `ip`."""
+        entry is left as it is. A new entry in a full table evicts the dynamic entry least
+        recently learned; with none to evict, `ip` is not learned. Returns True when the
+        table has an entry for `ip`."""
         ...
 
 
+DEFAULT_LIMIT = 1024  # entries; Linux's neighbour table starts evicting near gc_thresh3 (1024)
+
+
 class ArpTable:
-    def __init__(self, timers: TimerWheel, reachable_time: float = 60.0) -> None:
+    def __init__(self, timers: TimerWheel, reachable_time: float = 60.0,
+                 limit: int = DEFAULT_LIMIT) -> None:
         self.timers = timers
         self.reachable_time = reachable_time
+        self.limit = limit
+        self.evicted = 0
         self._lock = Spinlock()
+        # Kept in the order entries were last learned (a refresh moves an entry to the end),
+        # so the first dynamic entry is the one to evict.
         self._entries: dict[IPv4Address, ArpEntry] = {}
         self._aging: dict[IPv4Address, Timer] = {}  # one timer per dynamic entry
 
@@ -122,12 +141,25 @@ class ArpTable:
         packets not addressed to us). Static entries are left alone. Returns True when the
         table now has an entry for `ip`.
         """
-        # TODO(lab 2): leave static entries alone; with create=False only refresh; store the entry expiring at now + reachable_time; make sure one aging timer is running for it
+        # TODO(lab 2): leave static entries alone; with create=False only refresh; a new entry needs room (self._make_room()); store the entry, last in the table's order, expiring at now + reachable_time; make sure one aging timer is running for it
         raise NotImplementedError("lab 2: ArpTable.learn")
 
     def _age(self, ip: IPv4Address, now: float) -> None:
         # TODO(lab 2): the aging timer fired: delete the entry if it has expired, else schedule a new timer for its (moved) expiry
         raise NotImplementedError("lab 2: ArpTable._age")
+
+    def _make_room(self) -> bool:
+        """Make sure one more entry fits within `limit`, evicting the dynamic entries least
+        recently learned (counted in `evicted`). False when only static entries are left."""
+        while len(self._entries) >= self.limit:
+            with self._lock:
+                oldest = next((e.ip for e in self._entries.values() if not e.static), None)
+                if oldest is None:
+                    return False
+                del self._entries[oldest]
+            self._stop_aging(oldest)
+            self.evicted += 1
+        return True
 
     def _stop_aging(self, ip: IPv4Address) -> None:
         timer = self._aging.pop(ip, None)

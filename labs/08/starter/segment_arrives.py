@@ -6,6 +6,7 @@ The RFC's text is a list of checks done in order; so is this module. LISTEN live
 stage (a listener is not a connection yet); SYN-SENT has its own section (§3.10.7.3); every
 other state goes through `_other_states` (§3.10.7.4):
 
+    (SYN-SENT also refuses a SYN-ACK whose TSecr echoes no TSval of ours, RFC 7323 §3.2)
     PAWS    with timestamps, an old TSval marks an old duplicate (RFC 7323 §5.3 R1)
     first   the sequence number: is the segment in the window?
     second  RST           (RFC 5961 §3: only an exact one resets)
@@ -34,6 +35,7 @@ from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader,
 
 if TYPE_CHECKING:
     from netstack.counters import Counters
+    from netstack.stages.tcp.config import TcpConfig
     from netstack.stages.tcp.keepalive import Keepalive
     from netstack.stages.tcp.receiver import ReceiverUnit
     from netstack.stages.tcp.sender import SenderUnit
@@ -53,6 +55,7 @@ class TcpConnection(Protocol):
     """The connection (connection.py), as segment processing uses it."""
 
     state: TcpState
+    config: TcpConfig
     counters: Counters
     sender: SenderUnit
     receiver: ReceiverUnit
@@ -109,6 +112,15 @@ def _syn_sent(conn: TcpConnection, header: TcpHeader, data: memoryview, now: flo
     """RFC 9293 §3.10.7.3."""
     # TODO(lab 8): the ACK check, RST, then SYN: SYN-ACK -> ESTABLISHED, SYN -> SYN-RECEIVED
     raise NotImplementedError("lab 8: _syn_sent")
+
+
+def _syn_ack_echoes_us(conn: TcpConnection, header: TcpHeader, now: float) -> bool:
+    """False only when we offered timestamps and the SYN-ACK's TSecr is not one of our
+    TSvals. A TSecr of 0 is let through, as Linux does: a peer may not echo at all."""
+    timestamp = find_timestamp(header) if conn.config.timestamps else None
+    if timestamp is None or timestamp.tsecr == 0:
+        return True
+    return conn.timestamps.echoes_ours(timestamp.tsecr, now)
 
 
 def _acceptable(conn: TcpConnection, seq: Seq, seg_len: int) -> bool:

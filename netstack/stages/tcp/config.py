@@ -57,6 +57,13 @@ class TcpConfig:
     challenge_ack_limit: int = 1000  # challenge ACKs per second, stack-wide (RFC 5961 §7)
     fin_wait_2_timeout: float = 60.0  # orphaned FIN-WAIT-2 connections die (tcp_fin_timeout)
     max_out_of_order: int = 256  # separate out-of-order blocks held per connection
+    # Out-of-order bytes held by all connections together; past it, out-of-order data is
+    # dropped (counted) until some drains (Linux bounds all TCP buffers with tcp_mem).
+    max_out_of_order_total: int = 64 * 1024 * 1024
+    # Connections in TIME-WAIT at once, stack-wide; past it, a connection closes without
+    # waiting (counted). Linux: tcp_max_tw_buckets (262144 on most hosts; each of ours is
+    # a whole connection, so fewer).
+    max_time_wait: int = 16384
     tail_loss_probe: bool = True  # RFC 8985 §7 (tlp.py); Linux: net.ipv4.tcp_early_retrans
     rcvbuf: int = DEFAULT_BUFFER  # default SO_RCVBUF, where autotuning starts
     rcvbuf_max: int = MAX_AUTOTUNED_BUFFER  # autotuning's limit (autotune.py; tcp_rmem[2])
@@ -79,7 +86,8 @@ class TcpConfig:
             raise ConfigError("tcp min_rto is above max_rto")
         at_least_one = ("max_retries", "syn_retries", "synack_retries", "backlog_limit",
                         "syn_queue_limit", "rcvbuf", "sndbuf", "keepalive_count",
-                        "max_out_of_order", "rcvbuf_max")
+                        "max_out_of_order", "max_out_of_order_total", "max_time_wait",
+                        "rcvbuf_max")
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"tcp {name} must be at least 1")

@@ -355,6 +355,13 @@ class TcpConnection(SegmentEmitter):
 
     def enter_time_wait(self, now: float) -> None:
         """RFC 9293 §3.10.7.4: wait 2 x MSL so stray segments of this connection die."""
+        if not self.stage.admit_time_wait(self):
+            # The stack holds as many TIME-WAIT connections as it may (a peer opening and
+            # closing connections fast could otherwise fill memory): this one ends now,
+            # as Linux's does past tcp_max_tw_buckets. Its last ACK still goes out.
+            self.receiver.send_owed_ack(now)
+            self.release(now)
+            return
         # BEGIN SOLUTION: stop the other timers; release after 2 x MSL
         self.state = TcpState.TIME_WAIT
         self.event()

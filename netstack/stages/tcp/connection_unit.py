@@ -68,6 +68,10 @@ class ConnectionStage(SegmentWriter, ResetSender, Protocol):
 
     def knows(self, conn: ConnectionUnit) -> bool: ...
 
+    def admit_time_wait(self, conn: ConnectionUnit) -> bool:
+        """May `conn` wait in TIME-WAIT? False (counted) when the stack holds
+        `max_time_wait` such connections already."""
+
     def forget(self, conn: ConnectionUnit) -> None: ...
 
     def begin_tx_burst(self) -> None: ...

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
@@ -41,10 +42,11 @@ from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import SYNCHRONIZED_STATES, TcpState
 from netstack.wire import icmp as wire_icmp
 from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
-from netstack.wire.tcp import FLAG_ACK, FLAG_RST, FLAG_SYN, TcpHeader
+from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
 
 if TYPE_CHECKING:
     from netstack.stages.context import StackContext
+    from netstack.stages.tcp.receiver import ReceiverUnit
 
 # (local ip, local port, remote ip, remote port), the addresses as ints: hashing an
 # IPv4Address formats it in hex, twice per segment when the tuple is a dict key.
@@ -82,6 +84,8 @@ class TcpStage(SegmentOutput):
         # default TcpConfig.congestion_control). A test or lab may force one here instead.
         self.congestion_factory: CongestionFactory | None = None
         self._connections: dict[FourTuple, TcpConnection] = {}
+        self._in_time_wait: dict[TcpConnection, None] = {}  # bounded by max_time_wait
+        self.out_of_order_held = 0  # bytes all connections hold out of order
         self._challenge_second = -1
         self._challenge_count = 0
         pool_buffer = len(stack.pool.mbufs[0].buf) if len(stack.pool) else 0
@@ -179,11 +183,26 @@ class TcpStage(SegmentOutput):
     def knows(self, conn: TcpConnection) -> bool:
         return self._connections.get(self._key(conn)) is conn
 
+    @property
+    def time_wait_count(self) -> int:
+        return len(self._in_time_wait)
+
+    def admit_time_wait(self, conn: TcpConnection) -> bool:
+        """A connection is about to enter TIME-WAIT: may it (max_time_wait)?"""
+        if len(self._in_time_wait) >= self.config.max_time_wait:
+            self.stack.counters.bump("tcp.time_wait.overflow")
+            return False
+        self._in_time_wait[conn] = None
+        return True
+
     def forget(self, conn: TcpConnection) -> None:
         """Called once a connection is CLOSED: it leaves every table."""
         key = self._key(conn)
         if self._connections.get(key) is conn:
             del self._connections[key]
+            # Whatever it still held out of order is freed with it.
+            self.out_of_order_held -= getattr(conn.receiver, "out_of_order_bytes", 0)
+        self._in_time_wait.pop(conn, None)
         if conn.listener is not None:
             conn.listener.half_open.discard(conn)
             conn.listener = None
@@ -383,11 +402,31 @@ class TcpStage(SegmentOutput):
         receiver = conn.receiver
         in_order, fin = receiver.rcv_nxt_offset, receiver.fin_received
         held_out = getattr(receiver, "out_of_order_bytes", 0)  # a lab's receiver may not say
+        if (self.out_of_order_held + len(data) > self.config.max_out_of_order_total
+                and self._out_of_order(receiver, Seq(header.seq))):
+            # All connections together hold as much out-of-order data as they may: drop
+            # this segment's text (its sender will send it again), keep the rest of it
+            # (its ACK, window and timestamp), and send the duplicate ACK out-of-order
+            # data earns, so the sender fills the hole sooner. In-order data always goes
+            # through: it is what drains the out-of-order queues.
+            self.stack.counters.bump("tcp.drop.out_of_order_memory")
+            conn.segment_arrives(replace(header, flags=header.flags & ~FLAG_FIN), data[:0], now)
+            if conn.state != TcpState.CLOSED:
+                receiver.ack_soon(now)
+            return
         conn.segment_arrives(header, data, now)
+        held_now = getattr(receiver, "out_of_order_bytes", 0)
+        self.out_of_order_held += held_now - held_out
         copied = (receiver.rcv_nxt_offset - in_order - (receiver.fin_received and not fin)
-                  + max(getattr(receiver, "out_of_order_bytes", 0) - held_out, 0))
+                  + max(held_now - held_out, 0))
         if copied > 0:
             self.stack.counters.bump("copy.mbuf_to_rcvbuf", copied)
+
+    @staticmethod
+    def _out_of_order(receiver: ReceiverUnit, seq: Seq) -> bool:
+        """`seq` starts past RCV.NXT but inside the window: its text would be held."""
+        rcv_nxt = receiver.rcv_nxt
+        return seq != rcv_nxt and seq.in_window(rcv_nxt, receiver.rcv_wnd)
 
     def _new_syn_ends_time_wait(self, conn: TcpConnection, header: TcpHeader) -> bool:
         """RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN above the old connection's

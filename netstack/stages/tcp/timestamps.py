@@ -83,6 +83,12 @@ class Timestamps:
         self.enabled = True
         self.ts_recent, self.ts_recent_time = peer_tsval, now
 
+    def echoes_ours(self, tsecr: int, now: float) -> bool:
+        """`tsecr` is a TSval we may have sent on this connection: none is older than its
+        first SYN, nor newer than `now`."""
+        return not ts_before(tsecr, self.clock(self.opened_at)) and not ts_before(
+            self.clock(now), tsecr)
+
     def recent_valid(self, now: float) -> bool:
         return now - self.ts_recent_time <= PAWS_IDLE_LIMIT
 

@@ -1,6 +1,8 @@
 """An ARP table unit built differently from the reference (stages/arp_table.py): entries are
 keyed by the address as an integer, a threading.Lock guards them instead of the spinlock, and
-aging uses ONE timer, armed for the earliest deadline of a heap, instead of one per entry.
+aging uses ONE timer, armed for the earliest deadline of a heap, instead of one per entry,
+and the order to evict in (least recently learned first) is a dict of its own rather than
+the order of the entries.
 
     pytest tests/stages/test_arp.py --impl arp_table=tests.units.alternatives.arp_table:HeapArpTable
 """
@@ -18,9 +20,13 @@ MAC_LEN = 6
 
 
 class HeapArpTable:
-    def __init__(self, timers: TimerWheel, reachable_time: float = 60.0) -> None:
+    def __init__(self, timers: TimerWheel, reachable_time: float = 60.0,
+                 limit: int = 1024) -> None:
         self.timers = timers
         self.reachable_time = reachable_time
+        self.limit = limit
+        self.evicted = 0
+        self._recency: dict[int, None] = {}  # dynamic entries, least recently learned first
         self._lock = threading.Lock()
         self._by_number: dict[int, ArpEntry] = {}
         # (deadline, address number) for each dynamic entry; an entry refreshed since its
@@ -47,8 +53,10 @@ class HeapArpTable:
         ip = IPv4Address(ip)
         with self._lock:
             self._by_number[int(ip)] = ArpEntry(ip, bytes(mac), static=True)
+        self._recency.pop(int(ip), None)
 
     def remove(self, ip: IPv4Address) -> bool:
+        self._recency.pop(int(ip), None)
         with self._lock:
             return self._by_number.pop(int(ip), None) is not None
 
@@ -61,10 +69,30 @@ class HeapArpTable:
                 return True
             if entry is None and not create:
                 return False
+        if entry is None and not self._evict_for_one_more():
+            return False
+        with self._lock:
             self._by_number[number] = ArpEntry(IPv4Address(ip), bytes(mac), False, expires_at)
+        self._recency.pop(number, None)
+        self._recency[number] = None
         if entry is None:
             heapq.heappush(self._deadlines, (expires_at, number))
             self._arm()
+        return True
+
+    def _evict_for_one_more(self) -> bool:
+        while len(self._by_number) >= self.limit:
+            if not self._recency:
+                return False  # only static entries
+            oldest = next(iter(self._recency))
+            del self._recency[oldest]
+            with self._lock:
+                del self._by_number[oldest]
+            self.evicted += 1
+        if len(self._deadlines) > 2 * len(self._recency) + 64:
+            # Evicted entries' deadlines would otherwise wait in the heap until they come up.
+            self._deadlines = [(self._by_number[n].expires_at or 0.0, n) for n in self._recency]
+            heapq.heapify(self._deadlines)
         return True
 
     def _arm(self) -> None:
@@ -89,4 +117,5 @@ class HeapArpTable:
                     heapq.heappush(self._deadlines, (entry.expires_at, number))  # refreshed
                 else:
                     del self._by_number[number]
+                    self._recency.pop(number, None)
         self._arm()

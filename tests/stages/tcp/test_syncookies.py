@@ -23,6 +23,7 @@ from netstack.wire.tcp import (
 )
 
 from .states import PEER_ISN, STACK_ISN, Scene, listen
+from .support import B_IP, Link, two_stacks
 
 ACK, SYN, RST = FLAG_ACK, FLAG_SYN, FLAG_RST
 PEER_TSVAL = 700_000
@@ -154,7 +155,8 @@ def test_an_ack_from_another_port_cannot_use_the_cookie():
     s = listen(TcpConfig(syncookies=2))
     syn_ack = cookie_handshake(s)
     s.peer.port = 40001
-    s.peer.send(ACK, seq=PEER_ISN + 1, ack=syn_ack.seq + 1, options=ack_options(syn_ack))
+    # No timestamps: only the cookie's MAC can tell (our TSval clock differs per port).
+    s.peer.send(ACK, seq=PEER_ISN + 1, ack=syn_ack.seq + 1)
     s.peer.expect(RST, seq=syn_ack.seq + 1)
     assert counter(s, "tcp.syncookies.rejected") == 1 and s.tcp.connection_count == 0
 
@@ -247,3 +249,30 @@ def test_cookie_connections_from_many_peers_each_establish():
     assert len(s.listener.accept_queue) == 5
     assert {c.remote[0] for c in s.listener.accept_queue} == {
         IPv4Address(f"198.51.100.{10 + i}") for i in range(5)}
+
+
+def test_a_connection_made_from_a_cookie_carries_a_bulk_transfer_both_ways():
+    a, b = two_stacks(TcpConfig(syncookies=2))
+    link = Link(a, b)
+    listener = b.tcp.listen(None, 80, 4)
+    client = a.tcp.connect(None, 0, B_IP, 80, link.now)
+    link.run_until(lambda: bool(listener.accept_queue))
+    server = listener.accept_queue.popleft()
+    assert b.counters["tcp.syncookies.validated"] == 1 and not listener.half_open
+    payload = bytes(range(256)) * 1024  # 256 KB: the window must scale past 64 KB
+    got = {client: bytearray(), server: bytearray()}
+    left = {client: memoryview(payload), server: memoryview(payload)}
+
+    def moved() -> bool:
+        for conn, peer in ((client, server), (server, client)):
+            n = conn.write_app(left[conn])
+            left[conn] = left[conn][n:]
+            if n:
+                conn.app_did_write(link.now)
+            got[peer] += peer.read_app(1 << 20)
+            peer.app_did_read(link.now)
+        return len(got[client]) == len(got[server]) == len(payload)
+
+    link.run_until(moved, timeout=30)
+    assert got[server] == payload and got[client] == payload
+    assert server.sender.snd_shift > 0 and server.receiver.window_shift > 0

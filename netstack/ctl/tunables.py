@@ -66,6 +66,7 @@ NEW_SOCKETS = {"udp_rcvbuf", "udp_sndbuf"}
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "default_ttl": (1, 255), "arp_retry_jitter": (0, None), "icmp_error_rate": (0, None),
     "default_mss": (88, 65495), "delayed_ack": (0.001, 0.5), "min_rto": (0.001, None),
+    "syncookies": (0, 2),
 }
 
 
@@ -131,7 +132,7 @@ def _tunables_of(cls: type, section: str, prefix: str, skip: set[str]) -> list[T
         if section == "tcp":
             applies = "live" if f.name in {"challenge_ack_limit", "backlog_limit",
                                            "syn_queue_limit", "max_time_wait",
-                                           "max_out_of_order_total"} else "new connections"
+                                           "max_out_of_order_total", "syncookies"} else "new connections"
         elif f.name == "arp_reachable_time":
             applies = "new entries"
         elif f.name in NEW_SOCKETS:

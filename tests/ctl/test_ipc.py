@@ -131,6 +131,14 @@ def test_a_bad_value_is_refused_with_the_allowed_range(stack):
             client.request("nope")
 
 
+def test_syncookies_is_set_through_the_control_ring_on_a_running_stack(stack):
+    with ControlClient.connect("alpha") as client:
+        client.request("sysctl", {"name": "net.ipv4.tcp.syncookies", "value": "2"})
+        assert stack.engine.stack.tcp.config.syncookies == 2
+        with pytest.raises(RemoteError, match=r"is not allowed \(an integer in 0\.\.2\)"):
+            client.request("sysctl", {"name": "net.ipv4.tcp.syncookies", "value": "3"})
+
+
 def test_garbage_in_the_rings_and_buffers_is_counted_and_the_stack_answers_on(stack):
     with ControlClient.connect("alpha") as client:
         seg, rng = client.segment, random.Random(7)

@@ -73,3 +73,24 @@ def test_unknown_names_and_start_only_tunables_say_so():
         find("net.ipv4.ttl")
     with pytest.raises(ConfigError, match="restart the stack"):
         set_value(make_harness().stack, find("net.ipv4.ephemeral_port_first"), "50000")
+
+
+def test_syncookies_is_set_at_run_time_and_the_next_syn_gets_a_cookie():
+    tunable = find("net.ipv4.tcp.syncookies")
+    assert tunable.applies == "live" and tunable.allowed() == "an integer in 0..2"
+    assert "SYN cookies" in tunable.description
+    a, b = two_stacks()
+    link = Link(a, b)
+    listener = b.tcp.listen(None, 80, backlog=4)
+    assert set_value(b, tunable, "2") == 2 == get_value(b, tunable)
+    client = a.tcp.connect(None, 0, B_IP, 80, link.now)
+    link.run_until(lambda: bool(listener.accept_queue))
+    server = listener.accept_queue.popleft()
+    assert b.counters["tcp.syncookies.sent"] == b.counters["tcp.syncookies.validated"] == 1
+    # Both ends agree on what the cookie carried back: window scaling, SACK, timestamps.
+    assert server.sender.snd_shift == client.receiver.window_shift
+    assert server.receiver.window_shift == client.sender.snd_shift
+    assert server.sender.sack_enabled and client.sender.sack_enabled
+    assert server.timestamps.enabled and client.timestamps.enabled
+    with pytest.raises(ConfigError, match="not allowed"):
+        set_value(b, tunable, "3")

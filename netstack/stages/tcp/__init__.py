@@ -26,6 +26,7 @@
     stage.py           demultiplexing, RSTs for closed ports, ICMP errors, shared state
     gro.py             merging in-order segments of one burst before they are processed
     listener.py        listeners: passive open, SYN queue, accept queue (backlog)
+    syncookie.py       SYN cookies: a SYN answered while keeping no state (RFC 4987)
     output.py          segments written into pool mbufs, the TX header template
     config.py          TcpConfig (stack-wide) and TcpSocketOptions (per connection)
     stats.py           per-connection counters for TCP_INFO, and the trace hooks
@@ -62,6 +63,7 @@ Glossary (RFC 9293 §3.3.1 names are kept as they are, in lower case):
     scoreboard   the SACKed ranges above snd_una the sender knows of (RFC 6675)
     pipe         RFC 6675's estimate of the bytes still in the network during recovery
     HighRxt      the end of what SACK recovery has retransmitted (RFC 6675)
+    SYN cookie   an ISS that encodes what a listener would have kept about a SYN (RFC 4987)
 """
 
 from netstack.stages.tcp.config import TcpConfig, TcpSocketOptions

@@ -14,6 +14,8 @@ DEFAULT_BUFFER = 256 * 1024  # bytes; room for a 20 Mbit/s x 100 ms path, window
 # The receive buffer autotuning may grow to (Linux's tcp_rmem[2] is 6 MB): a 320 Mbit/s x
 # 100 ms path; with it, our SYNs offer window shift 7.
 MAX_AUTOTUNED_BUFFER = 4 * 1024 * 1024
+# TcpConfig.syncookies: when a listener answers a SYN with a cookie (listener.py)
+SYNCOOKIES_NEVER, SYNCOOKIES_WHEN_FULL, SYNCOOKIES_ALWAYS = 0, 1, 2
 
 
 @dataclass
@@ -54,6 +56,9 @@ class TcpConfig:
     sack: bool = True  # offer RFC 2018 SACK, recover with RFC 6675 (sack.py); Linux: tcp_sack
     backlog_limit: int = 4096  # the largest accept queue listen() may ask for (somaxconn)
     syn_queue_limit: int = 256  # half-open connections per listener (tcp_max_syn_backlog)
+    # SYN cookies (RFC 4987, syncookie.py), Linux's tcp_syncookies: 0 never, 1 when the
+    # listener's SYN queue is full, 2 for every SYN
+    syncookies: int = SYNCOOKIES_WHEN_FULL
     challenge_ack_limit: int = 1000  # challenge ACKs per second, stack-wide (RFC 5961 §7)
     fin_wait_2_timeout: float = 60.0  # orphaned FIN-WAIT-2 connections die (tcp_fin_timeout)
     max_out_of_order: int = 256  # separate out-of-order blocks held per connection
@@ -91,6 +96,8 @@ class TcpConfig:
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"tcp {name} must be at least 1")
+        if self.syncookies not in (SYNCOOKIES_NEVER, SYNCOOKIES_WHEN_FULL, SYNCOOKIES_ALWAYS):
+            raise ConfigError(f"tcp syncookies is 0, 1 or 2, not {self.syncookies}")
         if not 88 <= self.default_mss <= 65495:
             raise ConfigError(f"tcp default_mss {self.default_mss} is out of range")
         if self.congestion_control not in ALGORITHMS:

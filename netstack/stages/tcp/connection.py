@@ -286,6 +286,22 @@ class TcpConnection(SegmentEmitter):
         self.send_syn(now)
         sender.start_handshake(now)
 
+    def open_from_cookie(self, ack: TcpHeader, peer: PeerSynOptions, now: float) -> None:
+        """An ACK brought back a valid SYN cookie (listener.py, syncookie.py): rebuild
+        SYN-RECEIVED as if our SYN-ACK (its ISS the cookie) had gone out from here, so the
+        ACK is then processed as any third segment of a handshake. No timer is armed, and
+        no RTT is sampled: when the SYN-ACK left is not known."""
+        irs = Seq(ack.seq) - 1
+        self.state = TcpState.SYN_RECEIVED
+        self.keepalive.heard_from_peer(now)
+        self._start_clock(now)
+        self.use_peer_options(peer, offered=peer.window_shift is not None, now=now)
+        self.receiver.start(irs, self.receiver.window_for_syn())
+        self.timestamps.last_ack_sent = irs + 1  # what our SYN-ACK acknowledged
+        sender = self.sender
+        sender.snd_nxt = sender.snd_max = sender.iss + 1  # the SYN-ACK took the ISS
+        sender.snd_wl1 = irs  # the ACK's window (scaled) is taken as the first one
+
     def _start_clock(self, now: float) -> None:
         self.timestamps.opened_at = now
         self.timestamps.offset = timestamp_offset(

@@ -5,7 +5,8 @@ port). Failing that, a listener on our port takes it (listener.py: SYNs become c
 RFC 9293 §3.10.7.2). Anything else for a port nobody listens on is answered with a RST
 (§3.10.7.1). Segments are written into pool mbufs by output.py's half of the stage.
 
-The stage also owns what connections share: the ISN generator (RFC 6528), the port table
+The stage also owns what connections share: the ISN generator (RFC 6528) and the SYN
+cookies' secret (RFC 4987, syncookie.py), the port table
 for connect(), the challenge-ACK rate limit (RFC 5961 §7), and the congestion control
 factory. It builds connections and their parts from the stack's units (netstack/units.py:
 tcp_connection, tcp_sender, tcp_receiver, tcp_rto, congestion), so a replacement given in
@@ -40,6 +41,7 @@ from netstack.stages.tcp.pmtu import lower_path_mtu
 from netstack.stages.tcp.rto import RtoUnit
 from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import SYNCHRONIZED_STATES, TcpState
+from netstack.stages.tcp.syncookie import SynCookies
 from netstack.wire import icmp as wire_icmp
 from netstack.wire.ipv4 import PROTO_TCP, IPv4Header
 from netstack.wire.tcp import FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, TcpHeader
@@ -69,6 +71,9 @@ class TcpStage(SegmentOutput):
         )
         self.isn_generator = IsnGenerator(
             secret if secret is not None else stack.random.secret("tcp.isn", SECRET_LEN))
+        # SYN cookies (syncookie.py) hash with the same secret, under their own
+        # personalisation, so one seed repeats them too.
+        self.syncookies = SynCookies(self.isn_generator.secret)
         units = stack.units  # the reference units, or the replacements StackConfig.impl names
         # The TCP codec, summing with the stack's checksum unit (bound once: no per-segment cost).
         self._parse_segment = with_checksum(units.tcp_codec.parse, units.checksum)
@@ -322,7 +327,7 @@ class TcpStage(SegmentOutput):
             if conn.state == TcpState.TIME_WAIT and self._new_syn_ends_time_wait(conn, header):
                 conn.release(now)
             elif data:
-                self._deliver(conn, header, data, now)
+                self.deliver(conn, header, data, now)
                 return
             else:
                 conn.segment_arrives(header, data, now)
@@ -392,10 +397,10 @@ class TcpStage(SegmentOutput):
         if held.segments > 1:
             self.stack.counters.bump("tcp.rx.coalesced", held.segments - 1)
             held.conn.stats.segs_in += held.segments - 1  # TCP_INFO counts each, as Linux
-        self._deliver(held.conn, held.merged_header(), memoryview(held.data), now)
+        self.deliver(held.conn, held.merged_header(), memoryview(held.data), now)
 
-    def _deliver(self, conn: TcpConnection, header: TcpHeader, data: memoryview,
-                 now: float) -> None:
+    def deliver(self, conn: TcpConnection, header: TcpHeader, data: memoryview,
+                now: float) -> None:
         """A data segment to its connection, counting what the receiver copied for the
         copy ledger: bytes now in order (some may have moved from the out-of-order queue,
         a copy too) plus bytes newly held out of order. Duplicates copy nothing."""

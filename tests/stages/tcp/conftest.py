@@ -26,6 +26,7 @@ TRANSCRIPT_MODULES = {
     "test_sack_receiver",
     "test_sack_sender",
     "test_states",
+    "test_syncookies",
     "test_tail_loss_probe",
     "test_timestamps",
 }

@@ -154,10 +154,9 @@ class Conversation:
         return ipv4_frame(self.local_mac, self.remote_mac, ip, payload)
 
     def _stack_seq(self, relative: int) -> int:
-        if self.iss is None:
-            raise PacketProblem("a number in the stack's sequence space before the stack "
-                                "sent its SYN or SYN-ACK (its ISN is not known yet)")
-        return (self.iss + relative) % SEQ_MOD
+        """Before the stack has sent a SYN (a segment to a listener) its ISN counts as 0:
+        the number is taken as it is, as it will be read back from any RST."""
+        return ((self.iss or 0) + relative) % SEQ_MOD
 
     def _wire_option(self, option: TcpOptionSpec) -> wire_tcp.TcpOption:
         v = option.values

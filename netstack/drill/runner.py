@@ -361,6 +361,11 @@ class DrillRun:
 
     def _finish(self) -> None:
         last_line = self.script.events[-1].line if self.script.events else 0
+        if self.pending is not None and self.pending[0].when.returns is not None:
+            event, _, started = self.pending  # the script says when it returns: wait that long
+            returns = event.when.returns
+            self._advance((started + returns.value if returns.relative else returns.value)
+                          + self.tolerance)
         if self.pending is not None:
             event = self.pending[0]
             raise Mismatch(event.line, f"{event.name}() never returned (the script ended at "

@@ -214,7 +214,7 @@ class TcpConnection(SegmentEmitter):
     def options_changed(self, now: float) -> None:
         """Call after changing `options` (nodelay, keepalive...) on an open connection."""
         if self.options.keepalive:
-            self.keepalive.start(now)
+            self.keepalive.restart(now)
         else:
             self.keepalive.cancel()
         self.event()  # a new SO_SNDBUF moves the low-water mark a blocked writer waits for

@@ -60,6 +60,13 @@ class Keepalive:
             deadline = max(self.last_heard + conn.options.keepalive_idle, now)
             self.timer = self.timers.schedule(deadline, self._fired)
 
+    def restart(self, now: float) -> None:
+        """The idle time changed (TCP_KEEPIDLE after SO_KEEPALIVE): wait the new one from
+        the last segment heard, as Linux does. Probing already under way goes on."""
+        if self.probes == 0:
+            self.cancel()
+        self.start(now)
+
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()

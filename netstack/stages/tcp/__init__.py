@@ -16,6 +16,7 @@
     sack.py            SACK blocks we report, and the scoreboard of those we get (RFC 2018)
     sack_recovery.py   loss recovery with SACK: pipe, NextSeg (RFC 6675)
     tlp.py             the tail loss probe (RFC 8985 §7, without RACK)
+    pmtu.py            path MTU discovery: "fragmentation needed" lowers the MSS (RFC 1191)
     receiver.py        receive buffer, reassembly, window, delayed ACK
     autotune.py        receive-buffer autotuning (grows SO_RCVBUF for fast readers)
     connection.py      the TCB: state, application side, TIME-WAIT

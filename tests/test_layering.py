@@ -3,7 +3,7 @@
 
     core (errors, counters, clock, native, checksum, mbuf, timers, trace, seeding)
       -> wire -> stages -> stack (stack, units) -> engine -> testing, api
-      -> services, bench, sim, ctl, compat, netns -> config, demo, cli
+      -> services, bench, sim, ctl, compat, netns, fuzz -> config, demo, cli
 
 Every `import` and `from ... import` counts, wherever it stands: at the top, inside a
 function, or under `if TYPE_CHECKING:`. A stage that needs something from above depends on a
@@ -32,6 +32,7 @@ LAYERS = [
     ("netstack.testing", 5), ("netstack.api", 5),
     ("netstack.services", 6), ("netstack.bench", 6), ("netstack.sim", 6), ("netstack.ctl", 6),
     ("netstack.compat", 6), ("netstack.viz", 6), ("netstack.netns", 6),
+    ("netstack.fuzz", 6),  # harnesses: drive the stack with the testing helpers, below the CLI
     ("netstack.config", 7), ("netstack.demo", 7), ("netstack.cli", 7), ("netstack.exec", 7),
     ("netstack.drill", 7),  # it sets tunables (ctl) on a simulated host (sim)
     ("netstack.services.iperf3.cli", 7), ("netstack.stack_options", 7),  # a command line: it reads run's options (config)

@@ -8,7 +8,7 @@ NATIVE := netstack/native/.built
 # Debian packages the interop tests and the demo use (installed only when running as root).
 DEB_PACKAGES := iproute2 iputils-ping arping tshark nftables tcpdump gcc libc6-dev netcat-openbsd dnsmasq-base curl iperf3 dpdk libdpdk-dev pkg-config
 
-.PHONY: setup system-packages native demo test bench lint clean notebooks
+.PHONY: setup system-packages native demo test bench lint clean notebooks fuzz
 
 setup: system-packages $(STAMP) $(NATIVE)
 
@@ -49,6 +49,16 @@ test: setup
 notebooks: setup
 	$(PY) -c "from tests.notebooks.paired import sync_notebooks; sync_notebooks()"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# Coverage-guided fuzzing with atheris (docs/FUZZING.md): each harness for FUZZ_TIME seconds.
+# Crashes are saved under /tmp/netstack-fuzz/HARNESS/crashes/ with the command to replay them.
+FUZZ_TIME ?= 60
+FUZZ_HARNESSES ?= receive codecs calls
+fuzz: setup
+	@for h in $(FUZZ_HARNESSES); do \
+	  echo "== fuzzing $$h for $(FUZZ_TIME) s"; \
+	  $(PY) -m netstack.fuzz $$h --time $(FUZZ_TIME) || exit 1; \
+	done
 
 bench: setup
 	$(VENV)/bin/netstack bench --json bench-results/results.json --png bench-results/results.png

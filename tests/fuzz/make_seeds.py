@@ -17,8 +17,8 @@ from netstack.fuzz.codecs import CODECS
 from netstack.fuzz.corpus import seed_dir, write_input
 from netstack.fuzz.framing import FIX_CHECKSUMS, join
 from netstack.fuzz.world import (
-    PEER_ISN,
     PEER_IP,
+    PEER_ISN,
     PEER_MAC,
     PEER_PORT,
     STACK_IP,

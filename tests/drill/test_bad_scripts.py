@@ -72,7 +72,8 @@ def test_random_mutations_of_the_corpus_never_crash(tmp_path):
         assert result.status in ("pass", "fail", "error", "unsupported")
         assert result.message or result.passed
         statuses.add(result.status)
-    assert {"fail", "error"} <= statuses  # the mutations did reach the checks
+    # The mutations did reach the checks: some scripts broke (which ones depends on the corpus).
+    assert "error" in statuses and statuses - {"pass", "error"}
 
 
 def test_a_binary_file_is_an_error(tmp_path):

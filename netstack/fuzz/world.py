@@ -164,6 +164,18 @@ class World:
                 raise InvariantViolation(f"{conn} holds more than its receive buffer")
         if stack.pool.available + len(stack.outgoing) > len(stack.pool):
             raise InvariantViolation("more mbufs free than the pool has (a double free)")
+        if len(stack.arp.table) > stack.config.arp_table_limit:
+            raise InvariantViolation(f"{len(stack.arp.table)} ARP entries")
+        if stack.tcp.time_wait_count > tcp_config.max_time_wait:
+            raise InvariantViolation(f"{stack.tcp.time_wait_count} connections in TIME-WAIT")
+        # The stage's ledger of out-of-order bytes (what max_out_of_order_total bounds)
+        # must be what the connections really hold.
+        held = sum(conn.receiver.out_of_order_bytes for conn in stack.tcp.connections())
+        if stack.tcp.out_of_order_held != held:
+            raise InvariantViolation(f"the stage counts {stack.tcp.out_of_order_held} "
+                                     f"out-of-order bytes, the connections hold {held}")
+        if held > tcp_config.max_out_of_order_total:
+            raise InvariantViolation(f"{held} out-of-order bytes held")
 
     def finish(self) -> None:
         """Close everything, let every timer run out, and check nothing was left behind."""
@@ -189,3 +201,7 @@ class World:
                 f"{self.empty_timers})")
         if len(stack.ipv4.reassembler):
             raise InvariantViolation("reassembly still holds datagrams after its timeout")
+        if stack.tcp.out_of_order_held or stack.tcp.time_wait_count:
+            raise InvariantViolation(
+                f"{stack.tcp.out_of_order_held} out-of-order bytes and "
+                f"{stack.tcp.time_wait_count} TIME-WAIT entries counted after closing all")

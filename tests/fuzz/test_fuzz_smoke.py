@@ -71,3 +71,10 @@ def test_bad_arguments_get_one_line_and_status_2():
                              text=True, timeout=60, env=env)
         assert run.returncode == 2
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_the_invariants_catch_an_out_of_order_ledger_that_drifts():
+    world = World()
+    world.stack.tcp.out_of_order_held += 1000  # bytes no connection holds
+    with pytest.raises(InvariantViolation, match="out-of-order"):
+        world.check_bounds()

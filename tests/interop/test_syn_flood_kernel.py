@@ -141,6 +141,8 @@ def test_a_30000_syn_flood_from_spoofed_sources_and_the_kernel_still_connects(tm
         client.join(30)
         assert "error" not in during, f"the client during the flood failed: {during}"
         assert "connect" in during, "the client during the flood did not finish"
+        assert during["flood_still_running"], \
+            f"the client finished only after the flood ({flood_seconds:.1f} s): not during it"
 
         after = echo_once(bench, b"after the flood\n")
         rss_after = wait_until(lambda: rss_bytes(pid), what="the stack's RSS")

@@ -38,10 +38,10 @@ from netstack.stages.tcp.seq import Seq
 from netstack.stages.tcp.state import TcpState
 from netstack.stages.tcp.syncookie import LIFETIME, decode_ts_options, encode_ts_options
 from netstack.stages.tcp.timestamps import (
-    Timestamps,
     find_timestamp,
     timestamp_offset,
     ts_before,
+    tsval_at,
 )
 from netstack.wire.ipv4 import IPv4Header
 from netstack.wire.tcp import (
@@ -207,9 +207,7 @@ class TcpListener:
     def _ts_clock(self, local: tuple[IPv4Address, int], remote: tuple[IPv4Address, int],
                   now: float) -> int:
         """Our TSval now, on the clock the connection will have (TcpConnection._start_clock)."""
-        clock = Timestamps()
-        clock.offset = timestamp_offset(self.stage.isn_generator.secret, local, remote)
-        return clock.clock(now)
+        return tsval_at(timestamp_offset(self.stage.isn_generator.secret, local, remote), now)
 
     def _cookie_expected(self, now: float) -> bool:
         sent = self.last_cookie_sent

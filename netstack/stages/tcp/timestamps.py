@@ -50,6 +50,11 @@ def find_timestamp(header: TcpHeader) -> TimestampOption | None:
     return None
 
 
+def tsval_at(offset: int, now: float) -> int:
+    """The TSval at `now` of a clock that starts at `offset` (see timestamp_offset)."""
+    return (int(now / TICK) + offset) & MASK
+
+
 def timestamp_offset(secret: bytes, local: tuple[IPv4Address, int],
                      remote: tuple[IPv4Address, int]) -> int:
     """A per-connection random-looking start for the TSval clock (RFC 7323 §7.1)."""
@@ -72,7 +77,7 @@ class Timestamps:
 
     def clock(self, now: float) -> int:
         """Our TSval at `now`."""
-        return (int(now / TICK) + self.offset) & MASK
+        return tsval_at(self.offset, now)
 
     def option(self, now: float) -> TimestampOption:
         """The option for any segment once timestamps are on."""
